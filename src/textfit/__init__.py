@@ -1,0 +1,31 @@
+"""textfit: fine-tune a pretrained transformer encoder into a text classifier from a labelled file."""
+
+from __future__ import annotations
+
+from textfit.config import DataConfig, ModelConfig, RunConfig, TrainConfig, load_config
+from textfit.errors import ConfigError, DataError, ModelError, TextfitError
+from textfit.evaluation import EvalReport, evaluate
+from textfit.predict import Classifier, Prediction, predict_file
+from textfit.train import TrainResult, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Classifier",
+    "ConfigError",
+    "DataConfig",
+    "DataError",
+    "EvalReport",
+    "ModelConfig",
+    "ModelError",
+    "Prediction",
+    "RunConfig",
+    "TextfitError",
+    "TrainConfig",
+    "TrainResult",
+    "__version__",
+    "evaluate",
+    "load_config",
+    "predict_file",
+    "train",
+]

@@ -1,0 +1,5 @@
+"""`python -m textfit`: the same as the `textfit` command."""
+
+from textfit.cli import main
+
+main()

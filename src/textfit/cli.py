@@ -1,0 +1,307 @@
+"""The `textfit` command line: flags -> RunConfig -> one library call -> printed results, exit code."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from textfit.errors import TextfitError
+
+app = typer.Typer(
+    name="textfit",
+    help="Fine-tune a pretrained transformer into a text classifier from a labelled file.\n\n"
+    "Quick start: textfit train data.csv --test-file test.csv, then "
+    "textfit predict runs/data new.csv -o predictions.csv",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and warnings; no progress bars.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also the libraries' own messages.")]
+TextColumn = Annotated[str | None, typer.Option(help="Text column (default: found from common names).")]
+PairColumn = Annotated[
+    str | None, typer.Option(help="Second text column: sentence pairs are encoded as real pairs.")
+]
+LabelColumn = Annotated[str | None, typer.Option(help="Label column (default: found from common names).")]
+Format = Annotated[str, typer.Option("--format", help="auto (by extension), csv, tsv, jsonl, parquet.")]
+Encoding = Annotated[str | None, typer.Option(help="Text encoding (default: UTF-8, BOMs detected).")]
+Delimiter = Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")]
+DropInvalid = Annotated[
+    bool, typer.Option(help="Drop rows with an empty text or label, and report how many.")
+]
+
+
+class _Messages(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = "warning: " if record.levelno == logging.WARNING else ""
+        return prefix + record.getMessage()
+
+
+def _setup_output(quiet: bool, verbose: bool) -> None:
+    """textfit's log messages on stderr; the libraries' chatter only with --verbose."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Messages())
+    package = logging.getLogger("textfit")
+    package.handlers[:] = [handler]
+    package.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    package.propagate = False
+    if not verbose:
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+        warnings.filterwarnings("ignore")
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # weight-loading bars; the Trainer's have their own switch
+
+
+def _fail(err: TextfitError) -> typer.Exit:
+    typer.echo(f"error: {err.message}", err=True)
+    if err.hint:
+        typer.echo(f"hint: {err.hint}", err=True)
+    return typer.Exit(1)
+
+
+def _data_overrides(**values: Any) -> dict[str, Any]:
+    return {f"data.{key}": value for key, value in values.items()}
+
+
+def _version(value: bool) -> None:
+    if value:
+        from textfit import __version__
+
+        typer.echo(f"textfit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = None,
+) -> None:
+    """Fine-tune a pretrained transformer into a text classifier from a labelled file."""
+
+
+@app.command()
+def train(
+    train_file: Annotated[
+        Path | None, typer.Argument(help="Training table (CSV, TSV, JSON Lines, Parquet).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config (e.g. a run's run_config.yaml); flags win.")
+    ] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", "-o", help="Run folder (default runs/<file name>).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Preset (minilm, mpnet), local model folder, or hub id.")
+    ] = None,
+    validation_file: Annotated[Path | None, typer.Option(help="Validation table.")] = None,
+    validation_split: Annotated[
+        float | None, typer.Option(help="Share of the training file held out (default 0.1).")
+    ] = None,
+    test_file: Annotated[Path | None, typer.Option(help="Test table, evaluated after training.")] = None,
+    text_column: TextColumn = None,
+    text_pair_column: PairColumn = None,
+    label_column: LabelColumn = None,
+    table_format: Format = "auto",
+    encoding: Encoding = None,
+    delimiter: Delimiter = None,
+    drop_invalid: DropInvalid = False,
+    epochs: Annotated[float | None, typer.Option(help="Passes over the data (default 3).")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate (default 1e-4).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Training batch size (default 32).")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Tokens kept per text (default 256).")] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="auto (default), fp32, bf16, fp16.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of split, init and order (default 42).")] = None,
+    early_stopping_patience: Annotated[
+        int | None, typer.Option(help="Stop after N evaluations without improvement.")
+    ] = None,
+    report_to: Annotated[
+        str | None, typer.Option(help="none (default), tensorboard, mlflow, ... (comma-separated).")
+    ] = None,
+    trust_remote_code: Annotated[
+        bool, typer.Option(help="Let a hub model run its own code (off by default).")
+    ] = False,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Any other setting as KEY=VALUE, e.g. --set train.weight_decay=0.1"),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Fine-tune a model on a labelled table, evaluate it, and save the run.
+
+    Example: textfit train data.csv --test-file test.csv --epochs 2
+    """
+    import yaml
+
+    from textfit import train as train_module
+    from textfit.config import load_config
+    from textfit.metrics import format_report
+
+    _setup_output(quiet, verbose)
+    overrides: dict[str, Any] = {
+        "output_dir": output_dir,
+        "model.name": model,
+        "model.max_length": max_length,
+        "model.trust_remote_code": trust_remote_code or None,
+        "train.epochs": epochs,
+        "train.learning_rate": learning_rate,
+        "train.batch_size": batch_size,
+        "train.precision": precision,
+        "train.seed": seed,
+        "train.early_stopping_patience": early_stopping_patience,
+        "train.report_to": report_to.split(",") if report_to else None,
+        **_data_overrides(
+            train_file=train_file,
+            validation_file=validation_file,
+            validation_split=validation_split,
+            test_file=test_file,
+            text_column=text_column,
+            text_pair_column=text_pair_column,
+            label_column=label_column,
+            format=None if table_format == "auto" else table_format,
+            encoding=encoding,
+            delimiter=delimiter,
+            drop_invalid=drop_invalid or None,
+        ),
+    }
+    for item in setting or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        overrides[key.strip()] = yaml.safe_load(value)
+    try:
+        cfg = load_config(config, overrides)
+        if cfg.data.train_file is None:
+            raise typer.BadParameter("give a training file (or a --config that names one)")
+        result = train_module.train(cfg, overwrite=overwrite, progress=not quiet)
+    except TextfitError as err:
+        raise _fail(err) from None
+    typer.echo(f"run saved to {result.run_dir}")
+    typer.echo(f"trained on {result.metrics['train']['samples']} rows in "
+               f"{result.metrics['train']['runtime_seconds']:.0f} s ({result.precision})")
+    for split in ("validation", "test"):
+        if result.metrics.get(split):
+            typer.echo("\n" + format_report(result.metrics[split], f"{split}:"))
+    typer.echo(f"\nnext: textfit predict {result.run_dir} new_texts.csv -o predictions.csv")
+
+
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
+    data_file: Annotated[Path, typer.Argument(help="Labelled table to evaluate on.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Metrics JSON (default RUN_DIR/eval-<file>.json).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
+    text_column: TextColumn = None,
+    text_pair_column: PairColumn = None,
+    label_column: LabelColumn = None,
+    table_format: Format = "auto",
+    encoding: Encoding = None,
+    delimiter: Delimiter = None,
+    drop_invalid: DropInvalid = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Evaluate a trained run on a labelled table: a readable table, and the metrics as JSON.
+
+    Example: textfit evaluate runs/train test.csv
+    """
+    from textfit.config import DataConfig
+    from textfit.evaluation import evaluate as evaluate_run
+    from textfit.metrics import format_report
+
+    _setup_output(quiet, verbose)
+    try:
+        cfg = DataConfig(
+            text_column=text_column,
+            text_pair_column=text_pair_column,
+            label_column=label_column,
+            format=table_format,  # type: ignore[arg-type]
+            encoding=encoding,
+            delimiter=delimiter,
+            drop_invalid=drop_invalid,
+        )
+        report = evaluate_run(run_dir, data_file, cfg, output)
+    except TextfitError as err:
+        raise _fail(err) from None
+    if as_json:
+        typer.echo(json.dumps(report.metrics, indent=2))
+    else:
+        typer.echo(format_report(report.metrics, f"{data_file} ({report.metrics['samples']} rows):"))
+        typer.echo(f"\nmetrics written to {report.output}")
+
+
+@app.command()
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
+    input_file: Annotated[
+        str | None, typer.Argument(help="Table of texts to classify; - reads stdin.")
+    ] = None,
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="Output file (.csv, .tsv, .jsonl); - is stdout.")
+    ] = "-",
+    text: Annotated[
+        list[str] | None, typer.Option("--text", "-t", help="A text to classify (repeatable).")
+    ] = None,
+    top_k: Annotated[int, typer.Option(help="How many top labels to give per text.")] = 3,
+    batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 64,
+    text_column: TextColumn = None,
+    text_pair_column: PairColumn = None,
+    table_format: Format = "auto",
+    encoding: Encoding = None,
+    delimiter: Delimiter = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Predict labels with probabilities for a table's rows, or for texts given with --text.
+
+    Every input row is kept, with predicted_label, predicted_probability and top_k added.
+    Example: textfit predict runs/train new.csv -o predictions.csv
+    """
+    from textfit.config import DataConfig
+    from textfit.predict import Classifier, predict_file
+
+    _setup_output(quiet, verbose)
+    if (input_file is None) == (not text):
+        raise typer.BadParameter("give either an input file or one or more --text")
+    try:
+        classifier = Classifier.load(run_dir, batch_size=batch_size)
+        if text:
+            for given, prediction in zip(text, classifier.predict(text, top_k=top_k), strict=True):
+                others = ", ".join(f"{label} {p:.3f}" for label, p in prediction.top_k[1:])
+                typer.echo(f"{prediction.label}\t{prediction.score:.3f}\t{given}" + (f"\t({others})" if others else ""))
+            return
+        cfg = DataConfig(
+            text_column=text_column,
+            text_pair_column=text_pair_column,
+            format=table_format,  # type: ignore[arg-type]
+            encoding=encoding,
+            delimiter=delimiter,
+        )
+        rows = predict_file(run_dir, str(input_file), output, cfg, top_k, classifier)
+    except TextfitError as err:
+        raise _fail(err) from None
+    if output != "-":
+        typer.echo(f"{rows} rows with predictions written to {output}", err=True)
+
+
+def main() -> None:
+    """Entry point of the `textfit` command."""
+    app()

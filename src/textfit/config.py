@@ -1,0 +1,268 @@
+"""The one typed run configuration: defaults < YAML file < command-line flags, validated once."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from textfit.errors import ConfigError
+
+TableFormat = Literal["auto", "csv", "tsv", "jsonl", "parquet"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Strategy = Literal["no", "steps", "epoch"]
+Scheduler = Literal[
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup"
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(_Section):
+    """Where the labelled rows come from and how to read them."""
+
+    train_file: Path | None = Field(None, description="Training table (CSV, TSV, JSON Lines, Parquet).")
+    validation_file: Path | None = Field(
+        None, description="Validation table; when absent, a stratified split of the training file."
+    )
+    test_file: Path | None = Field(None, description="Test table, evaluated after training.")
+    format: TableFormat = Field("auto", description="Table format; 'auto' goes by file extension.")
+    encoding: str | None = Field(None, description="Text encoding; sniffed (UTF-8, BOMs) when absent.")
+    delimiter: str | None = Field(None, description="CSV delimiter; sniffed when absent.")
+    text_column: str | None = Field(None, description="Text column; found from common names.")
+    text_pair_column: str | None = Field(
+        None, description="Second text column for sentence-pair tasks."
+    )
+    label_column: str | None = Field(None, description="Label column; found from common names.")
+    validation_split: float = Field(
+        0.1, gt=0.0, lt=1.0, description="Share of the training file held out for validation."
+    )
+    drop_invalid: bool = Field(
+        False, description="Drop rows with an empty text or label (and report them) instead of failing."
+    )
+
+
+class ModelConfig(_Section):
+    """Which pretrained encoder to fine-tune."""
+
+    name: str = Field("minilm", description="Preset (minilm, mpnet), local folder or hub id.")
+    max_length: int = Field(256, ge=8, le=8192, description="Longer texts are truncated (tokens).")
+    trust_remote_code: bool = Field(
+        False, description="Allow a hub model to run its own Python code (off: safe by default)."
+    )
+
+
+class TrainConfig(_Section):
+    """How to fine-tune: the settings of the Hugging Face Trainer that users change."""
+
+    epochs: float = Field(3.0, gt=0, description="Number of passes over the training set.")
+    learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate of AdamW.")
+    lr_scheduler: Scheduler = Field("linear", description="Learning-rate schedule after warmup.")
+    warmup_ratio: float = Field(
+        0.1, ge=0.0, lt=1.0, description="Share of the steps spent warming up."
+    )
+    weight_decay: float = Field(0.01, ge=0.0, description="AdamW weight decay.")
+    batch_size: int = Field(32, ge=1, description="Training batch size per device.")
+    eval_batch_size: int = Field(64, ge=1, description="Evaluation batch size per device.")
+    gradient_accumulation_steps: int = Field(1, ge=1, description="Batches per optimiser step.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
+    eval_strategy: Strategy = Field("epoch", description="When to evaluate on validation.")
+    eval_steps: int | None = Field(None, ge=1, description="Steps between evaluations ('steps').")
+    save_strategy: Strategy = Field("epoch", description="When to save a checkpoint.")
+    save_steps: int | None = Field(None, ge=1, description="Steps between checkpoints ('steps').")
+    logging_strategy: Strategy = Field("steps", description="When to log the training loss.")
+    logging_steps: int = Field(50, ge=1, description="Steps between log lines ('steps').")
+    precision: Precision = Field(
+        "auto", description="auto: bf16 where the hardware runs it fast, fp32 elsewhere."
+    )
+    load_best_model_at_end: bool = Field(
+        True, description="Keep the checkpoint with the best validation metric."
+    )
+    metric_for_best_model: str = Field(
+        "f1_macro", description="Validation metric that picks the best checkpoint."
+    )
+    early_stopping_patience: int | None = Field(
+        None, ge=1, description="Stop after this many evaluations without improvement."
+    )
+    group_by_length: bool = Field(True, description="Batch texts of similar length together.")
+    report_to: list[str] = Field(
+        default_factory=lambda: ["none"], description="Trackers: none, tensorboard, mlflow, ..."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "warning", description="Log level of transformers."
+    )
+    seed: int = Field(42, description="Seed for the split, initialisation and data order.")
+
+    @model_validator(mode="after")
+    def _steps_need_counts(self) -> TrainConfig:
+        if self.load_best_model_at_end and self.eval_strategy != self.save_strategy:
+            raise ValueError(
+                "load_best_model_at_end needs eval_strategy and save_strategy to match "
+                f"(got {self.eval_strategy!r} and {self.save_strategy!r})"
+            )
+        return self
+
+
+class RunConfig(_Section):
+    """Everything one training run needs; saved as run_config.yaml in the run folder."""
+
+    output_dir: Path | None = Field(None, description="Run folder; default runs/<training file name>.")
+    data: DataConfig = Field(default_factory=DataConfig)  # type: ignore[arg-type]
+    model: ModelConfig = Field(default_factory=ModelConfig)  # type: ignore[arg-type]
+    train: TrainConfig = Field(default_factory=TrainConfig)  # type: ignore[arg-type]
+
+    def resolved_output_dir(self) -> Path:
+        """The run folder: output_dir, or runs/<stem of the training file>."""
+        if self.output_dir is not None:
+            return self.output_dir
+        stem = self.data.train_file.stem if self.data.train_file else "run"
+        return Path("runs") / stem
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    """Every dotted key a config accepts, for 'did you mean' suggestions."""
+    names = []
+    for name, field in model.model_fields.items():
+        names.append(name)
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names += [f"{name}.{sub}" for sub in _field_names(annotation)]
+    return names
+
+
+def _describe(error: Any) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(key, _field_names(RunConfig), n=1)
+        suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{key}: unknown setting{suggestion}"
+    return f"{key}: {error['msg']}"
+
+
+def build_config(values: dict[str, Any], source: str = "settings") -> RunConfig:
+    """Validate nested values into a RunConfig, reporting every problem at once.
+
+    Raises:
+        ConfigError: listing each bad setting by its dotted key.
+    """
+    try:
+        return RunConfig.model_validate(values)
+    except ValidationError as err:
+        problems = "\n  ".join(_describe(e) for e in err.errors())
+        raise ConfigError(
+            f"invalid {source}:\n  {problems}",
+            hint="`textfit train --help` lists every setting; run_config.yaml of a run shows them all",
+        ) from None
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _nest(dotted: dict[str, Any]) -> dict[str, Any]:
+    """{'train.epochs': 2} -> {'train': {'epochs': 2}}; None values (flag not given) are left out."""
+    nested: dict[str, Any] = {}
+    for key, value in dotted.items():
+        if value is None:
+            continue
+        *parents, leaf = key.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Build a RunConfig from defaults < the YAML file at `path` < dotted `overrides`.
+
+    Args:
+        path: a YAML file with sections data, model, train (for example a run's run_config.yaml).
+        overrides: dotted keys such as {"train.epochs": 2}; None values are ignored.
+
+    Raises:
+        ConfigError: the file is missing or not YAML, or a setting is unknown or invalid.
+    """
+    values: dict[str, Any] = {}
+    source = "settings"
+    if path is not None:
+        source = f"config {path}"
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path} is not valid YAML: {err}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path} must hold a mapping with sections data, model, train")
+        values = loaded or {}
+    return build_config(_merge(values, _nest(overrides or {})), source)
+
+
+def save_config(cfg: RunConfig, path: Path) -> None:
+    """Write cfg as YAML (atomically), in a form load_config reads back to an equal RunConfig."""
+    text = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    write_text_atomic(path, text)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to a temporary file beside `path`, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def keyword_overrides(settings: dict[str, Any]) -> dict[str, Any]:
+    """Flat keyword settings ({'epochs': 2, 'model': 'mpnet'}) as dotted keys for load_config.
+
+    Every setting name is unique across the sections, so `epochs` means `train.epochs`; `model`
+    given as a string means `model.name`, and dotted keys pass through.
+
+    Raises:
+        ConfigError: a name is not a setting.
+    """
+    sections = {
+        name: section
+        for section in ("data", "model", "train")
+        for name in RunConfig.model_fields[section].annotation.model_fields  # type: ignore[union-attr]
+    }
+    dotted: dict[str, Any] = {}
+    unknown = []
+    for key, value in settings.items():
+        if key == "model" and isinstance(value, str):
+            dotted["model.name"] = value
+        elif key == "output_dir" or "." in key:
+            dotted[key] = value
+        elif key in sections:
+            dotted[f"{sections[key]}.{key}"] = value
+        else:
+            close = difflib.get_close_matches(key, [*sections, "output_dir"], n=1)
+            unknown.append(f"{key}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(unknown)}", hint="see textfit.RunConfig")
+    return dotted
+
+
+def with_settings(cfg: RunConfig | None, settings: dict[str, Any]) -> RunConfig:
+    """cfg (defaults when None) with keyword settings over it; see keyword_overrides."""
+    values = cfg.model_dump() if cfg is not None else {}
+    return build_config(_merge(values, _nest(keyword_overrides(settings))))

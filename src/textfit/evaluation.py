@@ -1,0 +1,56 @@
+"""Evaluate a saved run on a labelled table: metrics, written as JSON beside the run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textfit.config import DataConfig, write_text_atomic
+from textfit.data import LabelSet, read_examples
+from textfit.metrics import classification_report
+from textfit.predict import Classifier
+
+
+@dataclass
+class EvalReport:
+    """The metrics of one evaluation, and where they were written."""
+
+    source: Path
+    metrics: dict[str, Any]
+    output: Path | None
+
+
+def evaluate(
+    run_dir: str | Path,
+    data_file: str | Path,
+    cfg: DataConfig | None = None,
+    output: str | Path | None = None,
+    classifier: Classifier | None = None,
+) -> EvalReport:
+    """Evaluate the model of `run_dir` on the labelled table `data_file`.
+
+    Args:
+        run_dir: a run folder written by `train` (or a model folder).
+        data_file: a table with text and label columns (found as in training, or named in cfg).
+        cfg: how to read the table (columns, format, encoding, drop_invalid).
+        output: where to write the metrics JSON; default RUN_DIR/eval-<file stem>.json.
+        classifier: an already loaded classifier for run_dir.
+
+    Raises:
+        DataError: the table cannot be read, or has labels the model was not trained on.
+        ModelError: run_dir is not a complete run.
+    """
+    run_dir, data_file = Path(run_dir), Path(data_file)
+    classifier = classifier or Classifier.load(run_dir)
+    examples = read_examples(data_file, cfg or DataConfig())
+    labels = LabelSet(tuple(classifier.labels))
+    label_ids = labels.encode(examples)
+    probabilities = classifier.predict_proba(examples.texts, examples.text_pairs)
+    metrics = classification_report(label_ids, probabilities, list(labels.names))
+    metrics["file"] = str(data_file)
+    metrics["dropped_rows"] = examples.dropped
+    path = Path(output) if output is not None else run_dir / f"eval-{data_file.stem}.json"
+    write_text_atomic(path, json.dumps(metrics, indent=2) + "\n")
+    return EvalReport(data_file, metrics, path)

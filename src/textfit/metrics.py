@@ -1,0 +1,92 @@
+"""Classification metrics, computed with scikit-learn (no network)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def top_k_values(num_labels: int) -> list[int]:
+    """The k of the top-k accuracies worth reporting: 2 and 3, where there are more classes than k."""
+    return [k for k in (2, 3) if k < num_labels]
+
+
+def classification_report(
+    label_ids: NDArray[np.int64] | list[int], probabilities: NDArray[np.floating[Any]], names: list[str]
+) -> dict[str, Any]:
+    """Every metric of one evaluation.
+
+    Args:
+        label_ids: true label ids, shape (n,).
+        probabilities: class probabilities (or logits: only their order is used), shape (n, classes).
+        names: label names, in id order.
+
+    Returns:
+        accuracy; precision / recall / F1, macro and weighted; top-k accuracy; per class precision,
+        recall, F1 and support; the confusion matrix (rows: true label, columns: predicted).
+    """
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    y_true = np.asarray(label_ids)
+    y_pred = probabilities.argmax(axis=-1)
+    ids = list(range(len(names)))
+    report: dict[str, Any] = {
+        "samples": len(y_true),
+        "accuracy": float((y_true == y_pred).mean()) if len(y_true) else 0.0,
+    }
+    for average in ("macro", "weighted"):
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            y_true, y_pred, labels=ids, average=average, zero_division=0
+        )
+        report[f"precision_{average}"] = float(precision)
+        report[f"recall_{average}"] = float(recall)
+        report[f"f1_{average}"] = float(f1)
+    ranked = np.argsort(-probabilities, axis=-1)
+    for k in top_k_values(len(names)):
+        report[f"top_{k}_accuracy"] = float((ranked[:, :k] == y_true[:, None]).any(axis=1).mean())
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=ids, average=None, zero_division=0
+    )
+    report["per_class"] = {
+        name: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i, name in enumerate(names)
+    }
+    report["labels"] = list(names)
+    report["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=ids).tolist()
+    return report
+
+
+def scalar_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """The single-number metrics of a report (what the Trainer logs and compares)."""
+    return {key: value for key, value in report.items() if isinstance(value, float)}
+
+
+def format_report(report: dict[str, Any], title: str = "") -> str:
+    """A readable table: the overall metrics, then precision / recall / F1 / support per class."""
+    lines = [title] if title else []
+    overall = scalar_metrics(report)
+    width = max(len(key) for key in overall)
+    lines += [f"  {key:<{width}}  {value:.4f}" for key, value in overall.items()]
+    names = list(report["per_class"])
+    name_width = max(10, *(len(name) for name in names))
+    lines.append("")
+    lines.append(f"  {'label':<{name_width}}  precision  recall     f1  support")
+    for name, row in report["per_class"].items():
+        lines.append(
+            f"  {name:<{name_width}}  {row['precision']:9.4f}  {row['recall']:6.4f}  "
+            f"{row['f1']:.4f}  {row['support']:7d}"
+        )
+    lines.append("")
+    lines.append("  confusion matrix (rows: true, columns: predicted)")
+    cell = max(6, *(len(name) for name in names), *(len(str(v)) for r in report["confusion_matrix"] for v in r))
+    lines.append("  " + " " * name_width + "".join(f"  {name:>{cell}}" for name in names))
+    for name, row in zip(names, report["confusion_matrix"], strict=True):
+        lines.append(f"  {name:<{name_width}}" + "".join(f"  {value:>{cell}}" for value in row))
+    return "\n".join(lines)

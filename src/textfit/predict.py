@@ -1,0 +1,232 @@
+"""Predict labels and probabilities with a saved run: in Python (Classifier) or over a file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from textfit.config import DataConfig
+from textfit.data import Table, find_columns, read_table, table_format
+from textfit.errors import DataError, ModelError
+
+ProgressCallback = Callable[[int, int], None]  # (texts done, texts in all)
+
+
+def model_folder(run_dir: Path) -> Path:
+    """The model folder of a run (RUN_DIR/model), or run_dir itself when it is a model folder.
+
+    Raises:
+        ModelError: naming what is missing.
+    """
+    for folder in (run_dir / "model", run_dir):
+        if (folder / "config.json").is_file():
+            if not any(folder.glob("*.safetensors")):
+                raise ModelError(
+                    f"{folder} has no safetensors weights (model.safetensors)",
+                    hint="the run may have been interrupted while saving: train it again",
+                )
+            return folder
+    if not run_dir.exists():
+        raise ModelError(f"run folder {run_dir} does not exist", hint="pass the --output-dir of a run")
+    raise ModelError(
+        f"{run_dir} is not a textfit run: it has no model/config.json",
+        hint="pass the folder `textfit train` wrote (runs/<name> by default)",
+    )
+
+
+@dataclass
+class Prediction:
+    """The predicted label of one text, its probability, and the top-k labels with theirs."""
+
+    label: str
+    score: float
+    top_k: list[tuple[str, float]]
+
+
+class Classifier:
+    """A fine-tuned classifier: `Classifier.load(run_dir).predict(["text", ...])`."""
+
+    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 64) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+
+    @classmethod
+    def load(cls, run_dir: str | Path, batch_size: int = 64, device: str | None = None) -> Classifier:
+        """Load the model of a run folder (or a model folder) for prediction.
+
+        Raises:
+            ModelError: the folder is not a complete run.
+        """
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        folder = model_folder(Path(run_dir))
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return cls(model.to(device), tokenizer, batch_size)
+
+    def predict_proba(
+        self,
+        texts: Sequence[str],
+        text_pairs: Sequence[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> NDArray[np.float32]:
+        """Class probabilities, shape (len(texts), number of labels), columns in `self.labels` order.
+
+        Texts are batched in order of length (less padding), then put back in input order.
+        """
+        import torch
+
+        if isinstance(texts, str):
+            raise TypeError("predict_proba takes a list of texts; wrap a single text in a list")
+        if text_pairs is not None and len(text_pairs) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(text_pairs)} text pairs")
+        encoded = self.tokenizer(
+            list(texts),
+            list(text_pairs) if text_pairs is not None else None,
+            truncation="longest_first",
+            max_length=self.tokenizer.model_max_length,
+        )
+        features = [dict(zip(encoded.keys(), values, strict=True)) for values in zip(*encoded.values(), strict=True)]
+        order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
+        probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        device = self.model.device
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                batch_index = order[start : start + self.batch_size]
+                batch = self.tokenizer.pad(
+                    [features[i] for i in batch_index], pad_to_multiple_of=8, return_tensors="pt"
+                )
+                logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits
+                probabilities[batch_index] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+                if progress is not None:
+                    progress(min(start + self.batch_size, len(order)), len(order))
+        return probabilities
+
+    def predict(
+        self,
+        texts: Sequence[str],
+        text_pairs: Sequence[str] | None = None,
+        top_k: int = 3,
+        progress: ProgressCallback | None = None,
+    ) -> list[Prediction]:
+        """The predicted label of each text, with its probability and the top_k labels."""
+        probabilities = self.predict_proba(texts, text_pairs, progress)
+        return [self._prediction(row, top_k) for row in probabilities]
+
+    def _prediction(self, row: NDArray[np.float32], top_k: int) -> Prediction:
+        ranked = np.argsort(-row)[: max(1, min(top_k, len(self.labels)))]
+        top = [(self.labels[i], float(row[i])) for i in ranked]
+        return Prediction(label=top[0][0], score=top[0][1], top_k=top)
+
+
+# ---------------------------------------------------------------- files
+
+
+def _read_input(path: str, cfg: DataConfig) -> Table:
+    if path != "-":
+        return read_table(Path(path), cfg.format, cfg.encoding, cfg.delimiter)
+    fmt = "csv" if cfg.format == "auto" else cfg.format
+    with tempfile.TemporaryDirectory() as tmp:  # read_table reads files; stdin becomes one
+        file = Path(tmp) / f"stdin.{fmt}"
+        file.write_bytes(sys.stdin.buffer.read())
+        table = read_table(file, fmt, cfg.encoding, cfg.delimiter)
+    table.path = Path("<stdin>")
+    return table
+
+
+def _csv_cell(value: Any) -> Any:
+    """Lists as JSON; text a spreadsheet would run as a formula (=, +, -, @) behind a quote."""
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _write_output(rows: list[dict[str, Any]], fieldnames: list[str], output: str, fmt: str) -> None:
+    buffer = io.StringIO(newline="")
+    if fmt == "jsonl":
+        for row in rows:
+            buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
+    else:
+        writer = csv.DictWriter(
+            buffer, fieldnames=fieldnames, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n"
+        )
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: _csv_cell(value) for key, value in row.items()})
+    if output == "-":
+        sys.stdout.write(buffer.getvalue())
+        return
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        handle.write(buffer.getvalue())
+    os.replace(tmp, path)
+
+
+def predict_file(
+    run_dir: Path,
+    input_path: str,
+    output: str,
+    cfg: DataConfig | None = None,
+    top_k: int = 3,
+    classifier: Classifier | None = None,
+    progress: ProgressCallback | None = None,
+) -> int:
+    """Predict every row of a table and write it with its predictions; returns the row count.
+
+    Every input row is kept, in order, with its columns, then `predicted_label`,
+    `predicted_probability` and `top_k` (JSON list of [label, probability]). Empty texts get an
+    empty prediction rather than being dropped. `-` reads stdin / writes stdout. The output format
+    follows the output file's extension (CSV, TSV or JSON Lines); stdout gets the input's format.
+    """
+    cfg = cfg or DataConfig()
+    classifier = classifier or Classifier.load(run_dir)
+    table = _read_input(input_path, cfg)
+    in_format = table_format(table.path, cfg.format) if input_path != "-" else cfg.format
+    out_format = "csv" if in_format in ("auto", "parquet") else in_format
+    if output != "-":
+        out_format = table_format(Path(output))
+        if out_format == "parquet":
+            raise DataError(f"cannot write predictions as Parquet ({output})", hint="use .csv or .jsonl")
+    columns = find_columns(table, cfg, need_label=False)
+    texts = [str(value) if value is not None else "" for value in table.columns[columns["text"]]]
+    pairs = None
+    if columns["text_pair"]:
+        pairs = [str(value) if value is not None else "" for value in table.columns[columns["text_pair"]]]
+    usable = [i for i, text in enumerate(texts) if text.strip()]
+    predictions = classifier.predict(
+        [texts[i] for i in usable],
+        [pairs[i] for i in usable] if pairs is not None else None,
+        top_k=top_k,
+        progress=progress,
+    )
+    by_row = dict(zip(usable, predictions, strict=True))
+    rows = []
+    for index in range(len(table)):
+        row = {name: values[index] for name, values in table.columns.items()}
+        prediction = by_row.get(index)
+        row["predicted_label"] = prediction.label if prediction else ""
+        row["predicted_probability"] = round(prediction.score, 6) if prediction else ""
+        row["top_k"] = [[name, round(p, 6)] for name, p in prediction.top_k] if prediction else []
+        rows.append(row)
+    fieldnames = [*table.columns, "predicted_label", "predicted_probability", "top_k"]
+    _write_output(rows, fieldnames, output, out_format)
+    return len(rows)

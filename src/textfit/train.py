@@ -1,0 +1,306 @@
+"""Fine-tune a model on a labelled table with the Hugging Face Trainer, and save the run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textfit.config import RunConfig, save_config, with_settings, write_text_atomic
+from textfit.data import Examples, LabelSet, Splits, load_splits
+from textfit.errors import ConfigError
+from textfit.metrics import classification_report, scalar_metrics
+from textfit.modeling import load_pretrained, pick_precision
+from textfit.tokenization import tokenize_examples, truncated_share
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced: where it was saved, and its metrics."""
+
+    run_dir: Path
+    metrics: dict[str, Any]  # {"validation": report, "test": report or None, "train": {...}}
+    precision: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_output_dir(run_dir: Path, overwrite: bool) -> None:
+    """Refuse to replace an existing run unless asked to.
+
+    Raises:
+        ConfigError: run_dir exists, is not empty, and overwrite is False.
+    """
+    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
+        raise ConfigError(
+            f"run folder {run_dir} already exists",
+            hint="pass --overwrite to replace it, or --output-dir to write somewhere else",
+        )
+
+
+def training_arguments(cfg: RunConfig, output_dir: Path, precision: str, progress: bool) -> Any:
+    """The one place the Trainer's TrainingArguments are built from a RunConfig."""
+    import torch
+    from transformers import TrainingArguments
+
+    train = cfg.train
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=train.epochs,
+        learning_rate=train.learning_rate,
+        lr_scheduler_type=train.lr_scheduler,
+        warmup_steps=train.warmup_ratio,  # transformers 5: a float below 1 is a ratio of the steps
+        weight_decay=train.weight_decay,
+        per_device_train_batch_size=train.batch_size,
+        per_device_eval_batch_size=train.eval_batch_size,
+        gradient_accumulation_steps=train.gradient_accumulation_steps,
+        max_grad_norm=train.max_grad_norm,
+        eval_strategy=train.eval_strategy,
+        eval_steps=train.eval_steps,
+        save_strategy=train.save_strategy,
+        save_steps=train.save_steps,
+        save_total_limit=1,
+        logging_strategy=train.logging_strategy,
+        logging_steps=train.logging_steps,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not torch.cuda.is_available(),
+        load_best_model_at_end=train.load_best_model_at_end and train.eval_strategy != "no",
+        metric_for_best_model=train.metric_for_best_model,
+        train_sampling_strategy="group_by_length" if train.group_by_length else "random",
+        length_column_name="length",
+        report_to=train.report_to,
+        log_level=train.log_level,
+        seed=train.seed,
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+    )
+
+
+def _compute_metrics(eval_prediction: Any, labels: LabelSet) -> dict[str, float]:
+    logits = eval_prediction.predictions
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    report = classification_report(eval_prediction.label_ids, np.asarray(logits), list(labels.names))
+    return scalar_metrics(report)
+
+
+def _progress_callback() -> Any:
+    """The Trainer's progress bars, with its log lines sent to stderr too (stdout is for results)."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class StderrProgress(ProgressCallback):  # type: ignore[misc]
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            if state.is_world_process_zero and self.training_bar is not None and logs:
+                shown = ", ".join(
+                    f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+                    for key, value in logs.items()
+                    if key != "total_flos"
+                )
+                self.training_bar.write(shown, file=sys.stderr)
+
+    return StderrProgress
+
+
+def _evaluate(model: Any, tokenizer: Any, examples: Examples, labels: LabelSet, batch: int) -> Any:
+    from textfit.predict import Classifier
+
+    classifier = Classifier(model, tokenizer, batch_size=batch)
+    probabilities = classifier.predict_proba(examples.texts, examples.text_pairs)
+    return classification_report(labels.encode(examples), probabilities, list(labels.names))
+
+
+def _model_card(cfg: RunConfig, splits: Splits, labels: LabelSet, metrics: dict[str, Any]) -> str:
+    """README.md of the model folder: data, settings and metrics."""
+    lines = [
+        "---",
+        "library_name: transformers",
+        "pipeline_tag: text-classification",
+        "tags: [textfit, text-classification]",
+        "---",
+        "",
+        f"# Text classifier fine-tuned from `{cfg.model.name}` with textfit",
+        "",
+        "## Data",
+        f"- training file: `{cfg.data.train_file}` ({len(splits.train)} rows used"
+        + (f", {splits.train.dropped} dropped" if splits.train.dropped else "")
+        + ")",
+        f"- validation: {len(splits.validation)} rows"
+        + (f" from `{cfg.data.validation_file}`" if cfg.data.validation_file else
+           f" (stratified {cfg.data.validation_split:g} of the training file, seed {cfg.train.seed})"),
+    ]
+    if splits.test is not None:
+        lines.append(f"- test file: `{cfg.data.test_file}` ({len(splits.test)} rows)")
+    lines += [
+        f"- columns: text `{splits.columns['text']}`"
+        + (f", text pair `{splits.columns['text_pair']}`" if splits.columns["text_pair"] else "")
+        + f", label `{splits.columns['label']}`",
+        f"- labels ({len(labels)}): " + ", ".join(f"`{name}`" for name in labels.names),
+        "",
+        "## Settings",
+        f"epochs {cfg.train.epochs:g}, learning rate {cfg.train.learning_rate:g}, batch size "
+        f"{cfg.train.batch_size}, max length {cfg.model.max_length}, precision "
+        f"{metrics['train']['precision']}, seed {cfg.train.seed}. All settings: `run_config.yaml`.",
+        "",
+        "## Metrics",
+        "",
+        "| split | accuracy | macro F1 | weighted F1 | samples |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for split in ("validation", "test"):
+        report = metrics.get(split)
+        if report:
+            lines.append(
+                f"| {split} | {report['accuracy']:.4f} | {report['f1_macro']:.4f} | "
+                f"{report['f1_weighted']:.4f} | {report['samples']} |"
+            )
+    lines += [
+        "",
+        "## Use",
+        "```python",
+        "from transformers import pipeline",
+        'classify = pipeline("text-classification", model="path/to/this/folder")',
+        'classify("your text here", truncation=True)',
+        "```",
+        "or `textfit predict RUN_DIR input.csv -o predictions.csv`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _finish_run(partial_dir: Path, run_dir: Path) -> None:
+    """Move the finished run into place; an old run it replaces is removed only after that."""
+    old = run_dir.with_name(run_dir.name + ".old")
+    if run_dir.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        run_dir.rename(old)
+    partial_dir.rename(run_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _absolute_paths(cfg: RunConfig) -> RunConfig:
+    """The config with its data files as absolute paths, so the saved copy works from anywhere."""
+    files = {
+        key: Path(value).resolve()
+        for key in ("train_file", "validation_file", "test_file")
+        if (value := getattr(cfg.data, key)) is not None
+    }
+    return cfg.model_copy(update={"data": cfg.data.model_copy(update=files)})
+
+
+def train(
+    cfg: RunConfig | None = None,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    callbacks: list[Any] | None = None,
+    **settings: Any,
+) -> TrainResult:
+    """Fine-tune cfg.model.name on cfg.data and save the run to its output folder.
+
+    `train(train_file="data.csv", epochs=2)` is the same as building the config first.
+
+    Args:
+        cfg: the run configuration (see `textfit.load_config`); defaults when None.
+        overwrite: replace an existing run folder.
+        progress: show the Trainer's progress bars (on stderr).
+        callbacks: extra transformers TrainerCallbacks.
+        **settings: settings by name (train_file, model, epochs, ...), over those of cfg.
+
+    Returns:
+        TrainResult with the run folder and the validation (and test) metrics.
+
+    Raises:
+        DataError, ModelError, ConfigError: naming what is wrong and how to fix it.
+    """
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
+    from transformers.trainer_callback import ProgressCallback
+
+    if cfg is None or settings:
+        cfg = with_settings(cfg, settings)
+    cfg = _absolute_paths(cfg)
+    run_dir = cfg.resolved_output_dir()
+    check_output_dir(run_dir, overwrite)
+    precision = pick_precision(cfg.train.precision)
+    logger.info("precision %s -> %s", cfg.train.precision, precision)
+    set_seed(cfg.train.seed)
+
+    splits = load_splits(cfg.data, cfg.train.seed)
+    labels = LabelSet.from_labels(splits.train.labels)
+    logger.info(
+        "columns: text %r, label %r%s; %d labels; %d training, %d validation rows",
+        splits.columns["text"],
+        splits.columns["label"],
+        f", text pair {splits.columns['text_pair']!r}" if splits.columns["text_pair"] else "",
+        len(labels),
+        len(splits.train),
+        len(splits.validation),
+    )
+    tokenizer, model = load_pretrained(cfg.model, labels.id2label, labels.label2id)
+    max_length = cfg.model.max_length
+    train_dataset = tokenize_examples(splits.train, tokenizer, max_length, labels.encode(splits.train))
+    validation_dataset = tokenize_examples(
+        splits.validation, tokenizer, max_length, labels.encode(splits.validation)
+    )
+    warnings = list(splits.warnings)
+    share = truncated_share(train_dataset, max_length)
+    if share > 0.01:
+        warnings.append(f"{share:.1%} of training texts are longer than {max_length} tokens and were cut")
+        logger.warning(warnings[-1])
+
+    partial_dir = run_dir.with_name(run_dir.name + ".partial")
+    shutil.rmtree(partial_dir, ignore_errors=True)  # left by an interrupted run
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(cfg, partial_dir / "checkpoints", precision, progress),
+        train_dataset=train_dataset,
+        eval_dataset=validation_dataset,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8),
+        compute_metrics=partial(_compute_metrics, labels=labels),
+        callbacks=list(callbacks or []),
+    )
+    trainer.remove_callback(ProgressCallback)
+    if progress:
+        trainer.add_callback(_progress_callback())
+    if cfg.train.early_stopping_patience is not None:
+        trainer.add_callback(EarlyStoppingCallback(cfg.train.early_stopping_patience))
+    started = time.perf_counter()
+    output = trainer.train()
+    train_seconds = time.perf_counter() - started
+
+    model = trainer.model
+    batch = cfg.train.eval_batch_size
+    metrics: dict[str, Any] = {
+        "train": {
+            "samples": len(splits.train),
+            "epochs": cfg.train.epochs,
+            "runtime_seconds": round(train_seconds, 3),
+            "samples_per_second": round(output.metrics["train_samples_per_second"], 3),
+            "final_loss": output.training_loss,
+            "precision": precision,
+        },
+        "validation": _evaluate(model, tokenizer, splits.validation, labels, batch),
+        "test": _evaluate(model, tokenizer, splits.test, labels, batch) if splits.test else None,
+    }
+    model_dir = partial_dir / "model"
+    trainer.save_model(str(model_dir))  # safetensors weights, config with id2label, tokenizer
+    (model_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle; run_config.yaml says it all
+    shutil.rmtree(partial_dir / "checkpoints", ignore_errors=True)
+    save_config(cfg, partial_dir / "run_config.yaml")
+    write_text_atomic(partial_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(
+        partial_dir / "log_history.json", json.dumps(trainer.state.log_history, indent=2) + "\n"
+    )
+    write_text_atomic(model_dir / "README.md", _model_card(cfg, splits, labels, metrics))
+    _finish_run(partial_dir, run_dir)
+    logger.info("saved the run to %s", run_dir)
+    return TrainResult(run_dir, metrics, precision, warnings)
