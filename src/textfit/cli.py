@@ -149,7 +149,7 @@ def train(
     """
     import yaml
 
-    from textfit import train as train_module
+    from textfit.train import train as run_training
     from textfit.config import load_config
     from textfit.metrics import format_report
 
@@ -189,7 +189,7 @@ def train(
         cfg = load_config(config, overrides)
         if cfg.data.train_file is None:
             raise typer.BadParameter("give a training file (or a --config that names one)")
-        result = train_module.train(cfg, overwrite=overwrite, progress=not quiet)
+        result = run_training(cfg, overwrite=overwrite, progress=not quiet)
     except TextfitError as err:
         raise _fail(err) from None
     typer.echo(f"run saved to {result.run_dir}")
