@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from textfit.errors import ConfigError
 
@@ -100,12 +107,18 @@ class TrainConfig(_Section):
     )
     seed: int = Field(42, description="Seed for the split, initialisation and data order.")
 
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _one_tracker_as_list(cls, value: Any) -> Any:
+        return [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _steps_need_counts(self) -> TrainConfig:
         if self.load_best_model_at_end and self.eval_strategy != self.save_strategy:
             raise ValueError(
                 "load_best_model_at_end needs eval_strategy and save_strategy to match "
-                f"(got {self.eval_strategy!r} and {self.save_strategy!r})"
+                f"(got {self.eval_strategy!r} and {self.save_strategy!r}); set them to the same "
+                "value, or set load_best_model_at_end to false"
             )
         return self
 
@@ -140,9 +153,18 @@ def _field_names(model: type[BaseModel]) -> list[str]:
 def _describe(error: Any) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(key, _field_names(RunConfig), n=1)
-        suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+        # Compare the last parts of keys as deep as this one: 'train.zzzz' is not a misspelt
+        # 'train' nor 'train.seed', and 'data.epochs' is 'train.epochs' (setting names are unique).
+        by_leaf = {
+            name.rpartition(".")[2]: name
+            for name in _field_names(RunConfig)
+            if name.count(".") == key.count(".")
+        }
+        close = difflib.get_close_matches(key.rpartition(".")[2], list(by_leaf), n=1)
+        suggestion = f" (did you mean {by_leaf[close[0]]!r}?)" if close else ""
         return f"{key}: unknown setting{suggestion}"
+    if error["type"] == "value_error":  # our own validators: their message, without "Value error, "
+        return f"{key}: {error['ctx']['error']}"
     return f"{key}: {error['msg']}"
 
 
@@ -201,13 +223,21 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     if path is not None:
         source = f"config {path}"
         if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
+            raise ConfigError(
+                f"config file {path} does not exist",
+                hint="check the path (relative paths start from the current folder)",
+            )
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
-            raise ConfigError(f"{path} is not valid YAML: {err}") from None
+            raise ConfigError(
+                f"{path} is not valid YAML: {err}", hint="fix the YAML at the line named above"
+            ) from None
         if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path} must hold a mapping with sections data, model, train")
+            raise ConfigError(
+                f"{path} must hold a mapping with sections data, model, train",
+                hint="write it like a run's run_config.yaml: `train:`, then `  epochs: 2` below it",
+            )
         values = loaded or {}
     return build_config(_merge(values, _nest(overrides or {})), source)
 

@@ -20,7 +20,7 @@ from textfit.errors import DataError, list_problems
 logger = logging.getLogger(__name__)
 
 TEXT_COLUMNS = ("text", "sentence", "review", "message", "content")
-LABEL_COLUMNS = ("label", "labels", "category", "class", "target")
+LABEL_COLUMNS = ("label", "labels", "category", "class", "target", "sentiment")
 EXTENSIONS = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -32,6 +32,11 @@ EXTENSIONS = {
     ".pq": "parquet",
 }
 BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _count(n: int, singular: str, plural: str) -> str:
+    """'1 row has' / '3 rows have': a count with the words that agree with it."""
+    return f"{n} {singular if n == 1 else plural}"
 
 
 def _where(row_index: int, line_numbers: list[int] | None) -> str:
@@ -140,7 +145,9 @@ def _sniff_delimiter(path: Path, text: str) -> str:
     try:
         return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
     except csv.Error:
-        if "\n" not in sample.strip() or "," in sample:
+        header = sample.lstrip("\ufeff").split("\n", 1)[0]
+        one_column = not any(candidate in header for candidate in ",\t;|")  # a file of texts
+        if one_column or "\n" not in sample.strip() or "," in sample:
             return ","
         raise DataError(
             f"cannot tell the delimiter of {path}", hint="pass --delimiter ',' (or '\\t', ';', '|')"
@@ -148,6 +155,7 @@ def _sniff_delimiter(path: Path, text: str) -> str:
 
 
 def _read_delimited(path: Path, text: str, delimiter: str) -> Table:
+    csv.field_size_limit(2**31 - 1)  # the default (131,072 characters) rejects long documents
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
@@ -176,12 +184,13 @@ def _read_delimited(path: Path, text: str, delimiter: str) -> Table:
             start = reader.line_num + 1
     except csv.Error as err:
         raise DataError(
-            f"cannot parse {path} at line {reader.line_num}: {err}",
+            f"cannot parse {path}: the row starting at line {start} is malformed ({err})",
             hint="check the quoting around that line (an unclosed quote swallows the lines after it)",
         ) from None
     if ragged:
         raise DataError(
-            f"{path}: {len(ragged)} rows do not have the {len(header)} fields of the header: "
+            f"{path}: {_count(len(ragged), 'row does', 'rows do')} not have the "
+            f"{len(header)} fields of the header: "
             f"{list_problems(ragged)}",
             hint="quote fields that contain the delimiter, or pass --delimiter if it was guessed wrong",
         )
@@ -192,7 +201,8 @@ def _read_delimited(path: Path, text: str, delimiter: str) -> Table:
 def _read_jsonl(path: Path, text: str) -> Table:
     records: list[dict[str, Any]] = []
     line_numbers: list[int] = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
+    # Split at "\n" only: str.splitlines() also splits at U+2028 and U+0085, which JSON strings hold.
+    for line_number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -343,10 +353,13 @@ def table_examples(
             pairs.append(pair)
     dropped = len(table) - len(texts)
     if bad and not drop_invalid:
-        kind, rows = next(iter(bad.items()))
+        problems = "; ".join(
+            f"{_count(len(rows), 'row has', 'rows have')} an empty {kind.replace('_', ' ')} "
+            f"in column {columns[kind]!r}: {list_problems(rows)}"
+            for kind, rows in bad.items()
+        )
         raise DataError(
-            f"{table.path}: {len(rows)} rows have an empty {kind.replace('_', ' ')} in column "
-            f"{columns[kind]!r}: {list_problems(rows)}",
+            f"{table.path}: {problems}",
             hint="fill in or delete these rows, or pass --drop-invalid to skip them (they are counted)",
         )
     if dropped:
@@ -408,7 +421,8 @@ class LabelSet:
         if unknown:
             known = ", ".join(repr(name) for name in self.names)
             raise DataError(
-                f"{examples.source}: {len(unknown)} rows have a label the model was not trained on: "
+                f"{examples.source}: {_count(len(unknown), 'row has', 'rows have')} a label "
+                "the model was not trained on: "
                 f"{list_problems(unknown)}.\n  Labels the model knows: {known}",
                 hint="fix those labels, or retrain with them in the training file",
             )
@@ -437,16 +451,24 @@ def _stratified_split(examples: Examples, share: float, seed: int) -> tuple[Exam
         listed = ", ".join(f"{name!r} ({counts[name]} row)" for name in rare[:10])
         raise DataError(
             f"{examples.source}: cannot make a stratified validation split: "
-            f"{len(rare)} classes have fewer than 2 rows: {listed}",
+            f"{_count(len(rare), 'class has', 'classes have')} fewer than 2 rows: {listed}",
             hint="add rows for these classes, remove them, or pass --validation-file",
         )
     n_validation = math.ceil(share * len(examples))
     if n_validation < len(counts):
+        # Rounded up, so that the suggested share never prints as 0.00 or falls short.
+        suggested = min(0.5, math.ceil(len(counts) / len(examples) * 150) / 100)
         raise DataError(
-            f"{examples.source}: a validation split of {share:g} gives {n_validation} rows, "
-            f"fewer than the {len(counts)} classes",
-            hint=f"pass --validation-split {min(0.5, len(counts) / len(examples) * 1.5):.2f} "
-            "or larger, or --validation-file",
+            f"{examples.source}: a validation split of {share:g} gives "
+            f"{_count(n_validation, 'row', 'rows')}, fewer than the {len(counts)} classes",
+            hint=f"pass --validation-split {suggested:.2f} or larger, or --validation-file",
+        )
+    n_train = len(examples) - n_validation
+    if n_train < len(counts):
+        raise DataError(
+            f"{examples.source}: a validation split of {share:g} leaves "
+            f"{_count(n_train, 'row', 'rows')} for training, fewer than the {len(counts)} classes",
+            hint="pass a smaller --validation-split, or --validation-file",
         )
     train_idx, val_idx = train_test_split(
         list(range(len(examples))),
@@ -467,13 +489,15 @@ def _duplicate_warnings(train: Examples, validation: Examples) -> list[str]:
     repeats = len(train_keys) - len(set(train_keys))
     if repeats:
         warnings.append(
-            f"{train.source}: {repeats} training rows repeat an earlier row's text; "
+            f"{train.source}: {_count(repeats, 'training row repeats', 'training rows repeat')} "
+            "an earlier row's text; "
             "repeats weigh more in training and can inflate validation scores"
         )
     overlap = len(set(train_keys) & set(keys(validation)))
     if overlap:
         warnings.append(
-            f"{overlap} validation texts also appear in the training data; "
+            f"{_count(overlap, 'validation text also appears', 'validation texts also appear')} "
+            "in the training data; "
             "validation scores will be optimistic (deduplicate, or split by group)"
         )
     return warnings

@@ -36,9 +36,12 @@ def classification_report(
         "samples": len(y_true),
         "accuracy": float((y_true == y_pred).mean()) if len(y_true) else 0.0,
     }
+    # Averages cover the classes that occur (as truth or prediction): a class absent from the
+    # evaluated file and never predicted would otherwise count as an F1 of 0 in the macro average.
+    present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
     for average in ("macro", "weighted"):
         precision, recall, f1, _ = precision_recall_fscore_support(
-            y_true, y_pred, labels=ids, average=average, zero_division=0
+            y_true, y_pred, labels=present, average=average, zero_division=0
         )
         report[f"precision_{average}"] = float(precision)
         report[f"recall_{average}"] = float(recall)
@@ -77,7 +80,7 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
     names = list(report["per_class"])
     name_width = max(10, *(len(name) for name in names))
     lines.append("")
-    lines.append(f"  {'label':<{name_width}}  precision  recall     f1  support")
+    lines.append(f"  {'label':<{name_width}}  precision  recall      f1  support")
     for name, row in report["per_class"].items():
         lines.append(
             f"  {name:<{name_width}}  {row['precision']:9.4f}  {row['recall']:6.4f}  "

@@ -120,8 +120,8 @@ def _quiet_transformers() -> Iterator[None]:
     from transformers.utils import logging as hf_logging
 
     level = hf_logging.get_verbosity()
-    if level >= hf_logging.WARNING:
-        hf_logging.set_verbosity_error()
+    if level >= logging.WARNING:
+        hf_logging.set_verbosity(logging.ERROR)
     try:
         yield
     finally:

@@ -34,5 +34,5 @@ def tokenize_examples(
 
 def truncated_share(dataset: Any, max_length: int) -> float:
     """Share of examples that hit max_length (and so were probably truncated)."""
-    lengths = dataset["length"]
+    lengths: list[int] = list(dataset["length"])
     return sum(length >= max_length for length in lengths) / max(len(lengths), 1)
