@@ -95,6 +95,8 @@ class Classifier:
             raise TypeError("predict_proba takes a list of texts; wrap a single text in a list")
         if text_pairs is not None and len(text_pairs) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(text_pairs)} text pairs")
+        if not texts:  # the tokenizer fails on an empty batch (a file whose texts are all empty)
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
         encoded = self.tokenizer(
             list(texts),
             list(text_pairs) if text_pairs is not None else None,

@@ -38,8 +38,12 @@ def check_output_dir(run_dir: Path, overwrite: bool) -> None:
     """Refuse to replace an existing run unless asked to.
 
     Raises:
-        ConfigError: run_dir exists, is not empty, and overwrite is False.
+        ConfigError: run_dir is a file, or exists, is not empty, and overwrite is False.
     """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(
+            f"run folder {run_dir} is a file", hint="pass --output-dir with a folder path"
+        )
     if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
         raise ConfigError(
             f"run folder {run_dir} already exists",
@@ -222,7 +226,7 @@ def train(
         DataError, ModelError, ConfigError: naming what is wrong and how to fix it.
     """
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
-    from transformers.trainer_callback import ProgressCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     if cfg is None or settings:
         cfg = with_settings(cfg, settings)
@@ -269,6 +273,7 @@ def train(
         callbacks=list(callbacks or []),
     )
     trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)  # added instead when disable_tqdm; prints to stdout
     if progress:
         trainer.add_callback(_progress_callback())
     if cfg.train.early_stopping_patience is not None:

@@ -1,0 +1,380 @@
+"""The textfit command: help, exit codes, results on stdout, `error:` / `hint:` on stderr."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from conftest import TINY_TRAIN_SETTINGS, read_csv
+from textfit.cli import app
+
+runner = CliRunner()  # click >= 8.2 keeps result.stdout and result.stderr apart
+
+
+def invoke(*args: str | Path) -> Any:
+    return runner.invoke(app, [str(arg) for arg in args])
+
+
+@pytest.fixture(autouse=True)
+def _restore_textfit_logger() -> Iterator[None]:
+    """The CLI points the textfit logger at the runner's stderr; put it back after each test."""
+    logger = logging.getLogger("textfit")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
+
+
+@pytest.fixture(scope="module")
+def tiny_config(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A YAML config with the tiny model and fast settings, for --config."""
+    train = {k: v for k, v in TINY_TRAIN_SETTINGS.items() if k != "max_length"}
+    values = {
+        "model": {"name": str(tiny_model_dir), "max_length": TINY_TRAIN_SETTINGS["max_length"]},
+        "train": train,
+    }
+    path = tmp_path_factory.mktemp("config") / "tiny.yaml"
+    path.write_text(yaml.safe_dump(values), encoding="utf-8")
+    return path
+
+
+def assert_error(result: Any, message: str, hint: str | None = None) -> None:
+    """Exit 1, nothing on stdout, `error:` (and `hint:`) on stderr."""
+    assert result.exit_code == 1, result.stderr
+    assert result.stdout == ""
+    assert f"error: {message}" in result.stderr
+    if hint is not None:
+        assert f"hint: {hint}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- help and usage
+
+
+def test_help_lists_the_commands() -> None:
+    result = invoke("--help")
+
+    assert result.exit_code == 0
+    for command in ("train", "evaluate", "predict"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ("train", ["--model", "--epochs", "--test-file", "--overwrite", "--set", "--config"]),
+        ("evaluate", ["--json", "--output", "--label-column"]),
+        ("predict", ["--text", "--output", "--top-k", "--text-column"]),
+    ],
+)
+def test_command_help(command: str, options: list[str]) -> None:
+    result = invoke(command, "--help")
+
+    assert result.exit_code == 0
+    for option in options:
+        assert option in result.stdout
+
+
+def test_version() -> None:
+    result = invoke("--version")
+
+    assert result.exit_code == 0
+    assert result.stdout == "textfit 0.1.0\n"
+
+
+def test_python_dash_m_textfit_runs_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "textfit", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Usage: " in result.stdout
+    assert "train" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "Usage: textfit"),
+        (["train", "data.csv", "--epochz", "2"], "No such option: --epochz"),
+        (["train", "data.csv", "--epochs", "two"], "Invalid value for '--epochs'"),
+        (["train"], "give a training file"),
+        (["train", "data.csv", "--set", "epochs"], "'epochs' is not KEY=VALUE"),
+        (["predict", "runs/x"], "give either an input file or one or more --text"),
+        (["evaluate", "runs/x"], "Missing argument"),
+        (["fit", "data.csv"], "No such command 'fit'"),
+    ],
+)
+def test_usage_mistakes_exit_2(args: list[str], message: str) -> None:
+    result = invoke(*args)
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert message in result.stderr
+
+
+# ---------------------------------------------------------------- train
+
+
+def test_train_prints_the_run_folder_and_metrics(
+    tiny_config: Path, binary_csv: Path, binary_test_csv: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+
+    result = invoke(
+        "train", binary_csv, "--config", tiny_config, "--test-file", binary_test_csv, "-o", run_dir
+    )
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"run saved to {run_dir}"
+    assert lines[1].startswith("trained on ")
+    assert lines[1].endswith("(fp32)")
+    assert "validation:" in lines
+    assert "test:" in lines
+    assert any(line.split()[:1] == ["accuracy"] for line in lines)
+    assert "confusion matrix" in result.stdout
+    assert lines[-1] == f"next: textfit predict {run_dir} new_texts.csv -o predictions.csv"
+    assert "loss" not in result.stdout, "progress and log lines go to stderr"
+    assert (run_dir / "model" / "model.safetensors").is_file()
+    assert "error" not in result.stderr
+
+
+def test_train_quiet_keeps_stdout_to_the_results(
+    tiny_config: Path, binary_csv: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+
+    result = invoke(
+        "train", binary_csv, "--config", tiny_config, "--epochs", "1", "-o", run_dir, "-q"
+    )
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"run saved to {run_dir}\n")
+    assert "{" not in result.stdout, "no Trainer log dicts on stdout"
+    assert "test:" not in result.stdout
+    assert result.stderr == ""
+
+
+def test_flags_win_over_the_config_file(
+    tiny_config: Path, binary_csv: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+
+    result = invoke(
+        "train", binary_csv, "--config", tiny_config, "-o", run_dir, "-q",
+        "--epochs", "1", "--seed", "7", "--set", "train.weight_decay=0.5",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    saved = yaml.safe_load((run_dir / "run_config.yaml").read_text(encoding="utf-8"))
+    assert saved["train"]["epochs"] == 1
+    assert saved["train"]["seed"] == 7
+    assert saved["train"]["weight_decay"] == 0.5
+    assert saved["train"]["learning_rate"] == TINY_TRAIN_SETTINGS["learning_rate"]
+
+
+def test_train_missing_file(tiny_config: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.csv"
+
+    result = invoke("train", missing, "--config", tiny_config, "-o", tmp_path / "run")
+
+    assert_error(
+        result,
+        f"{missing} does not exist",
+        "check the path (relative paths start from the current folder)",
+    )
+
+
+def test_train_missing_column_lists_the_columns_found(
+    tiny_config: Path, binary_csv: Path, tmp_path: Path
+) -> None:
+    result = invoke(
+        "train",
+        binary_csv,
+        "--config",
+        tiny_config,
+        "-o",
+        tmp_path / "run",
+        "--label-column",
+        "sentiment",
+    )
+
+    assert_error(
+        result,
+        f"{binary_csv} has no column 'sentiment'. Columns found: 'text', 'label'",
+        "pass --label-column with one of the columns found",
+    )
+
+
+def test_train_refuses_an_existing_run_folder(
+    tiny_config: Path, binary_csv: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text("{}", encoding="utf-8")
+
+    result = invoke("train", binary_csv, "--config", tiny_config, "-o", run_dir)
+
+    assert_error(
+        result,
+        f"run folder {run_dir} already exists",
+        "pass --overwrite to replace it, or --output-dir to write somewhere else",
+    )
+    assert (run_dir / "metrics.json").read_text(encoding="utf-8") == "{}"
+
+
+def test_train_misspelt_setting_is_a_config_error(
+    tiny_config: Path, binary_csv: Path, tmp_path: Path
+) -> None:
+    result = invoke("train", binary_csv, "--config", tiny_config, "--set", "train.epocs=2")
+
+    assert_error(result, "invalid config", "`textfit train --help` lists every setting")
+    assert "train.epocs: unknown setting (did you mean 'train.epochs'?)" in result.stderr
+
+
+def test_train_missing_model_folder(binary_csv: Path, tmp_path: Path) -> None:
+    result = invoke("train", binary_csv, "--model", "./no-such-model", "-o", tmp_path / "run")
+
+    assert_error(
+        result,
+        "cannot load model './no-such-model': no such folder",
+        "pass a local model folder with --model PATH, or one of the presets: minilm, mpnet",
+    )
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+def test_evaluate_json_prints_parseable_metrics(
+    tiny_run_dir: Path, binary_test_csv: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "metrics.json"
+
+    result = invoke("evaluate", tiny_run_dir, binary_test_csv, "--json", "-o", output)
+
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert metrics["samples"] == 16
+    assert metrics["accuracy"] >= 0.9
+    assert json.loads(output.read_text(encoding="utf-8")) == metrics
+
+
+def test_evaluate_prints_a_table(tiny_run_dir: Path, binary_test_csv: Path, tmp_path: Path) -> None:
+    output = tmp_path / "metrics.json"
+
+    result = invoke("evaluate", tiny_run_dir, binary_test_csv, "-o", output)
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"{binary_test_csv} (16 rows):\n")
+    assert "f1_macro" in result.stdout
+    assert result.stdout.endswith(f"metrics written to {output}\n")
+
+
+def test_evaluate_unknown_label(tiny_run_dir: Path, make_csv: Any, tmp_path: Path) -> None:
+    data_file = make_csv(
+        "unknown.csv", [{"text": "good", "label": "positive"}, {"text": "day", "label": "meh"}]
+    )
+
+    result = invoke("evaluate", tiny_run_dir, data_file, "-o", tmp_path / "m.json")
+
+    assert_error(
+        result, f"{data_file}: ", "fix those labels, or retrain with them in the training file"
+    )
+    assert "row 2 (line 3) has label 'meh'" in result.stderr
+    assert "Labels the model knows: 'negative', 'positive'" in result.stderr
+
+
+def test_evaluate_missing_run_folder(binary_test_csv: Path, tmp_path: Path) -> None:
+    result = invoke("evaluate", tmp_path / "no-run", binary_test_csv)
+
+    assert_error(
+        result, f"run folder {tmp_path / 'no-run'} does not exist", "pass the --output-dir of a run"
+    )
+
+
+# ---------------------------------------------------------------- predict
+
+
+def test_predict_texts_prints_a_label_per_text(tiny_run_dir: Path) -> None:
+    result = invoke("predict", tiny_run_dir, "--text", "good great", "-t", "awful sad")
+
+    assert result.exit_code == 0, result.stderr
+    lines = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [fields[0] for fields in lines] == ["positive", "negative"]
+    assert [fields[2] for fields in lines] == ["good great", "awful sad"]
+    assert all(0.5 <= float(fields[1]) <= 1 for fields in lines)
+
+
+def test_predict_file_writes_the_output_file(
+    tiny_run_dir: Path, make_csv: Any, tmp_path: Path
+) -> None:
+    rows = [
+        {"id": "a", "text": "good great"},
+        {"id": "b", "text": ""},
+        {"id": "c", "text": "sad bad"},
+    ]
+    input_file = make_csv("input.csv", rows)
+    output = tmp_path / "predictions.csv"
+
+    result = invoke("predict", tiny_run_dir, input_file, "-o", output)
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert f"3 rows with predictions written to {output}" in result.stderr
+    written = read_csv(output)
+    assert [(row["id"], row["predicted_label"]) for row in written] == [
+        ("a", "positive"), ("b", ""), ("c", "negative")
+    ]  # fmt: skip
+
+
+def test_predict_file_to_stdout(tiny_run_dir: Path, make_csv: Any) -> None:
+    input_file = make_csv("input.csv", [{"text": "lovely happy"}, {"text": "terrible"}])
+
+    result = invoke("predict", tiny_run_dir, input_file, "--top-k", "1")
+
+    assert result.exit_code == 0, result.stderr
+    written = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["predicted_label"] for row in written] == ["positive", "negative"]
+    assert len(json.loads(written[0]["top_k"])) == 1
+
+
+def test_predict_reads_stdin_and_writes_stdout(tiny_run_dir: Path) -> None:
+    result = runner.invoke(
+        app, ["predict", str(tiny_run_dir), "-"], input="id,text\n1,good great\n2,sad bad\n"
+    )
+
+    assert result.exit_code == 0, result.stderr
+    written = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(row["id"], row["predicted_label"]) for row in written] == [
+        ("1", "positive"),
+        ("2", "negative"),
+    ]
+
+
+def test_predict_missing_text_column(tiny_run_dir: Path, make_csv: Any) -> None:
+    input_file = make_csv("input.csv", [{"body": "good"}])
+
+    result = invoke("predict", tiny_run_dir, input_file, "--text-column", "message")
+
+    assert_error(
+        result,
+        f"{input_file} has no column 'message'. Columns found: 'body'",
+        "pass --text-column with one of the columns found",
+    )

@@ -1,0 +1,309 @@
+"""Classifier and predict_file on a saved tiny run, model_folder errors, and evaluate()."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from conftest import CLASS_WORDS, class_rows, read_csv
+from textfit import Classifier, DataError, ModelError, evaluate, predict_file
+from textfit.predict import model_folder
+
+# Held-out sentences (the training table holds sentences 0-23 of each class, the test table 24-31).
+HELD_OUT = class_rows(CLASS_WORDS, 6, start=40)
+TEXTS = [row["text"] for row in HELD_OUT]
+LABELS = [row["label"] for row in HELD_OUT]
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_run_dir: Path) -> Classifier:
+    return Classifier.load(tiny_run_dir)
+
+
+# ---------------------------------------------------------------- Classifier
+
+
+def test_predict_gives_the_users_label_names(classifier: Classifier) -> None:
+    predictions = classifier.predict(TEXTS)
+
+    assert classifier.labels == ["negative", "positive"]
+    assert [p.label for p in predictions] == LABELS
+
+
+def test_predict_proba_rows_are_distributions_over_the_labels(classifier: Classifier) -> None:
+    probabilities = classifier.predict_proba(TEXTS)
+
+    assert probabilities.shape == (len(TEXTS), 2)
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    assert [classifier.labels[i] for i in probabilities.argmax(axis=1)] == LABELS
+
+
+def test_input_order_is_kept_though_batches_are_sorted_by_length(tiny_run_dir: Path) -> None:
+    classifier = Classifier.load(tiny_run_dir, batch_size=2)  # several batches, sorted by length
+    texts = [
+        "the day was really good great it",
+        "bad",
+        "awful a sad",
+        "good",
+        "this movie was very terrible bad",
+        "happy lovely",
+    ]
+
+    together = classifier.predict_proba(texts)
+    alone = np.vstack([classifier.predict_proba([text]) for text in texts])
+
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert [p.label for p in classifier.predict(texts)] == [
+        "positive", "negative", "negative", "positive", "negative", "positive"
+    ]  # fmt: skip
+
+
+def test_top_k_is_ranked_and_capped_at_the_number_of_labels(classifier: Classifier) -> None:
+    (one,) = classifier.predict(["good great"], top_k=1)
+    (capped,) = classifier.predict(["good great"], top_k=5)
+
+    assert one.top_k == [(one.label, one.score)]
+    assert [label for label, _ in capped.top_k] == ["positive", "negative"]
+    assert capped.top_k[0] == (capped.label, capped.score)
+    assert capped.top_k[0][1] >= capped.top_k[1][1]
+    assert sum(p for _, p in capped.top_k) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_predict_proba_wants_a_list(classifier: Classifier) -> None:
+    with pytest.raises(TypeError, match="wrap a single text in a list"):
+        classifier.predict_proba("good great")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="2 texts but 1 text pairs"):
+        classifier.predict_proba(["good", "bad"], ["sad"])
+
+
+def test_no_texts_give_no_predictions(classifier: Classifier) -> None:
+    assert classifier.predict_proba([]).shape == (0, 2)
+    assert classifier.predict([]) == []
+
+
+def test_plain_transformers_pipeline_agrees_with_classifier(
+    tiny_run_dir: Path, classifier: Classifier
+) -> None:
+    from transformers import pipeline
+
+    classify = pipeline("text-classification", model=str(tiny_run_dir / "model"), device="cpu")
+
+    outputs = classify(TEXTS, truncation=True)
+
+    predictions = classifier.predict(TEXTS)
+    assert [o["label"] for o in outputs] == [p.label for p in predictions]
+    assert [o["score"] for o in outputs] == pytest.approx([p.score for p in predictions], abs=1e-4)
+
+
+def test_a_model_folder_loads_like_its_run_folder(
+    tiny_run_dir: Path, classifier: Classifier
+) -> None:
+    direct = Classifier.load(tiny_run_dir / "model")
+
+    np.testing.assert_allclose(
+        direct.predict_proba(TEXTS), classifier.predict_proba(TEXTS), atol=1e-6
+    )
+
+
+# ---------------------------------------------------------------- model_folder errors
+
+
+def test_missing_run_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-run"
+
+    with pytest.raises(ModelError, match=re.escape(f"run folder {missing} does not exist")) as err:
+        Classifier.load(missing)
+    assert err.value.hint == "pass the --output-dir of a run"
+
+
+def test_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=re.escape(f"{tmp_path} is not a textfit run")) as err:
+        model_folder(tmp_path)
+    assert "textfit train" in (err.value.hint or "")
+
+
+def test_model_folder_without_weights(tiny_run_dir: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run_dir)
+    (run_dir / "model" / "model.safetensors").unlink()
+
+    with pytest.raises(
+        ModelError, match=re.escape(f"{run_dir / 'model'} has no safetensors weights")
+    ) as err:
+        Classifier.load(run_dir)
+    assert "train it again" in (err.value.hint or "")
+
+
+# ---------------------------------------------------------------- predict_file
+
+INPUT_ROWS = [
+    {"id": "1", "text": "good great", "note": "=cmd|' /C calc'!A0"},
+    {"id": "2", "text": "", "note": "empty text"},
+    {"id": "3", "text": "awful sad", "note": "+1"},
+    {"id": "4", "text": "=bad", "note": "@SUM(A1)"},
+    {"id": "5", "text": "   ", "note": "-2"},
+    {"id": "6", "text": "lovely happy", "note": "plain"},
+]
+
+
+def test_predict_file_to_csv_keeps_every_row_and_column(
+    tiny_run_dir: Path, classifier: Classifier, make_csv: Any, tmp_path: Path
+) -> None:
+    input_file = make_csv("input.csv", INPUT_ROWS)
+    output = tmp_path / "out" / "predictions.csv"
+
+    count = predict_file(tiny_run_dir, str(input_file), str(output), classifier=classifier)
+
+    rows = read_csv(output)
+    assert count == len(rows) == len(INPUT_ROWS)
+    assert list(rows[0]) == [
+        "id",
+        "text",
+        "note",
+        "predicted_label",
+        "predicted_probability",
+        "top_k",
+    ]
+    assert [row["id"] for row in rows] == ["1", "2", "3", "4", "5", "6"]
+    assert [row["predicted_label"] for row in rows] == [
+        "positive",
+        "",
+        "negative",
+        "negative",
+        "",
+        "positive",
+    ]
+    assert rows[1]["predicted_probability"] == ""
+    assert rows[1]["top_k"] == "[]"
+    top_k = json.loads(rows[0]["top_k"])
+    assert [label for label, _ in top_k] == ["positive", "negative"]
+    assert float(rows[0]["predicted_probability"]) == pytest.approx(top_k[0][1])
+
+
+def test_predict_file_to_csv_neutralises_formula_cells(
+    tiny_run_dir: Path, classifier: Classifier, make_csv: Any, tmp_path: Path
+) -> None:
+    input_file = make_csv("input.csv", INPUT_ROWS)
+    output = tmp_path / "predictions.csv"
+
+    predict_file(tiny_run_dir, str(input_file), str(output), classifier=classifier)
+
+    rows = read_csv(output)
+    assert rows[0]["note"] == "'=cmd|' /C calc'!A0"
+    assert rows[2]["note"] == "'+1"
+    assert rows[3]["text"] == "'=bad"
+    assert rows[3]["note"] == "'@SUM(A1)"
+    assert rows[4]["note"] == "'-2"
+    assert rows[5]["note"] == "plain"
+
+
+def test_predict_file_jsonl_to_jsonl_keeps_values_and_empty_rows(
+    tiny_run_dir: Path, classifier: Classifier, tmp_path: Path
+) -> None:
+    records = [
+        {"id": 1, "text": "good great", "meta": {"source": "web"}},
+        {"id": 2, "text": None},
+        {"id": 3, "text": "=awful sad"},
+    ]
+    input_file = tmp_path / "input.jsonl"
+    input_file.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    output = tmp_path / "predictions.jsonl"
+
+    count = predict_file(tiny_run_dir, str(input_file), str(output), top_k=1, classifier=classifier)
+
+    rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert count == len(rows) == 3
+    assert [row["id"] for row in rows] == [1, 2, 3]
+    assert rows[0]["meta"] == {"source": "web"}
+    assert rows[1]["text"] is None
+    assert rows[1]["predicted_label"] == ""
+    assert rows[1]["top_k"] == []
+    assert rows[2]["text"] == "=awful sad", "JSON Lines is data, not a spreadsheet: kept as it is"
+    assert [row["predicted_label"] for row in rows] == ["positive", "", "negative"]
+    assert rows[0]["top_k"] == [["positive", rows[0]["predicted_probability"]]]
+
+
+def test_predict_file_where_every_text_is_empty(
+    tiny_run_dir: Path, classifier: Classifier, make_csv: Any, tmp_path: Path
+) -> None:
+    input_file = make_csv("input.csv", [{"id": "1", "text": ""}, {"id": "2", "text": "  "}])
+    output = tmp_path / "predictions.csv"
+
+    count = predict_file(tiny_run_dir, str(input_file), str(output), classifier=classifier)
+
+    rows = read_csv(output)
+    assert count == len(rows) == 2
+    assert [(row["id"], row["predicted_label"], row["top_k"]) for row in rows] == [
+        ("1", "", "[]"),
+        ("2", "", "[]"),
+    ]
+
+
+def test_predict_file_refuses_parquet_output(
+    tiny_run_dir: Path, classifier: Classifier, make_csv: Any, tmp_path: Path
+) -> None:
+    input_file = make_csv("input.csv", INPUT_ROWS)
+
+    with pytest.raises(DataError, match="cannot write predictions as Parquet"):
+        predict_file(
+            tiny_run_dir, str(input_file), str(tmp_path / "out.parquet"), classifier=classifier
+        )
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+def test_evaluate_returns_metrics_and_writes_them_as_json(
+    tiny_run_dir: Path, binary_test_csv: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "metrics.json"
+
+    report = evaluate(tiny_run_dir, binary_test_csv, output=output)
+
+    assert report.output == output
+    assert report.source == binary_test_csv
+    assert json.loads(output.read_text(encoding="utf-8")) == report.metrics
+    assert report.metrics["samples"] == 16
+    assert report.metrics["accuracy"] >= 0.9
+    assert report.metrics["labels"] == ["negative", "positive"]
+    assert sum(map(sum, report.metrics["confusion_matrix"])) == 16
+    assert report.metrics["file"] == str(binary_test_csv)
+
+
+def test_evaluate_writes_beside_the_run_by_default(
+    tiny_run_dir: Path, binary_test_csv: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run_dir)
+
+    report = evaluate(run_dir, binary_test_csv)
+
+    assert report.output == run_dir / "eval-binary_test.json"
+    assert report.output.is_file()
+
+
+def test_evaluate_names_the_row_of_an_unknown_label(
+    tiny_run_dir: Path, classifier: Classifier, make_csv: Any
+) -> None:
+    rows = [
+        {"text": "good great", "label": "positive"},
+        {"text": "awful sad", "label": "negative"},
+        {"text": "the day", "label": "neutral"},
+    ]
+    data_file = make_csv("unknown.csv", rows)
+
+    with pytest.raises(DataError) as err:
+        evaluate(tiny_run_dir, data_file, classifier=classifier)
+    message = err.value.message
+    assert message.startswith(f"{data_file}: ")
+    assert "row 3 (line 4) has label 'neutral'" in message
+    assert message.endswith("Labels the model knows: 'negative', 'positive'")
+    assert err.value.hint == "fix those labels, or retrain with them in the training file"

@@ -1,0 +1,373 @@
+"""train(): the run folder it writes, what a tiny model learns, settings, and the errors raised."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import textfit
+from conftest import CLASS_WORDS, FILLER_WORDS, class_rows, pair_rows
+from textfit import ConfigError, ModelError, TrainResult, load_config
+from textfit.config import DataConfig, ModelConfig
+from textfit.data import read_examples
+from textfit.modeling import load_tokenizer, pick_precision
+from textfit.predict import Classifier
+from textfit.tokenization import tokenize_examples
+
+PRESET_HINT = "pass a local model folder with --model PATH, or one of the presets: minilm, mpnet"
+
+
+def quick(tiny_settings: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The tiny settings for a run whose learning is not under test: one epoch."""
+    return {**tiny_settings, "epochs": 1, **changes}
+
+
+# ---------------------------------------------------------------- the run folder
+
+
+def test_run_folder_holds_model_tokenizer_config_metrics_and_card(tiny_run: TrainResult) -> None:
+    run_dir = Path(tiny_run.run_dir)
+    model_dir = run_dir / "model"
+
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    assert config["label2id"] == {"negative": 0, "positive": 1}
+    assert (model_dir / "model.safetensors").is_file()
+    assert not list(run_dir.rglob("*.bin")), "no pickled weights or training_args.bin"
+    assert (model_dir / "tokenizer.json").is_file()
+    assert (model_dir / "tokenizer_config.json").is_file()
+    assert (run_dir / "run_config.yaml").is_file()
+    assert not (run_dir / "checkpoints").exists()
+    assert sorted(p.name for p in run_dir.parent.iterdir()) == ["binary"], "no .partial / .old left"
+
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics == json.loads(json.dumps(tiny_run.metrics))
+    assert metrics["validation"]["labels"] == ["negative", "positive"]
+    assert metrics["test"]["samples"] == 16
+    assert metrics["train"]["precision"] == tiny_run.precision == "fp32"
+
+    card = (model_dir / "README.md").read_text(encoding="utf-8")
+    assert card.startswith("---\nlibrary_name: transformers\npipeline_tag: text-classification\n")
+    assert "- labels (2): `negative`, `positive`" in card
+    assert f"| test | {metrics['test']['accuracy']:.4f} |" in card
+
+
+def test_tiny_model_learns_the_two_class_task(tiny_run: TrainResult) -> None:
+    test = tiny_run.metrics["test"]
+    assert test["accuracy"] >= 0.9  # chance is 0.5; 16 held-out rows
+    assert test["f1_macro"] >= 0.9
+    assert tiny_run.metrics["validation"]["accuracy"] >= 0.8
+
+
+def test_tiny_model_learns_three_classes(
+    tiny_settings: dict[str, Any], topics_csv: Path, topics_test_csv: Path, tmp_path: Path
+) -> None:
+    result = textfit.train(
+        train_file=topics_csv,
+        test_file=topics_test_csv,
+        output_dir=tmp_path / "topics",
+        progress=False,
+        **tiny_settings,
+    )
+
+    assert result.metrics["test"]["labels"] == ["food", "music", "sports"]
+    assert result.metrics["test"]["accuracy"] >= 0.8  # chance is 0.33
+    assert result.metrics["test"]["top_2_accuracy"] >= result.metrics["test"]["accuracy"]
+    predictions = Classifier.load(result.run_dir).predict(["pizza soup", "drum song", "goal team"])
+    assert [p.label for p in predictions] == ["food", "music", "sports"]
+
+
+def test_integer_labels_keep_their_names_in_numeric_order(
+    tiny_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    # JSON Lines keeps the labels as numbers; 10 sorts after 2 (numerically, not as text).
+    numbered = {"negative": 10, "positive": 2}
+    rows = [
+        {"text": row["text"], "label": numbered[row["label"]]}
+        for row in class_rows(CLASS_WORDS, 24)
+    ]
+    train_file = tmp_path / "numbers.jsonl"
+    train_file.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+    result = textfit.train(
+        train_file=train_file, output_dir=tmp_path / "run", progress=False, **tiny_settings
+    )
+
+    config = json.loads((result.run_dir / "model" / "config.json").read_text(encoding="utf-8"))
+    assert config["id2label"] == {"0": "2", "1": "10"}
+    classifier = Classifier.load(result.run_dir)
+    assert classifier.labels == ["2", "10"]
+    assert [p.label for p in classifier.predict(["good great", "awful sad"])] == ["2", "10"]
+
+
+# ---------------------------------------------------------------- sentence pairs
+
+
+def test_sentence_pairs_are_tokenized_as_pairs_with_token_type_ids(
+    tiny_model_dir: Path, pairs_csv: Path
+) -> None:
+    tokenizer = load_tokenizer(str(tiny_model_dir), ModelConfig(name=str(tiny_model_dir)))
+    cfg = DataConfig(text_column="premise", text_pair_column="hypothesis")
+    examples = read_examples(pairs_csv, cfg)
+
+    paired = tokenize_examples(examples, tokenizer, max_length=16, label_ids=[0] * len(examples))
+    single = tokenize_examples(
+        read_examples(pairs_csv, DataConfig(text_column="premise")), tokenizer, 16
+    )
+
+    first = paired[0]
+    assert first["input_ids"].count(tokenizer.sep_token_id) == 2
+    assert 1 in first["token_type_ids"]
+    assert first["token_type_ids"] == sorted(first["token_type_ids"]), (
+        "0s for the text, 1s for the pair"
+    )
+    assert all(set(row) == {0} for row in single["token_type_ids"])
+    assert paired["length"][0] == len(first["input_ids"])
+
+
+def test_tiny_model_learns_a_task_only_the_second_text_carries(
+    tiny_settings: dict[str, Any], pairs_csv: Path, pairs_test_csv: Path, tmp_path: Path
+) -> None:
+    result = textfit.train(
+        train_file=pairs_csv,
+        test_file=pairs_test_csv,
+        text_column="premise",
+        text_pair_column="hypothesis",
+        output_dir=tmp_path / "pairs",
+        progress=False,
+        **tiny_settings,
+    )
+
+    assert result.metrics["test"]["accuracy"] >= 0.85  # the first text alone gives chance, 0.5
+    assert "text pair `hypothesis`" in (result.run_dir / "model" / "README.md").read_text("utf-8")
+    held_out = pair_rows(4, start=100)
+    predictions = Classifier.load(result.run_dir).predict(
+        [row["premise"] for row in held_out], [row["hypothesis"] for row in held_out]
+    )
+    right = sum(p.label == row["label"] for p, row in zip(predictions, held_out, strict=True))
+    assert right >= 7, f"{right} of 8 held-out pairs"
+
+
+# ---------------------------------------------------------------- settings and the run folder
+
+
+def test_checkpoints_best_model_and_early_stopping_leave_a_clean_run(
+    tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    settings = {
+        **tiny_settings,
+        "epochs": 3,
+        "save_strategy": "epoch",
+        "load_best_model_at_end": True,
+        "early_stopping_patience": 1,
+    }
+
+    result = textfit.train(
+        train_file=binary_csv, output_dir=tmp_path / "run", progress=False, **settings
+    )
+
+    assert sorted(p.name for p in result.run_dir.iterdir()) == [
+        "log_history.json",
+        "metrics.json",
+        "model",
+        "run_config.yaml",
+    ]
+    history = json.loads((result.run_dir / "log_history.json").read_text(encoding="utf-8"))
+    assert any("eval_f1_macro" in entry for entry in history)
+    assert not list(result.run_dir.rglob("*.bin"))
+
+
+def test_existing_run_folder_is_refused_without_overwrite_and_replaced_with_it(
+    tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "earlier.txt").write_text("an earlier run\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError, match=re.escape(f"run folder {run_dir} already exists")) as err:
+        textfit.train(train_file=binary_csv, output_dir=run_dir, **quick(tiny_settings))
+    assert err.value.hint is not None
+    assert "--overwrite" in err.value.hint
+    assert (run_dir / "earlier.txt").is_file(), "a refused run leaves the folder alone"
+
+    result = textfit.train(
+        train_file=binary_csv,
+        output_dir=run_dir,
+        overwrite=True,
+        progress=False,
+        **quick(tiny_settings),
+    )
+
+    assert result.run_dir == run_dir
+    assert not (run_dir / "earlier.txt").exists()
+    assert (run_dir / "model" / "model.safetensors").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], "no .partial / .old left"
+
+
+def test_run_folder_that_is_a_file_is_a_config_error(binary_csv: Path, tmp_path: Path) -> None:
+    path = tmp_path / "run"
+    path.write_text("not a folder\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError, match=re.escape(f"run folder {path} is a file")) as err:
+        textfit.train(train_file=binary_csv, output_dir=path, overwrite=True)
+    assert err.value.hint == "pass --output-dir with a folder path"
+
+
+def test_keyword_form_writes_runs_slash_file_stem_and_never_prints(
+    tiny_model_dir: Path,
+    binary_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    result = textfit.train(
+        train_file=binary_csv,
+        model=str(tiny_model_dir),
+        epochs=1,
+        max_length=16,
+        precision="fp32",
+        progress=False,
+    )
+
+    assert result.run_dir == Path("runs") / "binary"
+    assert (tmp_path / "runs" / "binary" / "model" / "model.safetensors").is_file()
+    cfg = load_config(tmp_path / "runs" / "binary" / "run_config.yaml")
+    assert cfg.model.name == str(tiny_model_dir)
+    assert cfg.train.epochs == 1
+    assert cfg.data.train_file == binary_csv.resolve()
+    assert capsys.readouterr().out == "", "library code never prints (the Trainer's log dicts)"
+
+
+def test_keyword_form_names_a_misspelt_setting(binary_csv: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=re.escape("unknown settings: epoch (did you mean 'epochs'?)")
+    ):
+        textfit.train(train_file=binary_csv, epoch=2)
+
+
+def test_saved_run_config_reproduces_the_run(tiny_run: TrainResult, tmp_path: Path) -> None:
+    saved = load_config(Path(tiny_run.run_dir) / "run_config.yaml")
+    again = saved.model_copy(update={"output_dir": tmp_path / "again"})
+
+    result = textfit.train(again, progress=False)
+
+    reloaded = load_config(tmp_path / "again" / "run_config.yaml")
+    assert reloaded == again
+    assert reloaded.model_copy(update={"output_dir": saved.output_dir}) == saved
+    for split in ("validation", "test"):
+        assert result.metrics[split]["accuracy"] == tiny_run.metrics[split]["accuracy"]
+        assert (
+            result.metrics[split]["confusion_matrix"] == tiny_run.metrics[split]["confusion_matrix"]
+        )
+    assert result.metrics["train"]["final_loss"] == pytest.approx(
+        tiny_run.metrics["train"]["final_loss"], rel=1e-4
+    )
+
+
+def test_long_texts_are_cut_with_a_warning(
+    tiny_settings: dict[str, Any], make_csv: Any, tmp_path: Path
+) -> None:
+    rows = [
+        {"text": " ".join([*FILLER_WORDS, *FILLER_WORDS, row["text"]]), "label": row["label"]}
+        for row in class_rows(CLASS_WORDS, 12)
+    ]
+    train_file = make_csv("long.csv", rows)
+
+    result = textfit.train(
+        train_file=train_file, output_dir=tmp_path / "run", progress=False, **quick(tiny_settings)
+    )
+
+    assert "100.0% of training texts are longer than 16 tokens and were cut" in result.warnings
+
+
+# ---------------------------------------------------------------- model errors
+
+
+@pytest.mark.parametrize("name", ["./no-such-model", "/no/such/model", "~/no-such-model-folder"])
+def test_missing_model_folder_is_a_model_error_with_the_presets(
+    name: str, binary_csv: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(
+        ModelError, match=re.escape(f"cannot load model {name!r}: no such folder")
+    ) as err:
+        textfit.train(train_file=binary_csv, model=name, output_dir=tmp_path / "run")
+    assert err.value.hint == PRESET_HINT
+    assert not (tmp_path / "run").exists()
+
+
+def test_folder_without_config_is_not_a_model_folder(binary_csv: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    (folder / "weights.txt").write_text("?", encoding="utf-8")
+
+    with pytest.raises(
+        ModelError, match=re.escape(f"{folder} is not a model folder: it has no config.json")
+    ) as err:
+        textfit.train(train_file=binary_csv, model=str(folder), output_dir=tmp_path / "run")
+    assert "save_pretrained" in (err.value.hint or "")
+
+
+def test_unreachable_hub_id_fails_at_once_offline(binary_csv: Path, tmp_path: Path) -> None:
+    name = "textfit-tests/no-such-model"
+    message = (
+        f"cannot load model {name!r}: no such folder, and it could not be downloaded (offline?)"
+    )
+
+    with pytest.raises(ModelError, match=re.escape(message)) as err:
+        textfit.train(train_file=binary_csv, model=name, output_dir=tmp_path / "run")
+    assert err.value.hint == PRESET_HINT
+
+
+def test_pickled_weights_are_refused(
+    tiny_settings: dict[str, Any], tiny_model_dir: Path, binary_csv: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "pickled"
+    shutil.copytree(tiny_model_dir, folder)
+    torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+
+    with pytest.raises(
+        ModelError, match="has no safetensors weights; textfit does not load pickled"
+    ):
+        textfit.train(
+            train_file=binary_csv,
+            output_dir=tmp_path / "run",
+            **{**tiny_settings, "model": str(folder)},
+        )
+
+
+# ---------------------------------------------------------------- precision
+
+
+def test_fp16_needs_a_cuda_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+    with pytest.raises(ModelError, match="precision fp16 needs a CUDA GPU") as err:
+        pick_precision("fp16")
+    assert "--precision fp32" in (err.value.hint or "")
+
+
+@pytest.mark.parametrize(("fast_bf16", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_on_cpu_is_bf16_only_where_it_is_fast(
+    fast_bf16: bool, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("textfit.modeling.cpu_has_fast_bf16", lambda: fast_bf16)
+
+    assert pick_precision("auto") == expected
+    assert pick_precision("fp32") == "fp32"
+
+
+def test_auto_precision_here_is_bf16_or_fp32() -> None:
+    assert pick_precision("auto") in (
+        ("bf16", "fp16") if torch.cuda.is_available() else ("bf16", "fp32")
+    )
