@@ -50,12 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="use a stratified sample of N training rows (in file order), for a quick smoke run",
     )
-    parser.add_argument(
-        "--json-out", type=Path, default=None, help="also write the results as JSON"
-    )
-    parser.add_argument(
-        "--sides", nargs="+", choices=SIDES, default=list(SIDES), help="run only these sides"
-    )
+    parser.add_argument("--json-out", type=Path, default=None, help="also write the results as JSON")
+    parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES), help="run only these sides")
     # Used by the parent to start one side in a child process.
     parser.add_argument("--child", choices=SIDES, help=argparse.SUPPRESS)
     parser.add_argument("--train-file", type=Path, help=argparse.SUPPRESS)
@@ -97,9 +93,7 @@ def prepare_data(data_dir: Path, limit: int | None, tmp: Path) -> tuple[Path, Pa
 # ---------------------------------------------------------------- side 1: the tutorial pipeline
 
 
-def run_tutorial(
-    train_file: Path, test_file: Path, epochs: float, work_dir: Path
-) -> dict[str, Any]:
+def run_tutorial(train_file: Path, test_file: Path, epochs: float, work_dir: Path) -> dict[str, Any]:
     """The fine-tuning tutorial pipeline, written the way the tutorials write it."""
     import numpy as np
     import pandas as pd
@@ -316,9 +310,7 @@ def run_child(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------- parent
 
 
-def run_side(
-    side: str, train_file: Path, test_file: Path, epochs: float, tmp: Path
-) -> dict[str, Any]:
+def run_side(side: str, train_file: Path, test_file: Path, epochs: float, tmp: Path) -> dict[str, Any]:
     """Run one side in a child process; its figures plus the child's peak RSS."""
     result_file = tmp / f"{side}.json"
     command = [
@@ -368,9 +360,7 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
         "|---|" + "---:|" * len(COLUMNS),
     ]
     for side, figures in results.items():
-        lines.append(
-            f"| {side} | " + " | ".join(fmt.format(figures[key]) for key, _, fmt in COLUMNS) + " |"
-        )
+        lines.append(f"| {side} | " + " | ".join(fmt.format(figures[key]) for key, _, fmt in COLUMNS) + " |")
     if set(SIDES) <= set(results):
         ratio = ratios(results)
         cells = [f"{ratio[key]:.2f}x" if key in ratio else "-" for key, _, _ in COLUMNS]
@@ -419,9 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-sms-") as tmp_name:
         tmp = Path(tmp_name)
         train_file, test_file = prepare_data(args.data_dir, args.limit, tmp)
-        results = {
-            side: run_side(side, train_file, test_file, args.epochs, tmp) for side in args.sides
-        }
+        results = {side: run_side(side, train_file, test_file, args.epochs, tmp) for side in args.sides}
     print(markdown_table(results))
     print()
     print(notes(results))

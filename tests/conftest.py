@@ -39,8 +39,7 @@ TOPIC_WORDS = {
 }
 FILLER_WORDS = ["the", "a", "this", "was", "is", "very", "really", "it", "day", "movie", "about"]
 VOCAB_WORDS = sorted(
-    {word for words in [*CLASS_WORDS.values(), *TOPIC_WORDS.values()] for word in words}
-    | set(FILLER_WORDS)
+    {word for words in [*CLASS_WORDS.values(), *TOPIC_WORDS.values()] for word in words} | set(FILLER_WORDS)
 )
 
 # Settings that make a tiny-model run take a fraction of a second; tests override what they test.
@@ -100,17 +99,13 @@ def pair_rows(per_class: int, start: int = 0, seed: int = 0) -> list[dict[str, A
     for name, words in CLASS_WORDS.items():
         firsts = _sentences(TOPIC_WORDS["food"], f"{seed}-premise-{name}")
         seconds = _sentences(words, f"{seed}-{name}")
-        for first, second in itertools.islice(
-            zip(firsts, seconds, strict=False), start, start + per_class
-        ):
+        for first, second in itertools.islice(zip(firsts, seconds, strict=False), start, start + per_class):
             rows.append({"premise": first, "hypothesis": second, "label": name})
     random.Random(seed + start).shuffle(rows)
     return rows
 
 
-def write_csv(
-    path: Path, rows: Sequence[dict[str, Any]], fieldnames: list[str] | None = None
-) -> Path:
+def write_csv(path: Path, rows: Sequence[dict[str, Any]], fieldnames: list[str] | None = None) -> Path:
     """Write rows as a CSV with a header; returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -214,9 +209,7 @@ def pairs_test_csv(data_dir: Path) -> Path:
 def make_csv(tmp_path: Path) -> Callable[..., Path]:
     """Write rows to a CSV in tmp_path: make_csv("name.csv", rows, fieldnames=None)."""
 
-    def make(
-        name: str, rows: Sequence[dict[str, Any]], fieldnames: list[str] | None = None
-    ) -> Path:
+    def make(name: str, rows: Sequence[dict[str, Any]], fieldnames: list[str] | None = None) -> Path:
         return write_csv(tmp_path / name, rows, fieldnames)
 
     return make

@@ -156,14 +156,10 @@ def test_train_prints_the_run_folder_and_metrics(
     assert "error" not in result.stderr
 
 
-def test_train_quiet_keeps_stdout_to_the_results(
-    tiny_config: Path, binary_csv: Path, tmp_path: Path
-) -> None:
+def test_train_quiet_keeps_stdout_to_the_results(tiny_config: Path, binary_csv: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
 
-    result = invoke(
-        "train", binary_csv, "--config", tiny_config, "--epochs", "1", "-o", run_dir, "-q"
-    )
+    result = invoke("train", binary_csv, "--config", tiny_config, "--epochs", "1", "-o", run_dir, "-q")
 
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(f"run saved to {run_dir}\n")
@@ -172,9 +168,7 @@ def test_train_quiet_keeps_stdout_to_the_results(
     assert result.stderr == ""
 
 
-def test_flags_win_over_the_config_file(
-    tiny_config: Path, binary_csv: Path, tmp_path: Path
-) -> None:
+def test_flags_win_over_the_config_file(tiny_config: Path, binary_csv: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
 
     result = invoke(
@@ -223,9 +217,7 @@ def test_train_missing_column_lists_the_columns_found(
     )
 
 
-def test_train_refuses_an_existing_run_folder(
-    tiny_config: Path, binary_csv: Path, tmp_path: Path
-) -> None:
+def test_train_refuses_an_existing_run_folder(tiny_config: Path, binary_csv: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "metrics.json").write_text("{}", encoding="utf-8")
@@ -294,9 +286,7 @@ def test_evaluate_unknown_label(tiny_run_dir: Path, make_csv: Any, tmp_path: Pat
 
     result = invoke("evaluate", tiny_run_dir, data_file, "-o", tmp_path / "m.json")
 
-    assert_error(
-        result, f"{data_file}: ", "fix those labels, or retrain with them in the training file"
-    )
+    assert_error(result, f"{data_file}: ", "fix those labels, or retrain with them in the training file")
     assert "row 2 (line 3) has label 'meh'" in result.stderr
     assert "Labels the model knows: 'negative', 'positive'" in result.stderr
 
@@ -304,9 +294,7 @@ def test_evaluate_unknown_label(tiny_run_dir: Path, make_csv: Any, tmp_path: Pat
 def test_evaluate_missing_run_folder(binary_test_csv: Path, tmp_path: Path) -> None:
     result = invoke("evaluate", tmp_path / "no-run", binary_test_csv)
 
-    assert_error(
-        result, f"run folder {tmp_path / 'no-run'} does not exist", "pass the --output-dir of a run"
-    )
+    assert_error(result, f"run folder {tmp_path / 'no-run'} does not exist", "pass the --output-dir of a run")
 
 
 # ---------------------------------------------------------------- predict
@@ -322,9 +310,7 @@ def test_predict_texts_prints_a_label_per_text(tiny_run_dir: Path) -> None:
     assert all(0.5 <= float(fields[1]) <= 1 for fields in lines)
 
 
-def test_predict_file_writes_the_output_file(
-    tiny_run_dir: Path, make_csv: Any, tmp_path: Path
-) -> None:
+def test_predict_file_writes_the_output_file(tiny_run_dir: Path, make_csv: Any, tmp_path: Path) -> None:
     rows = [
         {"id": "a", "text": "good great"},
         {"id": "b", "text": ""},

@@ -19,9 +19,7 @@ from textfit.config import (
 )
 from textfit.errors import ConfigError
 
-SETTINGS_HINT = (
-    "`textfit train --help` lists every setting; run_config.yaml of a run shows them all"
-)
+SETTINGS_HINT = "`textfit train --help` lists every setting; run_config.yaml of a run shows them all"
 
 
 def write(path: Path, text: str) -> Path:
@@ -97,9 +95,7 @@ def test_every_problem_reported_at_once_with_dotted_keys(tmp_path: Path) -> None
 def test_unknown_override_gets_did_you_mean() -> None:
     with pytest.raises(
         ConfigError,
-        match=re.escape(
-            "train.learning_rte: unknown setting (did you mean 'train.learning_rate'?)"
-        ),
+        match=re.escape("train.learning_rte: unknown setting (did you mean 'train.learning_rate'?)"),
     ) as caught:
         load_config(None, {"train.learning_rte": 1e-5})
     assert caught.value.message.startswith("invalid settings:\n")
@@ -121,9 +117,7 @@ def test_setting_in_the_wrong_section_gets_did_you_mean() -> None:
 def test_wrong_type_and_wrong_choice() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(None, {"train.precision": "fp8", "train.epochs": "many"})
-    assert (
-        "train.precision: Input should be 'auto', 'fp32', 'bf16' or 'fp16'" in caught.value.message
-    )
+    assert "train.precision: Input should be 'auto', 'fp32', 'bf16' or 'fp16'" in caught.value.message
     assert "train.epochs: Input should be a valid number" in caught.value.message
 
 
@@ -146,17 +140,12 @@ def test_yaml_that_is_not_a_mapping(tmp_path: Path) -> None:
         ConfigError, match=re.escape(f"{path} must hold a mapping with sections data, model, train")
     ) as caught:
         load_config(path)
-    assert (
-        caught.value.hint
-        == "write it like a run's run_config.yaml: `train:`, then `  epochs: 2` below it"
-    )
+    assert caught.value.hint == "write it like a run's run_config.yaml: `train:`, then `  epochs: 2` below it"
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.yaml"
-    with pytest.raises(
-        ConfigError, match=re.escape(f"config file {path} does not exist")
-    ) as caught:
+    with pytest.raises(ConfigError, match=re.escape(f"config file {path} does not exist")) as caught:
         load_config(path)
     assert caught.value.hint == "check the path (relative paths start from the current folder)"
 
@@ -219,9 +208,7 @@ def test_mismatched_strategies_are_fine_without_load_best() -> None:
 
 
 def test_setting_names_are_unique_across_sections() -> None:
-    names = [
-        name for section in (DataConfig, ModelConfig, TrainConfig) for name in section.model_fields
-    ]
+    names = [name for section in (DataConfig, ModelConfig, TrainConfig) for name in section.model_fields]
     assert len(names) == len(set(names))
 
 
@@ -273,9 +260,7 @@ def test_with_settings_keeps_the_rest_of_cfg() -> None:
 def test_with_settings_validates() -> None:
     with pytest.raises(
         ConfigError,
-        match=re.escape(
-            "invalid settings:\n  train.batch_size: Input should be greater than or equal to 1"
-        ),
+        match=re.escape("invalid settings:\n  train.batch_size: Input should be greater than or equal to 1"),
     ) as caught:
         with_settings(None, {"batch_size": 0})
     assert caught.value.hint == SETTINGS_HINT

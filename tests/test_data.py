@@ -41,9 +41,7 @@ def write_csv(path: Path, rows: list[tuple[str, str]], header: str = "text,label
     return write(path, header + "\n" + "".join(f"{text},{label}\n" for text, label in rows))
 
 
-def balanced_rows(
-    per_class: int, classes: tuple[str, ...] = ("a", "b", "c")
-) -> list[tuple[str, str]]:
+def balanced_rows(per_class: int, classes: tuple[str, ...] = ("a", "b", "c")) -> list[tuple[str, str]]:
     return [(f"{name} text {i}", name) for name in classes for i in range(per_class)]
 
 
@@ -201,9 +199,7 @@ def test_duplicate_column_names(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- delimiters
 
 
-@pytest.mark.parametrize(
-    "delimiter", [",", ";", "\t", "|"], ids=["comma", "semicolon", "tab", "pipe"]
-)
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"], ids=["comma", "semicolon", "tab", "pipe"])
 def test_delimiter_sniffed(tmp_path: Path, delimiter: str) -> None:
     rows = [("great film", "pos"), ("dull plot", "neg"), ("fine", "pos")]
     text = "".join(f"{a}{delimiter}{b}\n" for a, b in [("text", "label"), *rows])
@@ -212,9 +208,7 @@ def test_delimiter_sniffed(tmp_path: Path, delimiter: str) -> None:
 
 
 def test_semicolon_file_whose_texts_hold_commas(tmp_path: Path) -> None:
-    path = write(
-        tmp_path / "d.csv", "text;label\nhello, world;pos\nbad, sad, awful;neg\nfine;pos\n"
-    )
+    path = write(tmp_path / "d.csv", "text;label\nhello, world;pos\nbad, sad, awful;neg\nfine;pos\n")
     table = read_table(path)
     assert table.columns["text"] == ["hello, world", "bad, sad, awful", "fine"]
 
@@ -236,9 +230,7 @@ def test_one_column_file_is_read(tmp_path: Path) -> None:
 
 def test_delimiter_cannot_be_told(tmp_path: Path) -> None:
     path = write(tmp_path / "d.csv", "text;label\nhello;a\nworld|b|c\n")
-    with pytest.raises(
-        DataError, match=re.escape(f"cannot tell the delimiter of {path}")
-    ) as caught:
+    with pytest.raises(DataError, match=re.escape(f"cannot tell the delimiter of {path}")) as caught:
         read_table(path)
     assert caught.value.hint == "pass --delimiter ',' (or '\\t', ';', '|')"
 
@@ -347,9 +339,7 @@ def test_one_ragged_row(tmp_path: Path) -> None:
     path = write(tmp_path / "d.csv", "text,label\na,x,y\nb,z\n")
     with pytest.raises(
         DataError,
-        match=re.escape(
-            f"{path}: 1 row does not have the 2 fields of the header: row 1 (line 2) has 3"
-        ),
+        match=re.escape(f"{path}: 1 row does not have the 2 fields of the header: row 1 (line 2) has 3"),
     ):
         read_table(path)
 
@@ -394,9 +384,7 @@ def test_jsonl_line_that_is_not_an_object(tmp_path: Path) -> None:
         ("target,content", "content", "target"),
     ],
 )
-def test_columns_found_from_common_names(
-    tmp_path: Path, header: str, text: str, label: str
-) -> None:
+def test_columns_found_from_common_names(tmp_path: Path, header: str, text: str, label: str) -> None:
     values = {"id": "1", "date": "2024-01-01"}
     names = header.split(",")
     row = ",".join(values.get(name, name.lower() + " value") for name in names)
@@ -523,9 +511,7 @@ def test_empty_labels_cut_after_ten(tmp_path: Path) -> None:
     listed = ", ".join(f"row {i} (line {i + 1})" for i in range(2, 12))
     with pytest.raises(
         DataError,
-        match=re.escape(
-            f"{path}: 13 rows have an empty label in column 'label': {listed}, and 3 more"
-        ),
+        match=re.escape(f"{path}: 13 rows have an empty label in column 'label': {listed}, and 3 more"),
     ):
         read_examples(path, DataConfig())
 
@@ -626,9 +612,7 @@ def test_integer_labels_sort_numerically(tmp_path: Path) -> None:
 
 
 def test_numeric_labels_from_jsonl_and_parquet_agree(tmp_path: Path) -> None:
-    jsonl = write_jsonl(
-        tmp_path / "d.jsonl", [{"text": "a", "label": 10}, {"text": "b", "label": 2}]
-    )
+    jsonl = write_jsonl(tmp_path / "d.jsonl", [{"text": "a", "label": 10}, {"text": "b", "label": 2}])
     parquet = tmp_path / "d.parquet"
     pq.write_table(pa.table({"text": ["a", "b"], "label": [10.0, 2.0]}), parquet)
     for path in (jsonl, parquet):
@@ -709,18 +693,14 @@ def test_single_class(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "d.csv", [("a", "spam"), ("b", "spam"), ("c", "spam")])
     with pytest.raises(
         DataError,
-        match=re.escape(
-            f"{path}: every row has the label 'spam'; a classifier needs at least 2 classes"
-        ),
+        match=re.escape(f"{path}: every row has the label 'spam'; a classifier needs at least 2 classes"),
     ) as caught:
         load_splits(DataConfig(train_file=path), seed=0)
     assert caught.value.hint == "check --label-column, or add examples of the other classes"
 
 
 def test_class_too_small_to_split(tmp_path: Path) -> None:
-    path = write_csv(
-        tmp_path / "d.csv", [*balanced_rows(5, ("a", "b")), ("x", "rare"), ("y", "odd")]
-    )
+    path = write_csv(tmp_path / "d.csv", [*balanced_rows(5, ("a", "b")), ("x", "rare"), ("y", "odd")])
     with pytest.raises(
         DataError,
         match=re.escape(
@@ -744,9 +724,7 @@ def test_validation_split_smaller_than_class_count(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "d.csv", balanced_rows(10))
     with pytest.raises(
         DataError,
-        match=re.escape(
-            f"{path}: a validation split of 0.05 gives 2 rows, fewer than the 3 classes"
-        ),
+        match=re.escape(f"{path}: a validation split of 0.05 gives 2 rows, fewer than the 3 classes"),
     ) as caught:
         load_splits(DataConfig(train_file=path, validation_split=0.05), seed=0)
     assert caught.value.hint == "pass --validation-split 0.15 or larger, or --validation-file"
@@ -770,8 +748,7 @@ def test_validation_split_leaving_too_few_for_training(tmp_path: Path) -> None:
     with pytest.raises(
         DataError,
         match=re.escape(
-            f"{path}: a validation split of 0.9 leaves 0 rows for training, "
-            "fewer than the 2 classes"
+            f"{path}: a validation split of 0.9 leaves 0 rows for training, fewer than the 2 classes"
         ),
     ) as caught:
         load_splits(DataConfig(train_file=path, validation_split=0.9), seed=0)

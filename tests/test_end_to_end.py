@@ -20,9 +20,7 @@ def stratified_sample(source: Path, size: int, target: Path) -> Path:
     from sklearn.model_selection import train_test_split
 
     rows = read_csv(source)
-    kept, _ = train_test_split(
-        rows, train_size=size, stratify=[row["label"] for row in rows], random_state=0
-    )
+    kept, _ = train_test_split(rows, train_size=size, stratify=[row["label"] for row in rows], random_state=0)
     return write_csv(target, kept, fieldnames=["text", "label"])
 
 

@@ -103,14 +103,10 @@ def test_plain_transformers_pipeline_agrees_with_classifier(
     assert [o["score"] for o in outputs] == pytest.approx([p.score for p in predictions], abs=1e-4)
 
 
-def test_a_model_folder_loads_like_its_run_folder(
-    tiny_run_dir: Path, classifier: Classifier
-) -> None:
+def test_a_model_folder_loads_like_its_run_folder(tiny_run_dir: Path, classifier: Classifier) -> None:
     direct = Classifier.load(tiny_run_dir / "model")
 
-    np.testing.assert_allclose(
-        direct.predict_proba(TEXTS), classifier.predict_proba(TEXTS), atol=1e-6
-    )
+    np.testing.assert_allclose(direct.predict_proba(TEXTS), classifier.predict_proba(TEXTS), atol=1e-6)
 
 
 # ---------------------------------------------------------------- model_folder errors
@@ -135,9 +131,7 @@ def test_model_folder_without_weights(tiny_run_dir: Path, tmp_path: Path) -> Non
     shutil.copytree(tiny_run_dir, run_dir)
     (run_dir / "model" / "model.safetensors").unlink()
 
-    with pytest.raises(
-        ModelError, match=re.escape(f"{run_dir / 'model'} has no safetensors weights")
-    ) as err:
+    with pytest.raises(ModelError, match=re.escape(f"{run_dir / 'model'} has no safetensors weights")) as err:
         Classifier.load(run_dir)
     assert "train it again" in (err.value.hint or "")
 
@@ -253,9 +247,7 @@ def test_predict_file_refuses_parquet_output(
     input_file = make_csv("input.csv", INPUT_ROWS)
 
     with pytest.raises(DataError, match="cannot write predictions as Parquet"):
-        predict_file(
-            tiny_run_dir, str(input_file), str(tmp_path / "out.parquet"), classifier=classifier
-        )
+        predict_file(tiny_run_dir, str(input_file), str(tmp_path / "out.parquet"), classifier=classifier)
 
 
 # ---------------------------------------------------------------- evaluate

@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 import textfit
-from conftest import CLASS_WORDS, FILLER_WORDS, class_rows, pair_rows
-from textfit import ConfigError, ModelError, TrainResult, load_config
+from conftest import CLASS_WORDS, FILLER_WORDS, class_rows, pair_rows, read_csv, write_csv
+from textfit import ConfigError, DataError, ModelError, TrainResult, load_config
 from textfit.config import DataConfig, ModelConfig
 from textfit.data import read_examples
 from textfit.modeling import load_tokenizer, pick_precision
@@ -89,10 +89,7 @@ def test_integer_labels_keep_their_names_in_numeric_order(
 ) -> None:
     # JSON Lines keeps the labels as numbers; 10 sorts after 2 (numerically, not as text).
     numbered = {"negative": 10, "positive": 2}
-    rows = [
-        {"text": row["text"], "label": numbered[row["label"]]}
-        for row in class_rows(CLASS_WORDS, 24)
-    ]
+    rows = [{"text": row["text"], "label": numbered[row["label"]]} for row in class_rows(CLASS_WORDS, 24)]
     train_file = tmp_path / "numbers.jsonl"
     train_file.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
 
@@ -118,16 +115,12 @@ def test_sentence_pairs_are_tokenized_as_pairs_with_token_type_ids(
     examples = read_examples(pairs_csv, cfg)
 
     paired = tokenize_examples(examples, tokenizer, max_length=16, label_ids=[0] * len(examples))
-    single = tokenize_examples(
-        read_examples(pairs_csv, DataConfig(text_column="premise")), tokenizer, 16
-    )
+    single = tokenize_examples(read_examples(pairs_csv, DataConfig(text_column="premise")), tokenizer, 16)
 
     first = paired[0]
     assert first["input_ids"].count(tokenizer.sep_token_id) == 2
     assert 1 in first["token_type_ids"]
-    assert first["token_type_ids"] == sorted(first["token_type_ids"]), (
-        "0s for the text, 1s for the pair"
-    )
+    assert first["token_type_ids"] == sorted(first["token_type_ids"]), "0s for the text, 1s for the pair"
     assert all(set(row) == {0} for row in single["token_type_ids"])
     assert paired["length"][0] == len(first["input_ids"])
 
@@ -154,6 +147,29 @@ def test_tiny_model_learns_a_task_only_the_second_text_carries(
     right = sum(p.label == row["label"] for p, row in zip(predictions, held_out, strict=True))
     assert right >= 7, f"{right} of 8 held-out pairs"
 
+    # evaluate and predict_file read the trained columns, second texts included, without flags.
+    report = textfit.evaluate(result.run_dir, pairs_test_csv)
+    assert report.metrics["accuracy"] == pytest.approx(result.metrics["test"]["accuracy"])
+    out = tmp_path / "predicted.csv"
+    textfit.predict_file(result.run_dir, str(pairs_test_csv), str(out))
+    predicted = [row["predicted_label"] for row in read_csv(out)]
+    assert sum(p == row["label"] for p, row in zip(predicted, read_csv(pairs_test_csv), strict=True)) >= 14
+
+    # A pair model given single texts says what is missing instead of guessing.
+    with pytest.raises(DataError, match="trained on sentence pairs") as caught:
+        Classifier.load(result.run_dir).predict(["only one text"])
+    assert "text_pairs=" in (caught.value.hint or "")
+    singles = write_csv(tmp_path / "singles.csv", [{"premise": "x", "label": "good"}])
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            f"{singles}: the model was trained on sentence pairs (second text in column "
+            "'hypothesis'), and this table has no column 'hypothesis'. Columns found: 'premise', 'label'"
+        ),
+    ) as caught:
+        textfit.evaluate(result.run_dir, singles)
+    assert caught.value.hint == "pass --text-pair-column with the column that holds the second texts"
+
 
 # ---------------------------------------------------------------- settings and the run folder
 
@@ -169,9 +185,7 @@ def test_checkpoints_best_model_and_early_stopping_leave_a_clean_run(
         "early_stopping_patience": 1,
     }
 
-    result = textfit.train(
-        train_file=binary_csv, output_dir=tmp_path / "run", progress=False, **settings
-    )
+    result = textfit.train(train_file=binary_csv, output_dir=tmp_path / "run", progress=False, **settings)
 
     assert sorted(p.name for p in result.run_dir.iterdir()) == [
         "log_history.json",
@@ -248,9 +262,7 @@ def test_keyword_form_writes_runs_slash_file_stem_and_never_prints(
 
 
 def test_keyword_form_names_a_misspelt_setting(binary_csv: Path) -> None:
-    with pytest.raises(
-        ConfigError, match=re.escape("unknown settings: epoch (did you mean 'epochs'?)")
-    ):
+    with pytest.raises(ConfigError, match=re.escape("unknown settings: epoch (did you mean 'epochs'?)")):
         textfit.train(train_file=binary_csv, epoch=2)
 
 
@@ -265,9 +277,7 @@ def test_saved_run_config_reproduces_the_run(tiny_run: TrainResult, tmp_path: Pa
     assert reloaded.model_copy(update={"output_dir": saved.output_dir}) == saved
     for split in ("validation", "test"):
         assert result.metrics[split]["accuracy"] == tiny_run.metrics[split]["accuracy"]
-        assert (
-            result.metrics[split]["confusion_matrix"] == tiny_run.metrics[split]["confusion_matrix"]
-        )
+        assert result.metrics[split]["confusion_matrix"] == tiny_run.metrics[split]["confusion_matrix"]
     assert result.metrics["train"]["final_loss"] == pytest.approx(
         tiny_run.metrics["train"]["final_loss"], rel=1e-4
     )
@@ -296,9 +306,7 @@ def test_long_texts_are_cut_with_a_warning(
 def test_missing_model_folder_is_a_model_error_with_the_presets(
     name: str, binary_csv: Path, tmp_path: Path
 ) -> None:
-    with pytest.raises(
-        ModelError, match=re.escape(f"cannot load model {name!r}: no such folder")
-    ) as err:
+    with pytest.raises(ModelError, match=re.escape(f"cannot load model {name!r}: no such folder")) as err:
         textfit.train(train_file=binary_csv, model=name, output_dir=tmp_path / "run")
     assert err.value.hint == PRESET_HINT
     assert not (tmp_path / "run").exists()
@@ -318,9 +326,7 @@ def test_folder_without_config_is_not_a_model_folder(binary_csv: Path, tmp_path:
 
 def test_unreachable_hub_id_fails_at_once_offline(binary_csv: Path, tmp_path: Path) -> None:
     name = "textfit-tests/no-such-model"
-    message = (
-        f"cannot load model {name!r}: no such folder, and it could not be downloaded (offline?)"
-    )
+    message = f"cannot load model {name!r}: no such folder, and it could not be downloaded (offline?)"
 
     with pytest.raises(ModelError, match=re.escape(message)) as err:
         textfit.train(train_file=binary_csv, model=name, output_dir=tmp_path / "run")
@@ -335,9 +341,7 @@ def test_pickled_weights_are_refused(
     torch.save(load_file(folder / "model.safetensors"), folder / "pytorch_model.bin")
     (folder / "model.safetensors").unlink()
 
-    with pytest.raises(
-        ModelError, match="has no safetensors weights; textfit does not load pickled"
-    ):
+    with pytest.raises(ModelError, match="has no safetensors weights; textfit does not load pickled"):
         textfit.train(
             train_file=binary_csv,
             output_dir=tmp_path / "run",
@@ -368,6 +372,4 @@ def test_auto_precision_on_cpu_is_bf16_only_where_it_is_fast(
 
 
 def test_auto_precision_here_is_bf16_or_fp32() -> None:
-    assert pick_precision("auto") in (
-        ("bf16", "fp16") if torch.cuda.is_available() else ("bf16", "fp32")
-    )
+    assert pick_precision("auto") in (("bf16", "fp16") if torch.cuda.is_available() else ("bf16", "fp32"))

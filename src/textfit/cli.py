@@ -47,7 +47,7 @@ class _Messages(logging.Formatter):
 
 
 def _setup_output(quiet: bool, verbose: bool) -> None:
-    """textfit's log messages on stderr; the libraries' chatter only with --verbose."""
+    """Textfit's log messages on stderr; the libraries' chatter only with --verbose."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Messages())
     package = logging.getLogger("textfit")
@@ -60,8 +60,8 @@ def _setup_output(quiet: bool, verbose: bool) -> None:
         warnings.filterwarnings("ignore")
         from transformers.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()  # weight-loading bars; the Trainer's have their own switch
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # weight-loading bars; the Trainer's have their own switch
 
 
 def _fail(err: TextfitError) -> typer.Exit:
@@ -86,7 +86,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     version: Annotated[
-        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = None,
 ) -> None:
     """Fine-tune a pretrained transformer into a text classifier from a labelled file."""
@@ -101,7 +102,8 @@ def train(
         Path | None, typer.Option(help="YAML config (e.g. a run's run_config.yaml); flags win.")
     ] = None,
     output_dir: Annotated[
-        Path | None, typer.Option("--output-dir", "-o", help="Run folder (default runs/<file name>).")
+        Path | None,
+        typer.Option("--output-dir", "-o", help="Run folder (default runs/<file name>)."),
     ] = None,
     model: Annotated[
         str | None, typer.Option(help="Preset (minilm, mpnet), local model folder, or hub id.")
@@ -122,9 +124,7 @@ def train(
     learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate (default 1e-4).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Training batch size (default 32).")] = None,
     max_length: Annotated[int | None, typer.Option(help="Tokens kept per text (default 256).")] = None,
-    precision: Annotated[
-        str | None, typer.Option(help="auto (default), fp32, bf16, fp16.")
-    ] = None,
+    precision: Annotated[str | None, typer.Option(help="auto (default), fp32, bf16, fp16.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of split, init and order (default 42).")] = None,
     early_stopping_patience: Annotated[
         int | None, typer.Option(help="Stop after N evaluations without improvement.")
@@ -149,9 +149,9 @@ def train(
     """
     import yaml
 
-    from textfit.train import train as run_training
     from textfit.config import load_config
     from textfit.metrics import format_report
+    from textfit.train import train as run_training
 
     _setup_output(quiet, verbose)
     overrides: dict[str, Any] = {
@@ -193,8 +193,10 @@ def train(
     except TextfitError as err:
         raise _fail(err) from None
     typer.echo(f"run saved to {result.run_dir}")
-    typer.echo(f"trained on {result.metrics['train']['samples']} rows in "
-               f"{result.metrics['train']['runtime_seconds']:.0f} s ({result.precision})")
+    typer.echo(
+        f"trained on {result.metrics['train']['samples']} rows in "
+        f"{result.metrics['train']['runtime_seconds']:.0f} s ({result.precision})"
+    )
     for split in ("validation", "test"):
         if result.metrics.get(split):
             typer.echo("\n" + format_report(result.metrics[split], f"{split}:"))
@@ -206,7 +208,8 @@ def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
     data_file: Annotated[Path, typer.Argument(help="Labelled table to evaluate on.")],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Metrics JSON (default RUN_DIR/eval-<file>.json).")
+        Path | None,
+        typer.Option("--output", "-o", help="Metrics JSON (default RUN_DIR/eval-<file>.json)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
     text_column: TextColumn = None,
@@ -233,7 +236,7 @@ def evaluate(
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
-            format=table_format,  # type: ignore[arg-type]
+            format=table_format,
             encoding=encoding,
             delimiter=delimiter,
             drop_invalid=drop_invalid,
@@ -286,12 +289,15 @@ def predict(
         if text:
             for given, prediction in zip(text, classifier.predict(text, top_k=top_k), strict=True):
                 others = ", ".join(f"{label} {p:.3f}" for label, p in prediction.top_k[1:])
-                typer.echo(f"{prediction.label}\t{prediction.score:.3f}\t{given}" + (f"\t({others})" if others else ""))
+                typer.echo(
+                    f"{prediction.label}\t{prediction.score:.3f}\t{given}"
+                    + (f"\t({others})" if others else "")
+                )
             return
         cfg = DataConfig(
             text_column=text_column,
             text_pair_column=text_pair_column,
-            format=table_format,  # type: ignore[arg-type]
+            format=table_format,
             encoding=encoding,
             delimiter=delimiter,
         )

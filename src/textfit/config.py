@@ -44,15 +44,14 @@ class DataConfig(_Section):
     encoding: str | None = Field(None, description="Text encoding; sniffed (UTF-8, BOMs) when absent.")
     delimiter: str | None = Field(None, description="CSV delimiter; sniffed when absent.")
     text_column: str | None = Field(None, description="Text column; found from common names.")
-    text_pair_column: str | None = Field(
-        None, description="Second text column for sentence-pair tasks."
-    )
+    text_pair_column: str | None = Field(None, description="Second text column for sentence-pair tasks.")
     label_column: str | None = Field(None, description="Label column; found from common names.")
     validation_split: float = Field(
         0.1, gt=0.0, lt=1.0, description="Share of the training file held out for validation."
     )
     drop_invalid: bool = Field(
-        False, description="Drop rows with an empty text or label (and report them) instead of failing."
+        False,
+        description="Drop rows with an empty text or label (and report them) instead of failing.",
     )
 
 
@@ -72,9 +71,7 @@ class TrainConfig(_Section):
     epochs: float = Field(3.0, gt=0, description="Number of passes over the training set.")
     learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate of AdamW.")
     lr_scheduler: Scheduler = Field("linear", description="Learning-rate schedule after warmup.")
-    warmup_ratio: float = Field(
-        0.1, ge=0.0, lt=1.0, description="Share of the steps spent warming up."
-    )
+    warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0, description="Share of the steps spent warming up.")
     weight_decay: float = Field(0.01, ge=0.0, description="AdamW weight decay.")
     batch_size: int = Field(32, ge=1, description="Training batch size per device.")
     eval_batch_size: int = Field(64, ge=1, description="Evaluation batch size per device.")
@@ -127,9 +124,9 @@ class RunConfig(_Section):
     """Everything one training run needs; saved as run_config.yaml in the run folder."""
 
     output_dir: Path | None = Field(None, description="Run folder; default runs/<training file name>.")
-    data: DataConfig = Field(default_factory=DataConfig)  # type: ignore[arg-type]
-    model: ModelConfig = Field(default_factory=ModelConfig)  # type: ignore[arg-type]
-    train: TrainConfig = Field(default_factory=TrainConfig)  # type: ignore[arg-type]
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
     def resolved_output_dir(self) -> Path:
         """The run folder: output_dir, or runs/<stem of the training file>."""
@@ -293,6 +290,6 @@ def keyword_overrides(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def with_settings(cfg: RunConfig | None, settings: dict[str, Any]) -> RunConfig:
-    """cfg (defaults when None) with keyword settings over it; see keyword_overrides."""
+    """Cfg (defaults when None) with keyword settings over it; see keyword_overrides."""
     values = cfg.model_dump() if cfg is not None else {}
     return build_config(_merge(values, _nest(keyword_overrides(settings))))

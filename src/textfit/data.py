@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from textfit.config import DataConfig
 from textfit.errors import DataError, list_problems
@@ -31,7 +31,11 @@ EXTENSIONS = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def _count(n: int, singular: str, plural: str) -> str:
@@ -99,8 +103,8 @@ class Splits:
 
     train: Examples
     validation: Examples
+    columns: Columns
     test: Examples | None = None
-    columns: dict[str, str | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -284,7 +288,15 @@ def _pick_column(table: Table, given: str | None, candidates: Iterable[str], rol
     )
 
 
-def find_columns(table: Table, cfg: DataConfig, need_label: bool = True) -> dict[str, str | None]:
+class Columns(TypedDict):
+    """The columns a table is read by: the text, the optional second text, and the label."""
+
+    text: str
+    text_pair: str | None
+    label: str | None
+
+
+def find_columns(table: Table, cfg: DataConfig, need_label: bool = True) -> Columns:
     """The text, pair and label columns: those given in cfg, or found from common names.
 
     Without `need_label` (prediction) no label column is looked for.
@@ -301,7 +313,34 @@ def find_columns(table: Table, cfg: DataConfig, need_label: bool = True) -> dict
             f"{table.path}: the text and label columns are both {text!r}",
             hint="pass --text-column and --label-column naming two different columns",
         )
-    return {"text": text, "text_pair": pair, "label": label}
+    return Columns(text=text, text_pair=pair, label=label)
+
+
+def with_trained_columns(cfg: DataConfig, table: Table, trained: dict[str, Any]) -> DataConfig:
+    """cfg, with the columns a model was trained on where cfg names none and the table has them.
+
+    Args:
+        cfg: how the user asked to read the table.
+        table: the table to predict or evaluate.
+        trained: the model's {"text_column", "text_pair_column", "label_column"} names.
+
+    Raises:
+        DataError: the model takes sentence pairs and the table lacks the second text column.
+    """
+    filled = {
+        key: trained[key]
+        for key in ("text_column", "label_column", "text_pair_column")
+        if getattr(cfg, key) is None and trained.get(key) in table.columns
+    }
+    pair = trained.get("text_pair_column")
+    if pair and cfg.text_pair_column is None and "text_pair_column" not in filled:
+        found = ", ".join(repr(name) for name in table.columns)
+        raise DataError(
+            f"{table.path}: the model was trained on sentence pairs (second text in column "
+            f"{pair!r}), and this table has no column {pair!r}. Columns found: {found}",
+            hint="pass --text-pair-column with the column that holds the second texts",
+        )
+    return cfg.model_copy(update=filled)
 
 
 def label_name(value: Any) -> str | None:
@@ -323,9 +362,7 @@ def _text(value: Any) -> str | None:
     return text if text.strip() else None
 
 
-def table_examples(
-    table: Table, columns: dict[str, str | None], drop_invalid: bool, need_labels: bool = True
-) -> Examples:
+def table_examples(table: Table, columns: Columns, drop_invalid: bool, need_labels: bool = True) -> Examples:
     """Validate the rows of a table into Examples.
 
     Rows with an empty text (or label, when `need_labels`) fail with every such row named, or, with
@@ -338,12 +375,12 @@ def table_examples(
     bad: dict[str, list[str]] = {}
     label_values = table.columns[columns["label"]] if need_labels and columns["label"] else None
     for index in range(len(table)):
-        text = _text(table.columns[columns["text"]][index])  # type: ignore[index]
+        text = _text(table.columns[columns["text"]][index])
         pair = _text(table.columns[columns["text_pair"]][index]) if columns["text_pair"] else ""
         label = label_name(label_values[index]) if label_values is not None else ""
-        for name, value in (("text", text), ("text_pair", pair), ("label", label)):
+        for kind, value in (("text", text), ("text_pair", pair), ("label", label)):
             if value is None:
-                bad.setdefault(name, []).append(table.where(index))
+                bad.setdefault(kind, []).append(table.where(index))
         if text is None or pair is None or label is None:
             continue
         texts.append(text)
@@ -355,7 +392,7 @@ def table_examples(
     if bad and not drop_invalid:
         problems = "; ".join(
             f"{_count(len(rows), 'row has', 'rows have')} an empty {kind.replace('_', ' ')} "
-            f"in column {columns[kind]!r}: {list_problems(rows)}"
+            f"in column {columns[kind]!r}: {list_problems(rows)}"  # type: ignore[literal-required]
             for kind, rows in bad.items()
         )
         raise DataError(
@@ -527,7 +564,7 @@ def load_splits(cfg: DataConfig, seed: int) -> Splits:
     for evaluated in (validation, test):
         if evaluated is not None:
             labels.encode(evaluated)  # fail now on unknown labels, not after training
-    splits = Splits(train, validation, test, columns, _duplicate_warnings(train, validation))
+    splits = Splits(train, validation, columns, test, _duplicate_warnings(train, validation))
     for warning in splits.warnings:
         logger.warning(warning)
     return splits

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from textfit.config import DataConfig, write_text_atomic
-from textfit.data import LabelSet, read_examples
+from textfit.data import LabelSet, find_columns, read_table, table_examples, with_trained_columns
 from textfit.metrics import classification_report
 from textfit.predict import Classifier
 
@@ -44,7 +44,10 @@ def evaluate(
     """
     run_dir, data_file = Path(run_dir), Path(data_file)
     classifier = classifier or Classifier.load(run_dir)
-    examples = read_examples(data_file, cfg or DataConfig())
+    cfg = cfg or DataConfig()
+    table = read_table(data_file, cfg.format, cfg.encoding, cfg.delimiter)
+    cfg = with_trained_columns(cfg, table, classifier.columns)
+    examples = table_examples(table, find_columns(table, cfg), cfg.drop_invalid)
     labels = LabelSet(tuple(classifier.labels))
     label_ids = labels.encode(examples)
     probabilities = classifier.predict_proba(examples.texts, examples.text_pairs)

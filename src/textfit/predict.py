@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from textfit.config import DataConfig
-from textfit.data import Table, find_columns, read_table, table_format
+from textfit.data import Table, find_columns, read_table, table_format, with_trained_columns
 from textfit.errors import DataError, ModelError
 
 ProgressCallback = Callable[[int, int], None]  # (texts done, texts in all)
@@ -62,6 +62,8 @@ class Classifier:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        # The columns the model was trained on (saved by textfit.train in config.json).
+        self.columns: dict[str, Any] = dict(getattr(model.config, "textfit_columns", None) or {})
 
     @classmethod
     def load(cls, run_dir: str | Path, batch_size: int = 64, device: str | None = None) -> Classifier:
@@ -95,6 +97,12 @@ class Classifier:
             raise TypeError("predict_proba takes a list of texts; wrap a single text in a list")
         if text_pairs is not None and len(text_pairs) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(text_pairs)} text pairs")
+        if text_pairs is None and self.columns.get("text_pair_column"):
+            raise DataError(
+                "this model was trained on sentence pairs; give the second texts too",
+                hint="Python: predict(texts, text_pairs=[...]); command line: predict a table with "
+                "--text-pair-column",
+            )
         if not texts:  # the tokenizer fails on an empty batch (a file whose texts are all empty)
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         encoded = self.tokenizer(
@@ -103,7 +111,9 @@ class Classifier:
             truncation="longest_first",
             max_length=self.tokenizer.model_max_length,
         )
-        features = [dict(zip(encoded.keys(), values, strict=True)) for values in zip(*encoded.values(), strict=True)]
+        features = [
+            dict(zip(encoded.keys(), values, strict=True)) for values in zip(*encoded.values(), strict=True)
+        ]
         order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
         probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         device = self.model.device
@@ -167,7 +177,10 @@ def _write_output(rows: list[dict[str, Any]], fieldnames: list[str], output: str
             buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
         writer = csv.DictWriter(
-            buffer, fieldnames=fieldnames, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n"
+            buffer,
+            fieldnames=fieldnames,
+            delimiter="\t" if fmt == "tsv" else ",",
+            lineterminator="\n",
         )
         writer.writeheader()
         for row in rows:
@@ -208,6 +221,7 @@ def predict_file(
         out_format = table_format(Path(output))
         if out_format == "parquet":
             raise DataError(f"cannot write predictions as Parquet ({output})", hint="use .csv or .jsonl")
+    cfg = with_trained_columns(cfg, table, classifier.columns)
     columns = find_columns(table, cfg, need_label=False)
     texts = [str(value) if value is not None else "" for value in table.columns[columns["text"]]]
     pairs = None

@@ -41,9 +41,7 @@ def check_output_dir(run_dir: Path, overwrite: bool) -> None:
         ConfigError: run_dir is a file, or exists, is not empty, and overwrite is False.
     """
     if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(
-            f"run folder {run_dir} is a file", hint="pass --output-dir with a folder path"
-        )
+        raise ConfigError(f"run folder {run_dir} is a file", hint="pass --output-dir with a folder path")
     if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
         raise ConfigError(
             f"run folder {run_dir} already exists",
@@ -71,7 +69,7 @@ def training_arguments(cfg: RunConfig, output_dir: Path, precision: str, progres
         eval_strategy=train.eval_strategy,
         eval_steps=train.eval_steps,
         save_strategy=train.save_strategy,
-        save_steps=train.save_steps,
+        save_steps=train.save_steps or 500,  # used only with save_strategy "steps"
         save_total_limit=1,
         logging_strategy=train.logging_strategy,
         logging_steps=train.logging_steps,
@@ -101,7 +99,7 @@ def _progress_callback() -> Any:
     """The Trainer's progress bars, with its log lines sent to stderr too (stdout is for results)."""
     from transformers.trainer_callback import ProgressCallback
 
-    class StderrProgress(ProgressCallback):  # type: ignore[misc]
+    class StderrProgress(ProgressCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
             if state.is_world_process_zero and self.training_bar is not None and logs:
                 shown = ", ".join(
@@ -138,8 +136,11 @@ def _model_card(cfg: RunConfig, splits: Splits, labels: LabelSet, metrics: dict[
         + (f", {splits.train.dropped} dropped" if splits.train.dropped else "")
         + ")",
         f"- validation: {len(splits.validation)} rows"
-        + (f" from `{cfg.data.validation_file}`" if cfg.data.validation_file else
-           f" (stratified {cfg.data.validation_split:g} of the training file, seed {cfg.train.seed})"),
+        + (
+            f" from `{cfg.data.validation_file}`"
+            if cfg.data.validation_file
+            else f" (stratified {cfg.data.validation_split:g} of the training file, seed {cfg.train.seed})"
+        ),
     ]
     if splits.test is not None:
         lines.append(f"- test file: `{cfg.data.test_file}` ({len(splits.test)} rows)")
@@ -282,7 +283,10 @@ def train(
     output = trainer.train()
     train_seconds = time.perf_counter() - started
 
-    model = trainer.model
+    # With load_best_model_at_end the Trainer has loaded the best checkpoint's weights into model.
+    model.config.textfit_columns = {  # so evaluate / predict read the same columns by default
+        f"{role}_column": name for role, name in splits.columns.items()
+    }
     batch = cfg.train.eval_batch_size
     metrics: dict[str, Any] = {
         "train": {
