@@ -272,3 +272,15 @@ def test_with_settings_unknown_name() -> None:
         match=re.escape("unknown settings: lerning_rate (did you mean 'learning_rate'?)"),
     ):
         with_settings(RunConfig(), {"lerning_rate": 1e-3})
+
+
+def test_metric_for_best_model_must_be_a_reported_metric() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {"train.metric_for_best_model": "f1_marco"})
+    assert (
+        "train.metric_for_best_model: unknown metric 'f1_marco' (did you mean 'f1_macro'?); choose one of "
+        "accuracy, f1_macro" in caught.value.message
+    )
+    assert load_config(
+        None, {"train.metric_for_best_model": "eval_accuracy"}
+    ).train.metric_for_best_model == ("accuracy")

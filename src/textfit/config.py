@@ -28,6 +28,21 @@ Scheduler = Literal[
 ]
 
 
+# What metric_for_best_model may name: the validation metrics of metrics.classification_report.
+BEST_MODEL_METRICS = (
+    "accuracy",
+    "f1_macro",
+    "f1_weighted",
+    "precision_macro",
+    "precision_weighted",
+    "recall_macro",
+    "recall_weighted",
+    "top_2_accuracy",
+    "top_3_accuracy",
+    "loss",
+)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -103,6 +118,18 @@ class TrainConfig(_Section):
         "warning", description="Log level of transformers."
     )
     seed: int = Field(42, description="Seed for the split, initialisation and data order.")
+
+    @field_validator("metric_for_best_model")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        name = value.removeprefix("eval_")
+        if name not in BEST_MODEL_METRICS:
+            close = difflib.get_close_matches(name, BEST_MODEL_METRICS, n=1)
+            suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"unknown metric {value!r}{suggestion}; choose one of {', '.join(BEST_MODEL_METRICS)}"
+            )
+        return name
 
     @field_validator("report_to", mode="before")
     @classmethod

@@ -235,7 +235,8 @@ def train(
     run_dir = cfg.resolved_output_dir()
     check_output_dir(run_dir, overwrite)
     precision = pick_precision(cfg.train.precision)
-    logger.info("precision %s -> %s", cfg.train.precision, precision)
+    if cfg.train.precision == "auto":
+        logger.info("precision: %s (auto: the fastest this hardware runs well)", precision)
     set_seed(cfg.train.seed)
 
     splits = load_splits(cfg.data, cfg.train.seed)
