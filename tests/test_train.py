@@ -20,6 +20,7 @@ from textfit.data import read_examples
 from textfit.modeling import load_tokenizer, pick_precision
 from textfit.predict import Classifier
 from textfit.tokenization import tokenize_examples
+from textfit.train import length_bucket_order
 
 PRESET_HINT = "pass a local model folder with --model PATH, or one of the presets: minilm, mpnet"
 
@@ -373,3 +374,25 @@ def test_auto_precision_on_cpu_is_bf16_only_where_it_is_fast(
 
 def test_auto_precision_here_is_bf16_or_fp32() -> None:
     assert pick_precision("auto") in (("bf16", "fp16") if torch.cuda.is_available() else ("bf16", "fp32"))
+
+
+# ---------------------------------------------------------------- length-bucketed batches
+
+
+def test_length_bucket_order_groups_lengths_and_keeps_batch_order_random() -> None:
+    lengths = [(i * 37) % 101 + 1 for i in range(203)]  # 203 rows: 12 full batches of 16, then 11
+    order = length_bucket_order(lengths, batch_size=16, pool=4, generator=torch.Generator().manual_seed(0))
+
+    assert sorted(order) == list(range(203)), "every row once per epoch"
+    batches = [order[i : i + 16] for i in range(0, 203, 16)]
+    assert [len(batch) for batch in batches] == [16] * 12 + [11], "the short batch comes last"
+    # Sorted within pools of 4 batches: a batch spans far less than the whole range of lengths.
+    spread = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches]
+    assert sum(spread) / len(spread) < 40
+    # Not a long-to-short sweep: the batches' longest lengths are not in descending order.
+    longest = [max(lengths[i] for i in batch) for batch in batches[:-1]]
+    assert longest != sorted(longest, reverse=True)
+    again = length_bucket_order(lengths, batch_size=16, pool=4, generator=torch.Generator().manual_seed(0))
+    other = length_bucket_order(lengths, batch_size=16, pool=4, generator=torch.Generator().manual_seed(1))
+    assert again == order, "seeded"
+    assert other != order
