@@ -364,3 +364,12 @@ def test_predict_missing_text_column(tiny_run_dir: Path, make_csv: Any) -> None:
         f"{input_file} has no column 'message'. Columns found: 'body'",
         "pass --text-column with one of the columns found",
     )
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_unknown_format_is_a_config_error_not_a_traceback(
+    command: str, tiny_run_dir: Path, binary_test_csv: Path
+) -> None:
+    result = invoke(command, tiny_run_dir, binary_test_csv, "--format", "xlsx")
+    assert_error(result, "invalid settings:")
+    assert "data.format: Input should be 'auto', 'csv', 'tsv', 'jsonl' or 'parquet'" in result.stderr

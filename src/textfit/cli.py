@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from textfit.config import DataConfig
 from textfit.errors import TextfitError
 
 app = typer.Typer(
@@ -73,6 +74,13 @@ def _fail(err: TextfitError) -> typer.Exit:
 
 def _data_overrides(**values: Any) -> dict[str, Any]:
     return {f"data.{key}": value for key, value in values.items()}
+
+
+def _data_config(**values: Any) -> DataConfig:
+    """The data settings of evaluate / predict, validated like train's (ConfigError, not a traceback)."""
+    from textfit.config import load_config
+
+    return load_config(None, _data_overrides(**values)).data
 
 
 def _version(value: bool) -> None:
@@ -226,13 +234,12 @@ def evaluate(
 
     Example: textfit evaluate runs/train test.csv
     """
-    from textfit.config import DataConfig
     from textfit.evaluation import evaluate as evaluate_run
     from textfit.metrics import format_report
 
     _setup_output(quiet, verbose)
     try:
-        cfg = DataConfig(
+        cfg = _data_config(
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
@@ -278,7 +285,6 @@ def predict(
     Every input row is kept, with predicted_label, predicted_probability and top_k added.
     Example: textfit predict runs/train new.csv -o predictions.csv
     """
-    from textfit.config import DataConfig
     from textfit.predict import Classifier, predict_file
 
     _setup_output(quiet, verbose)
@@ -294,7 +300,7 @@ def predict(
                     + (f"\t({others})" if others else "")
                 )
             return
-        cfg = DataConfig(
+        cfg = _data_config(
             text_column=text_column,
             text_pair_column=text_pair_column,
             format=table_format,

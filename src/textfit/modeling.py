@@ -113,17 +113,25 @@ def resolve_model(name: str) -> str:
 
 
 @contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silence the expected 'newly initialized classifier' load report below warnings level."""
+def quiet_transformers() -> Iterator[None]:
+    """Silence what transformers reports on loading and saving, unless its verbosity is below warnings.
+
+    That is the expected 'newly initialized classifier' load report, and the progress bars of
+    loading weights and writing shards, which would only clutter textfit's own progress.
+    """
     from transformers.utils import logging as hf_logging
 
     level = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
     if level >= logging.WARNING:
         hf_logging.set_verbosity(logging.ERROR)
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         yield
     finally:
         hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def _load_error(name: str, err: Exception) -> ModelError:
@@ -163,7 +171,7 @@ def load_pretrained(cfg: ModelConfig, id2label: dict[int, str], label2id: dict[s
     source = resolve_model(cfg.name)
     tokenizer = load_tokenizer(source, cfg)
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             model = AutoModelForSequenceClassification.from_pretrained(
                 source,
                 num_labels=len(id2label),

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from textfit.config import DataConfig
 from textfit.data import Table, find_columns, read_table, table_format, with_trained_columns
 from textfit.errors import DataError, ModelError
+from textfit.modeling import quiet_transformers
 
 ProgressCallback = Callable[[int, int], None]  # (texts done, texts in all)
 
@@ -77,7 +78,8 @@ class Classifier:
 
         folder = model_folder(Path(run_dir))
         tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True)
+        with quiet_transformers():
+            model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         return cls(model.to(device), tokenizer, batch_size)
 

@@ -18,7 +18,7 @@ from textfit.config import RunConfig, save_config, with_settings, write_text_ato
 from textfit.data import Examples, LabelSet, Splits, load_splits
 from textfit.errors import ConfigError
 from textfit.metrics import classification_report, scalar_metrics
-from textfit.modeling import load_pretrained, pick_precision
+from textfit.modeling import load_pretrained, pick_precision, quiet_transformers
 from textfit.tokenization import tokenize_examples, truncated_share
 
 logger = logging.getLogger(__name__)
@@ -360,7 +360,8 @@ def train(
         "test": _evaluate(model, tokenizer, splits.test, labels, batch) if splits.test else None,
     }
     model_dir = partial_dir / "model"
-    trainer.save_model(str(model_dir))  # safetensors weights, config with id2label, tokenizer
+    with quiet_transformers():
+        trainer.save_model(str(model_dir))  # safetensors weights, config with id2label, tokenizer
     (model_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle; run_config.yaml says it all
     shutil.rmtree(partial_dir / "checkpoints", ignore_errors=True)
     save_config(cfg, partial_dir / "run_config.yaml")
