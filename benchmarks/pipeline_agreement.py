@@ -1,0 +1,46 @@
+"""Check that `textfit predict` and a plain transformers pipeline give the same labels for a run.
+
+python benchmarks/pipeline_agreement.py runs/sms ../shared/data/sms_spam/test.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("table", type=Path, help="a CSV with a text column named text")
+    args = parser.parse_args()
+
+    from transformers import pipeline
+
+    with tempfile.TemporaryDirectory() as tmp:
+        output = Path(tmp) / "predictions.csv"
+        command = ["textfit", "predict", str(args.run_dir), str(args.table), "-o", str(output), "-q"]
+        subprocess.run(command, check=True)
+        with output.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    # The texts as the input file has them: the output CSV puts a quote before a leading = + - @.
+    with args.table.open(encoding="utf-8", newline="") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    classify = pipeline("text-classification", model=str(args.run_dir / "model"), device="cpu")
+    results = classify(texts, truncation=True, batch_size=32)
+    same = sum(row["predicted_label"] == result["label"] for row, result in zip(rows, results, strict=True))
+    largest = max(
+        abs(float(row["predicted_probability"]) - result["score"])
+        for row, result in zip(rows, results, strict=True)
+        if row["predicted_label"] == result["label"]
+    )
+    print(f"{same} of {len(rows)} labels equal; largest probability difference {largest:.2e}")
+    sys.exit(0 if same == len(rows) else 1)
+
+
+if __name__ == "__main__":
+    main()
