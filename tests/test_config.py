@@ -284,3 +284,9 @@ def test_metric_for_best_model_must_be_a_reported_metric() -> None:
     assert load_config(
         None, {"train.metric_for_best_model": "eval_accuracy"}
     ).train.metric_for_best_model == ("accuracy")
+
+
+def test_a_bare_yaml_no_is_the_strategy_no(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.yaml", "train:\n  eval_strategy: no\n  save_strategy: no\n")
+    cfg = load_config(path, {"train.load_best_model_at_end": False})
+    assert (cfg.train.eval_strategy, cfg.train.save_strategy) == ("no", "no")

@@ -119,6 +119,11 @@ class TrainConfig(_Section):
     )
     seed: int = Field(42, description="Seed for the split, initialisation and data order.")
 
+    @field_validator("eval_strategy", "save_strategy", "logging_strategy", mode="before")
+    @classmethod
+    def _yaml_no(cls, value: Any) -> Any:
+        return "no" if value is False else value  # YAML reads a bare `no` as false
+
     @field_validator("metric_for_best_model")
     @classmethod
     def _known_metric(cls, value: str) -> str:
@@ -273,11 +278,14 @@ def save_config(cfg: RunConfig, path: Path) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write text to a temporary file beside `path`, then rename it over `path`."""
+    """Write text (UTF-8, line ends as given) to a temporary file beside `path`, then rename it over `path`.
+
+    A reader never sees a half-written file, and a failed write leaves no temporary file behind.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:  # the text as it is
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:

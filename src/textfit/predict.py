@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from textfit.config import DataConfig
+from textfit.config import DataConfig, write_text_atomic
 from textfit.data import Table, find_columns, read_table, table_format, with_trained_columns
 from textfit.errors import DataError, ModelError
 from textfit.modeling import quiet_transformers
@@ -190,12 +189,7 @@ def _write_output(rows: list[dict[str, Any]], fieldnames: list[str], output: str
     if output == "-":
         sys.stdout.write(buffer.getvalue())
         return
-    path = Path(output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(buffer.getvalue())
-    os.replace(tmp, path)
+    write_text_atomic(Path(output), buffer.getvalue())
 
 
 def predict_file(
