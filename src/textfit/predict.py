@@ -118,11 +118,12 @@ class Classifier:
         order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
         probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         device = self.model.device
+        multiple = 8 if device.type == "cuda" else None  # see modeling.pad_multiple
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 batch_index = order[start : start + self.batch_size]
                 batch = self.tokenizer.pad(
-                    [features[i] for i in batch_index], pad_to_multiple_of=8, return_tensors="pt"
+                    [features[i] for i in batch_index], pad_to_multiple_of=multiple, return_tensors="pt"
                 )
                 logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits
                 probabilities[batch_index] = torch.softmax(logits.float(), dim=-1).cpu().numpy()

@@ -18,7 +18,7 @@ from textfit.config import RunConfig, save_config, with_settings, write_text_ato
 from textfit.data import Examples, LabelSet, Splits, load_splits
 from textfit.errors import ConfigError
 from textfit.metrics import classification_report, scalar_metrics
-from textfit.modeling import load_pretrained, pick_precision, quiet_transformers
+from textfit.modeling import load_pretrained, pad_multiple, pick_precision, quiet_transformers
 from textfit.tokenization import tokenize_examples, truncated_share
 
 logger = logging.getLogger(__name__)
@@ -328,7 +328,7 @@ def train(
         train_dataset=train_dataset,
         eval_dataset=validation_dataset,
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8),
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple()),
         compute_metrics=partial(_compute_metrics, labels=labels),
         callbacks=list(callbacks or []),
     )
