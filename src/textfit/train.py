@@ -352,7 +352,7 @@ def train(
             "samples": len(splits.train),
             "epochs": cfg.train.epochs,
             "runtime_seconds": round(train_seconds, 3),
-            "samples_per_second": round(output.metrics["train_samples_per_second"], 3),
+            "samples_per_second": round(len(splits.train) * cfg.train.epochs / train_seconds, 3),
             "final_loss": output.training_loss,
             "precision": precision,
         },
