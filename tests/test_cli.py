@@ -373,3 +373,18 @@ def test_unknown_format_is_a_config_error_not_a_traceback(
     result = invoke(command, tiny_run_dir, binary_test_csv, "--format", "xlsx")
     assert_error(result, "invalid settings:")
     assert "data.format: Input should be 'auto', 'csv', 'tsv', 'jsonl' or 'parquet'" in result.stderr
+
+
+def test_progress_bar_on_stderr_unless_quiet(
+    tiny_run_dir: Path, binary_test_csv: Path, tmp_path: Path
+) -> None:
+    shown = invoke("predict", tiny_run_dir, binary_test_csv, "-o", tmp_path / "p.csv")
+    assert shown.exit_code == 0, shown.stderr
+    assert "predicting" in shown.stderr
+    assert shown.stdout == ""
+    quiet = invoke("evaluate", tiny_run_dir, binary_test_csv, "-o", tmp_path / "m.json", "-q")
+    assert quiet.exit_code == 0, quiet.stderr
+    assert "evaluating" not in quiet.stderr
+    loud = invoke("evaluate", tiny_run_dir, binary_test_csv, "-o", tmp_path / "m.json")
+    assert "evaluating" in loud.stderr
+    assert "evaluating" not in loud.stdout

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -63,6 +65,26 @@ def _setup_output(quiet: bool, verbose: bool) -> None:
 
         hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # weight-loading bars; the Trainer's have their own switch
+
+
+@contextlib.contextmanager
+def _progress_bar(quiet: bool, description: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback drawing a bar on stderr (None with --quiet)."""
+    if quiet:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc=description, unit=" texts", file=sys.stderr, leave=False)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        bar.close()
 
 
 def _fail(err: TextfitError) -> typer.Exit:
@@ -248,7 +270,8 @@ def evaluate(
             delimiter=delimiter,
             drop_invalid=drop_invalid,
         )
-        report = evaluate_run(run_dir, data_file, cfg, output)
+        with _progress_bar(quiet, "evaluating") as progress:
+            report = evaluate_run(run_dir, data_file, cfg, output, progress=progress)
     except TextfitError as err:
         raise _fail(err) from None
     if as_json:
@@ -307,7 +330,8 @@ def predict(
             encoding=encoding,
             delimiter=delimiter,
         )
-        rows = predict_file(run_dir, str(input_file), output, cfg, top_k, classifier)
+        with _progress_bar(quiet, "predicting") as progress:
+            rows = predict_file(run_dir, str(input_file), output, cfg, top_k, classifier, progress)
     except TextfitError as err:
         raise _fail(err) from None
     if output != "-":

@@ -10,7 +10,7 @@ from typing import Any
 from textfit.config import DataConfig, write_text_atomic
 from textfit.data import LabelSet, find_columns, read_table, table_examples, with_trained_columns
 from textfit.metrics import classification_report
-from textfit.predict import Classifier
+from textfit.predict import Classifier, ProgressCallback
 
 
 @dataclass
@@ -28,6 +28,7 @@ def evaluate(
     cfg: DataConfig | None = None,
     output: str | Path | None = None,
     classifier: Classifier | None = None,
+    progress: ProgressCallback | None = None,
 ) -> EvalReport:
     """Evaluate the model of `run_dir` on the labelled table `data_file`.
 
@@ -37,6 +38,7 @@ def evaluate(
         cfg: how to read the table (columns, format, encoding, drop_invalid).
         output: where to write the metrics JSON; default RUN_DIR/eval-<file stem>.json.
         classifier: an already loaded classifier for run_dir.
+        progress: called with (texts done, texts in all) after each batch.
 
     Raises:
         DataError: the table cannot be read, or has labels the model was not trained on.
@@ -50,7 +52,7 @@ def evaluate(
     examples = table_examples(table, find_columns(table, cfg), cfg.drop_invalid)
     labels = LabelSet(tuple(classifier.labels))
     label_ids = labels.encode(examples)
-    probabilities = classifier.predict_proba(examples.texts, examples.text_pairs)
+    probabilities = classifier.predict_proba(examples.texts, examples.text_pairs, progress)
     metrics = classification_report(label_ids, probabilities, list(labels.names))
     metrics["file"] = str(data_file)
     metrics["dropped_rows"] = examples.dropped
