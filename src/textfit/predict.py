@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from textfit.config import DataConfig, write_text_atomic
 from textfit.data import Table, find_columns, read_table, table_format, with_trained_columns
 from textfit.errors import DataError, ModelError
-from textfit.modeling import quiet_transformers
+from textfit.modeling import pad_multiple, quiet_transformers
 
 ProgressCallback = Callable[[int, int], None]  # (texts done, texts in all)
 
@@ -118,7 +118,7 @@ class Classifier:
         order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
         probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         device = self.model.device
-        multiple = 8 if device.type == "cuda" else None  # see modeling.pad_multiple
+        multiple = pad_multiple(device.type)
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 batch_index = order[start : start + self.batch_size]

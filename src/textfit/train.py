@@ -121,19 +121,18 @@ def length_bucket_order(lengths: list[int], batch_size: int, pool: int, generato
     return [index for batch in shuffled + short for index in batch]
 
 
-def _trainer_class(length_pool: int | None) -> Any:
-    """The Trainer; with length_pool, its training batches come from length_bucket_order."""
+def _trainer_class(group_by_length: bool) -> Any:
+    """The Trainer; with group_by_length, its training batches come from length_bucket_order."""
     import torch
     from transformers import Trainer
 
-    if length_pool is None:
+    if not group_by_length:
         return Trainer
 
-    pool = length_pool
-
     class LengthBucketSampler(torch.utils.data.Sampler[int]):
-        def __init__(self, lengths: list[int], batch_size: int, seed: int) -> None:
-            self.lengths, self.batch_size, self.seed, self.epoch = lengths, batch_size, seed, 0
+        def __init__(self, lengths: list[int], batch_size: int, pool: int, seed: int) -> None:
+            self.lengths, self.batch_size, self.pool = lengths, batch_size, pool
+            self.seed, self.epoch = seed, 0
 
         def __len__(self) -> int:
             return len(self.lengths)
@@ -141,14 +140,14 @@ def _trainer_class(length_pool: int | None) -> Any:
         def __iter__(self) -> Any:
             generator = torch.Generator().manual_seed(self.seed + self.epoch)
             self.epoch += 1
-            return iter(length_bucket_order(self.lengths, self.batch_size, pool, generator))
+            return iter(length_bucket_order(self.lengths, self.batch_size, self.pool, generator))
 
     class LengthBucketTrainer(Trainer):  # a real need: the Trainer takes no sampler argument
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
             # The dataset passed in has lost its unused columns, "length" among them; same row order.
             dataset: Any = self.train_dataset
             lengths = list(dataset["length"])
-            return LengthBucketSampler(lengths, self.args.train_batch_size, self.args.seed)
+            return LengthBucketSampler(lengths, self.args.train_batch_size, LENGTH_POOL, self.args.seed)
 
     return LengthBucketTrainer
 
@@ -322,7 +321,7 @@ def train(
 
     partial_dir = run_dir.with_name(run_dir.name + ".partial")
     shutil.rmtree(partial_dir, ignore_errors=True)  # left by an interrupted run
-    trainer = _trainer_class(LENGTH_POOL if cfg.train.group_by_length else None)(
+    trainer = _trainer_class(cfg.train.group_by_length)(
         model=model,
         args=training_arguments(cfg, partial_dir / "checkpoints", precision, progress),
         train_dataset=train_dataset,
