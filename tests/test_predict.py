@@ -13,7 +13,7 @@ import pytest
 
 from conftest import CLASS_WORDS, class_rows, read_csv
 from textfit import Classifier, DataError, ModelError, evaluate, predict_file
-from textfit.predict import model_folder
+from textfit.predict import length_batches, model_folder
 
 # Held-out sentences (the training table holds sentences 0-23 of each class, the test table 24-31).
 HELD_OUT = class_rows(CLASS_WORDS, 6, start=40)
@@ -98,9 +98,44 @@ def test_plain_transformers_pipeline_agrees_with_classifier(
 
     outputs = classify(TEXTS, truncation=True)
 
-    predictions = classifier.predict(TEXTS)
-    assert [o["label"] for o in outputs] == [p.label for p in predictions]
-    assert [o["score"] for o in outputs] == pytest.approx([p.score for p in predictions], abs=1e-4)
+    exact = Classifier.load(tiny_run_dir, precision="fp32").predict(TEXTS)
+    assert [o["label"] for o in outputs] == [p.label for p in exact]
+    assert [o["score"] for o in outputs] == pytest.approx([p.score for p in exact], abs=1e-5)
+    assert [o["label"] for o in outputs] == [p.label for p in classifier.predict(TEXTS)]
+
+
+def test_bf16_predictions_stay_close_to_fp32(tiny_run_dir: Path) -> None:
+    fp32 = Classifier.load(tiny_run_dir, precision="fp32")
+    bf16 = Classifier.load(tiny_run_dir, precision="bf16")
+
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    np.testing.assert_allclose(bf16.predict_proba(TEXTS), fp32.predict_proba(TEXTS), atol=0.02)
+
+
+def test_auto_precision_is_the_one_training_would_pick(
+    tiny_run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("textfit.modeling.cpu_has_fast_bf16", lambda: False)
+    assert Classifier.load(tiny_run_dir, device="cpu").precision == "fp32"
+    monkeypatch.setattr("textfit.modeling.cpu_has_fast_bf16", lambda: True)
+    assert Classifier.load(tiny_run_dir, device="cpu").precision == "bf16"
+    with pytest.raises(ModelError, match="fp16 needs a CUDA GPU"):
+        Classifier.load(tiny_run_dir, device="cpu", precision="fp16")
+
+
+def test_length_batches_cap_rows_and_padded_tokens() -> None:
+    lengths = [5, 300, 40, 7, 41, 6, 39, 8, 100, 101, 5]
+
+    batches = length_batches(lengths, batch_size=3, max_tokens=200)
+
+    assert sorted(int(i) for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        widths = [lengths[i] for i in batch]
+        assert len(batch) <= 3
+        assert len(batch) == 1 or len(batch) * max(widths) <= 200
+    assert [[lengths[i] for i in batch] for batch in batches] == [
+        [5, 5, 6], [7, 8, 39], [40, 41], [100], [101], [300]
+    ]  # fmt: skip
 
 
 def test_a_model_folder_loads_like_its_run_folder(tiny_run_dir: Path, classifier: Classifier) -> None:
@@ -268,6 +303,7 @@ def test_evaluate_returns_metrics_and_writes_them_as_json(
     assert report.metrics["labels"] == ["negative", "positive"]
     assert sum(map(sum, report.metrics["confusion_matrix"])) == 16
     assert report.metrics["file"] == str(binary_test_csv)
+    assert report.metrics["precision"] in ("bf16", "fp32")
 
 
 def test_evaluate_writes_beside_the_run_by_default(

@@ -398,3 +398,35 @@ def test_length_bucket_order_groups_lengths_and_keeps_batch_order_random() -> No
     other = length_bucket_order(lengths, batch_size=16, pool=4, generator=torch.Generator().manual_seed(1))
     assert again == order, "seeded"
     assert other != order
+
+
+# ---------------------------------------------------------------- the CPU fast path
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_cpu_fast_path_is_used_while_training_only(
+    enabled: bool, tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    from transformers import TrainerCallback
+
+    from textfit.fastpath import ATTENTION, FastDropout
+
+    seen: dict[str, Any] = {}
+
+    class Spy(TrainerCallback):
+        def on_step_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
+            seen["attention"] = model.config._attn_implementation
+            seen["fast dropout"] = any(isinstance(m, FastDropout) for m in model.modules())
+
+    result = textfit.train(
+        **{**tiny_settings, "cpu_fast_path": enabled},
+        train_file=binary_csv,
+        output_dir=tmp_path / "run",
+        callbacks=[Spy()],
+        progress=False,
+    )
+
+    assert seen == {"attention": ATTENTION if enabled else "sdpa", "fast dropout": enabled}
+    assert result.metrics["validation"]["accuracy"] >= 0.9
+    saved = json.loads((result.run_dir / "model" / "config.json").read_text(encoding="utf-8"))
+    assert not any("attn" in key for key in saved), "the saved model does not depend on textfit"

@@ -38,6 +38,9 @@ LabelColumn = Annotated[str | None, typer.Option(help="Label column (default: fo
 Format = Annotated[str, typer.Option("--format", help="auto (by extension), csv, tsv, jsonl, parquet.")]
 Encoding = Annotated[str | None, typer.Option(help="Text encoding (default: UTF-8, BOMs detected).")]
 Delimiter = Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")]
+InferencePrecision = Annotated[
+    str, typer.Option(help="auto (bf16 where the hardware runs it fast), fp32, bf16, fp16.")
+]
 DropInvalid = Annotated[
     bool, typer.Option(help="Drop rows with an empty text or label, and report how many.")
 ]
@@ -249,6 +252,7 @@ def evaluate(
     encoding: Encoding = None,
     delimiter: Delimiter = None,
     drop_invalid: DropInvalid = False,
+    precision: InferencePrecision = "auto",
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -271,7 +275,7 @@ def evaluate(
             drop_invalid=drop_invalid,
         )
         with _progress_bar(quiet, "evaluating") as progress:
-            report = evaluate_run(run_dir, data_file, cfg, output, progress=progress)
+            report = evaluate_run(run_dir, data_file, cfg, output, progress=progress, precision=precision)
     except TextfitError as err:
         raise _fail(err) from None
     if as_json:
@@ -294,7 +298,8 @@ def predict(
         list[str] | None, typer.Option("--text", "-t", help="A text to classify (repeatable).")
     ] = None,
     top_k: Annotated[int, typer.Option(help="How many top labels to give per text.")] = 3,
-    batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Most texts per forward pass.")] = 64,
+    precision: InferencePrecision = "auto",
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     table_format: Format = "auto",
@@ -314,7 +319,7 @@ def predict(
     if (input_file is None) == (not text):
         raise typer.BadParameter("give either an input file or one or more --text")
     try:
-        classifier = Classifier.load(run_dir, batch_size=batch_size)
+        classifier = Classifier.load(run_dir, batch_size=batch_size, precision=precision)
         if text:
             for given, prediction in zip(text, classifier.predict(text, top_k=top_k), strict=True):
                 others = ", ".join(f"{label} {p:.3f}" for label, p in prediction.top_k[1:])

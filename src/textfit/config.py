@@ -111,6 +111,9 @@ class TrainConfig(_Section):
         None, ge=1, description="Stop after this many evaluations without improvement."
     )
     group_by_length: bool = Field(True, description="Batch texts of similar length together.")
+    cpu_fast_path: bool = Field(
+        True, description="On a CPU, train with textfit's cheaper dropout masks and attention."
+    )
     report_to: list[str] = Field(
         default_factory=lambda: ["none"], description="Trackers: none, tensorboard, mlflow, ..."
     )

@@ -29,6 +29,7 @@ def evaluate(
     output: str | Path | None = None,
     classifier: Classifier | None = None,
     progress: ProgressCallback | None = None,
+    precision: str = "auto",
 ) -> EvalReport:
     """Evaluate the model of `run_dir` on the labelled table `data_file`.
 
@@ -39,13 +40,15 @@ def evaluate(
         output: where to write the metrics JSON; default RUN_DIR/eval-<file stem>.json.
         classifier: an already loaded classifier for run_dir.
         progress: called with (texts done, texts in all) after each batch.
+        precision: auto (bf16 where the hardware runs it fast), fp32, bf16 or fp16; not used with
+            a classifier given.
 
     Raises:
         DataError: the table cannot be read, or has labels the model was not trained on.
         ModelError: run_dir is not a complete run.
     """
     run_dir, data_file = Path(run_dir), Path(data_file)
-    classifier = classifier or Classifier.load(run_dir)
+    classifier = classifier or Classifier.load(run_dir, precision=precision)
     cfg = cfg or DataConfig()
     table = read_table(data_file, cfg.format, cfg.encoding, cfg.delimiter)
     cfg = with_trained_columns(cfg, table, classifier.columns)
@@ -56,6 +59,7 @@ def evaluate(
     metrics = classification_report(label_ids, probabilities, list(labels.names))
     metrics["file"] = str(data_file)
     metrics["dropped_rows"] = examples.dropped
+    metrics["precision"] = classifier.precision
     path = Path(output) if output is not None else run_dir / f"eval-{data_file.stem}.json"
     write_text_atomic(path, json.dumps(metrics, indent=2) + "\n")
     return EvalReport(data_file, metrics, path)

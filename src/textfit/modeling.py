@@ -223,18 +223,22 @@ def cpu_has_fast_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def pick_precision(requested: str) -> str:
-    """The precision to train in: 'auto' resolved, an explicit choice checked against the hardware.
+def pick_precision(requested: str, device_type: str | None = None) -> str:
+    """The precision to run in: 'auto' resolved, an explicit choice checked against the hardware.
 
     'auto' is bf16 where the hardware runs it fast (a GPU with bf16, a CPU with AVX-512 BF16 or AMX),
     fp16 on an older GPU, fp32 elsewhere.
+
+    Args:
+        requested: auto, fp32, bf16 or fp16.
+        device_type: "cuda", "cpu", ...; by default the device training would use.
 
     Raises:
         ModelError: fp16 without a CUDA GPU, or bf16 on a GPU without it.
     """
     import torch
 
-    cuda = torch.cuda.is_available()
+    cuda = torch.cuda.is_available() if device_type is None else device_type == "cuda"
     if requested == "auto":
         if cuda:
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -18,9 +19,35 @@ from numpy.typing import NDArray
 from textfit.config import DataConfig, write_text_atomic
 from textfit.data import Table, find_columns, read_table, table_format, with_trained_columns
 from textfit.errors import DataError, ModelError
-from textfit.modeling import pad_multiple, quiet_transformers
+from textfit.modeling import pad_multiple, pick_precision, quiet_transformers
+
+logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (texts done, texts in all)
+
+# Padded tokens per prediction batch: batches of long texts hold fewer rows, which bounds memory.
+MAX_BATCH_TOKENS = 8192
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, max_tokens: int) -> list[NDArray[np.intp]]:
+    """Row indices in batches of similar length: at most batch_size rows and max_tokens padded tokens.
+
+    A text longer than max_tokens gets a batch of its own.
+    """
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    batches: list[NDArray[np.intp]] = []
+    start = 0
+    while start < len(order):
+        end = start + 1
+        while (
+            end < len(order)
+            and end - start < batch_size
+            and (end - start + 1) * lengths[order[end]] <= max_tokens
+        ):
+            end += 1
+        batches.append(order[start:end])
+        start = end
+    return batches
 
 
 def model_folder(run_dir: Path) -> Path:
@@ -57,17 +84,29 @@ class Prediction:
 class Classifier:
     """A fine-tuned classifier: `Classifier.load(run_dir).predict(["text", ...])`."""
 
-    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 64) -> None:
+    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 64, precision: str = "auto") -> None:
+        """Wrap a model and its tokenizer.
+
+        Args:
+            model: a sequence-classification model (on the device to predict on).
+            tokenizer: its tokenizer.
+            batch_size: most texts per forward pass (fewer when they are long: MAX_BATCH_TOKENS).
+            precision: auto (bf16 where the hardware runs it fast, as in training), fp32, bf16 or
+                fp16. bf16 runs under autocast: the weights stay as they are.
+        """
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.precision = pick_precision(precision, model.device.type)
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         # The columns the model was trained on (saved by textfit.train in config.json).
         self.columns: dict[str, Any] = dict(getattr(model.config, "textfit_columns", None) or {})
 
     @classmethod
-    def load(cls, run_dir: str | Path, batch_size: int = 64, device: str | None = None) -> Classifier:
-        """Load the model of a run folder (or a model folder) for prediction.
+    def load(
+        cls, run_dir: str | Path, batch_size: int = 64, device: str | None = None, precision: str = "auto"
+    ) -> Classifier:
+        """Load the model of a run folder (or a model folder) for prediction (see `__init__`).
 
         Raises:
             ModelError: the folder is not a complete run.
@@ -80,7 +119,9 @@ class Classifier:
         with quiet_transformers():
             model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return cls(model.to(device), tokenizer, batch_size)
+        classifier = cls(model.to(device), tokenizer, batch_size, precision)
+        logger.info("model %s on %s, in %s (--precision %s)", folder, device, classifier.precision, precision)
+        return classifier
 
     def predict_proba(
         self,
@@ -115,20 +156,24 @@ class Classifier:
         features = [
             dict(zip(encoded.keys(), values, strict=True)) for values in zip(*encoded.values(), strict=True)
         ]
-        order = np.argsort([len(ids) for ids in encoded["input_ids"]], kind="stable")
+        batches = length_batches(
+            [len(ids) for ids in encoded["input_ids"]], self.batch_size, MAX_BATCH_TOKENS
+        )
         probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         device = self.model.device
         multiple = pad_multiple(device.type)
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                batch_index = order[start : start + self.batch_size]
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        done = 0
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            for batch_index in batches:
                 batch = self.tokenizer.pad(
                     [features[i] for i in batch_index], pad_to_multiple_of=multiple, return_tensors="pt"
                 )
                 logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits
                 probabilities[batch_index] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+                done += len(batch_index)
                 if progress is not None:
-                    progress(min(start + self.batch_size, len(order)), len(order))
+                    progress(done, len(texts))
         return probabilities
 
     def predict(

@@ -169,10 +169,12 @@ def _progress_callback() -> Any:
     return StderrProgress
 
 
-def _evaluate(model: Any, tokenizer: Any, examples: Examples, labels: LabelSet, batch: int) -> Any:
+def _evaluate(
+    model: Any, tokenizer: Any, examples: Examples, labels: LabelSet, batch: int, precision: str
+) -> Any:
     from textfit.predict import Classifier
 
-    classifier = Classifier(model, tokenizer, batch_size=batch)
+    classifier = Classifier(model, tokenizer, batch_size=batch, precision=precision)
     probabilities = classifier.predict_proba(examples.texts, examples.text_pairs)
     return classification_report(labels.encode(examples), probabilities, list(labels.names))
 
@@ -283,8 +285,11 @@ def train(
     Raises:
         DataError, ModelError, ConfigError: naming what is wrong and how to fix it.
     """
+    import torch
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from textfit import fastpath
 
     if cfg is None or settings:
         cfg = with_settings(cfg, settings)
@@ -308,6 +313,9 @@ def train(
         len(splits.validation),
     )
     tokenizer, model = load_pretrained(cfg.model, labels.id2label, labels.label2id)
+    if cfg.train.cpu_fast_path and not torch.cuda.is_available():
+        switched = fastpath.enable(model)
+        logger.info("CPU fast path for %s (train.cpu_fast_path)", " and ".join(switched) or "nothing")
     max_length = cfg.model.max_length
     train_dataset = tokenize_examples(splits.train, tokenizer, max_length, labels.encode(splits.train))
     validation_dataset = tokenize_examples(
@@ -340,6 +348,7 @@ def train(
     started = time.perf_counter()
     output = trainer.train()
     train_seconds = time.perf_counter() - started
+    fastpath.disable(model)
 
     # With load_best_model_at_end the Trainer has loaded the best checkpoint's weights into model.
     model.config.textfit_columns = {  # so evaluate / predict read the same columns by default
@@ -355,8 +364,8 @@ def train(
             "final_loss": output.training_loss,
             "precision": precision,
         },
-        "validation": _evaluate(model, tokenizer, splits.validation, labels, batch),
-        "test": _evaluate(model, tokenizer, splits.test, labels, batch) if splits.test else None,
+        "validation": _evaluate(model, tokenizer, splits.validation, labels, batch, precision),
+        "test": _evaluate(model, tokenizer, splits.test, labels, batch, precision) if splits.test else None,
     }
     model_dir = partial_dir / "model"
     with quiet_transformers():

@@ -1,0 +1,174 @@
+"""Training on a CPU: cheaper dropout masks, and attention that keeps 3 bytes per attention score.
+
+Besides the matrix products, two costs dominate a CPU training step (benchmarks/RESULTS.md, section 4):
+
+- torch draws one random number per element for a dropout mask (`bernoulli_`): 14% of a MiniLM
+  training step on SMS spam. `keep_mask` draws 64-bit random words and reads four 16-bit draws out
+  of each: the same Bernoulli distribution, with p rounded to a multiple of 1/65,536, from a quarter
+  of the draws.
+- With attention dropout, SDPA falls back to its math kernel on a CPU, which keeps the scores, the
+  fp32 probabilities and the mask of every layer: 2.9 GB for a batch of 32 texts of 238 tokens.
+  `attention` keeps the bf16 probabilities and a bool mask, and recomputes the rest backwards.
+
+`enable(model)` switches a model to both for training; `disable(model)` switches the attention back.
+The weights and the saved model are not touched, and on a GPU none of this is used.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+ATTENTION = "textfit_cpu"  # the name registered with transformers' attention interface
+_DRAWS_PER_WORD = 4  # 16-bit draws read out of each 64-bit random word
+
+
+def keep_mask(
+    shape: torch.Size | tuple[int, ...], p: float, device: torch.device | None = None
+) -> torch.Tensor:
+    """A bool mask, True with probability 1 - p (p rounded to a multiple of 1/65,536)."""
+    n = math.prod(shape)
+    words = torch.empty(-(-n // _DRAWS_PER_WORD), dtype=torch.int64, device=device)
+    words.random_(-(2**63), None)  # the full 64-bit range: four uniform 16-bit draws per word
+    draws = words.view(torch.int16)[:n].view(shape)
+    return draws >= -(2**15) + round(p * 2**16)
+
+
+class _Dropout(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, p: float) -> torch.Tensor:
+        keep = keep_mask(x.shape, p, x.device)
+        ctx.save_for_backward(keep)
+        ctx.scale = 1.0 / (1.0 - p)
+        return x.mul(keep).mul_(ctx.scale)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (keep,) = ctx.saved_tensors
+        return grad.mul(keep).mul_(ctx.scale), None
+
+
+def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """Inverted dropout, as torch.nn.functional.dropout, with masks from `keep_mask`."""
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    return _Dropout.apply(x, p)  # type: ignore[no-untyped-call,no-any-return]
+
+
+class FastDropout(nn.Dropout):
+    """nn.Dropout whose masks come from `keep_mask` (no parameters: a saved model is unchanged)."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """Dropout in training mode; the input unchanged in eval mode."""
+        return dropout(input, self.p, self.training)
+
+
+class _Attention(torch.autograd.Function):
+    """softmax(q k^T * scaling + mask) with dropout, times v; saves bf16 probabilities and the mask."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        mask: torch.Tensor | None,
+        scaling: float,
+        p: float,
+    ) -> torch.Tensor:
+        dtype = value.dtype
+        scores = torch.matmul(query.to(dtype), key.to(dtype).transpose(-1, -2)).float().mul_(scaling)
+        if mask is not None:
+            scores += mask
+        probs = torch.softmax(scores, dim=-1).to(dtype)
+        del scores
+        keep = keep_mask(probs.shape, p, probs.device) if p > 0.0 else None
+        ctx.scale = 1.0 / (1.0 - p)
+        ctx.scaling = scaling
+        ctx.save_for_backward(query, key, value, probs, keep)
+        dropped = probs.mul(keep).mul_(ctx.scale) if keep is not None else probs
+        return torch.matmul(dropped, value)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        query, key, value, probs, keep = ctx.saved_tensors
+        dtype = value.dtype
+        grad = grad.to(dtype)
+        dropped = probs.mul(keep).mul_(ctx.scale) if keep is not None else probs
+        grad_value = torch.matmul(dropped.transpose(-1, -2), grad)
+        del dropped
+        grad_probs = torch.matmul(grad, value.transpose(-1, -2)).float()
+        if keep is not None:
+            grad_probs.mul_(keep).mul_(ctx.scale)
+        # softmax backward: d scores = p * (d p - sum(d p * p)), in fp32
+        grad_scores = grad_probs.mul_(probs)
+        grad_scores -= probs * grad_scores.sum(dim=-1, keepdim=True)
+        grad_scores = grad_scores.mul_(ctx.scaling).to(dtype)
+        grad_query = torch.matmul(grad_scores, key.to(dtype)).to(query.dtype)
+        grad_key = torch.matmul(grad_scores.transpose(-1, -2), query.to(dtype)).to(key.dtype)
+        return grad_query, grad_key, grad_value, None, None, None
+
+
+def attention(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """An attention function for transformers' AttentionInterface (query etc.: batch, heads, tokens, dim)."""
+    scale = query.size(-1) ** -0.5 if scaling is None else scaling
+    mask = attention_mask[..., : key.shape[-2]] if attention_mask is not None else None
+    output = _Attention.apply(  # type: ignore[no-untyped-call]
+        query, key, value, mask, scale, dropout if module.training else 0.0
+    )
+    return output.transpose(1, 2).contiguous(), None
+
+
+def _register() -> None:
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+    AttentionInterface.register(ATTENTION, attention)
+    AttentionMaskInterface.register(ATTENTION, eager_mask)  # an additive float mask, as eager's
+
+
+def enable(model: Any) -> list[str]:
+    """Switch a model's dropout, and its attention where it supports the switch, to the CPU fast path.
+
+    Returns:
+        What was switched, for the log ("dropout", "attention").
+    """
+    dropouts = [
+        (parent, name, child)
+        for parent in model.modules()
+        for name, child in parent.named_children()
+        if type(child) is nn.Dropout
+    ]
+    for parent, name, child in dropouts:
+        setattr(parent, name, FastDropout(child.p, child.inplace))
+    switched = ["dropout"] if dropouts else []
+    _register()
+    previous = model.config._attn_implementation
+    try:
+        model.set_attn_implementation(ATTENTION)
+    except (ValueError, AttributeError, NotImplementedError):  # a model that picks its own attention
+        return switched
+    model._textfit_previous_attention = previous
+    return [*switched, "attention"]
+
+
+def disable(model: Any) -> None:
+    """Switch a model's attention back (for prediction); FastDropout modules do nothing in eval mode."""
+    previous = getattr(model, "_textfit_previous_attention", None)
+    if previous is not None:
+        model.set_attn_implementation(previous)
+        del model._textfit_previous_attention

@@ -1,0 +1,119 @@
+"""The CPU training fast path: dropout masks, the attention function, and switching a model over."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+from textfit import fastpath
+
+
+def test_keep_mask_keeps_one_minus_p_and_follows_the_seed() -> None:
+    torch.manual_seed(0)
+    mask = fastpath.keep_mask((1000, 999), 0.1)
+    torch.manual_seed(0)
+    again = fastpath.keep_mask((1000, 999), 0.1)
+
+    assert mask.shape == (1000, 999)
+    assert mask.dtype == torch.bool
+    assert mask.float().mean().item() == pytest.approx(0.9, abs=0.002)
+    assert torch.equal(mask, again)
+    assert fastpath.keep_mask((50, 50), 0.5).float().mean().item() == pytest.approx(0.5, abs=0.05)
+
+
+def test_dropout_zeroes_scales_and_passes_gradients_through_the_kept_elements() -> None:
+    x = torch.ones(200, 300, requires_grad=True)
+
+    y = fastpath.dropout(x, 0.25)
+    y.sum().backward()
+
+    kept = y != 0
+    assert kept.float().mean().item() == pytest.approx(0.75, abs=0.01)
+    assert torch.allclose(y[kept], torch.tensor(4 / 3))
+    assert x.grad is not None
+    assert torch.equal(x.grad, kept * (4 / 3))
+    assert fastpath.dropout(x, 0.25, training=False) is x
+    assert fastpath.dropout(x, 0.0) is x
+
+
+def _reference_attention(q, k, v, mask, scaling, keep=None, p=0.0):  # type: ignore[no-untyped-def]
+    probs = torch.softmax(q @ k.transpose(-1, -2) * scaling + mask, dim=-1)
+    if keep is not None:
+        probs = probs * keep / (1 - p)
+    return probs @ v
+
+
+@pytest.mark.parametrize("p", [0.0, 0.2])
+def test_attention_matches_softmax_attention_forward_and_backward(p: float) -> None:
+    torch.manual_seed(1)
+    q, k, v = (torch.randn(2, 3, 7, 4, requires_grad=True) for _ in range(3))
+    mask = torch.zeros(2, 1, 7, 7)
+    mask[1, ..., 4:] = torch.finfo(torch.float32).min  # the second text has 4 tokens
+    grad = torch.randn(2, 3, 7, 4)
+
+    torch.manual_seed(2)
+    out = fastpath._Attention.apply(q, k, v, mask, 0.5, p)
+    ours = torch.autograd.grad(out, (q, k, v), grad)
+    torch.manual_seed(2)  # the same dropout mask: the function draws it first
+    keep = fastpath.keep_mask((2, 3, 7, 7), p) if p else None
+    reference = _reference_attention(q, k, v, mask, 0.5, keep, p)
+    expected = torch.autograd.grad(reference, (q, k, v), grad)
+
+    torch.testing.assert_close(out, reference, atol=1e-5, rtol=1e-5)
+    for got, want in zip(ours, expected, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
+def _bert(tiny_model_dir: Path, **dropouts: float) -> torch.nn.Module:
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification.from_pretrained(
+        tiny_model_dir, attn_implementation="eager", **dropouts
+    ).train()
+
+
+def test_enable_gives_the_same_loss_and_gradients_as_eager_attention(tiny_model_dir: Path) -> None:
+    reference = _bert(tiny_model_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    fast = copy.deepcopy(reference)
+
+    assert fastpath.enable(fast) == ["dropout", "attention"]
+    assert fast.config._attn_implementation == fastpath.ATTENTION
+    input_ids = torch.tensor([[2, 10, 11, 12, 13, 3], [2, 14, 15, 3, 0, 0]])
+    attention_mask = (input_ids != 0).long()
+    labels = torch.tensor([0, 1])
+    for model in (reference, fast):
+        model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss.backward()
+
+    for (name, a), (_, b) in zip(reference.named_parameters(), fast.named_parameters(), strict=True):
+        if name.endswith("key.bias"):  # its true gradient is 0 (softmax ignores a per-row shift): noise
+            continue
+        torch.testing.assert_close(b.grad, a.grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_enable_swaps_every_dropout_and_disable_restores_the_attention(tiny_model_dir: Path) -> None:
+    model = _bert(tiny_model_dir)
+    count = sum(type(m) is torch.nn.Dropout for m in model.modules())
+
+    fastpath.enable(model)
+
+    assert count > 0
+    assert sum(type(m) is torch.nn.Dropout for m in model.modules()) == 0
+    assert sum(isinstance(m, fastpath.FastDropout) for m in model.modules()) == count
+    fastpath.disable(model)
+    assert model.config._attn_implementation == "eager"
+
+
+def test_dropout_is_on_in_training_and_off_in_eval(tiny_model_dir: Path) -> None:
+    model = _bert(tiny_model_dir, hidden_dropout_prob=0.3, attention_probs_dropout_prob=0.3)
+    fastpath.enable(model)
+    input_ids = torch.tensor([[2, 10, 11, 12, 13, 3]])
+
+    first, second = (model(input_ids=input_ids).logits for _ in range(2))
+    model.eval()
+    third, fourth = (model(input_ids=input_ids).logits for _ in range(2))
+
+    assert not torch.equal(first, second)
+    assert torch.equal(third, fourth)
