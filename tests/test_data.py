@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sklearn.model_selection import train_test_split
 
 from textfit.config import DataConfig
 from textfit.data import (
+    PYTHON_WHITESPACE,
     LabelSet,
+    Table,
     find_columns,
     label_name,
     load_splits,
     read_examples,
     read_table,
+    table_examples,
     table_format,
 )
 from textfit.errors import DataError
+from textfit.tables import _read_with_arrow, _read_with_python
 
 EMPTY_HINT = "fill in or delete these rows, or pass --drop-invalid to skip them (they are counted)"
 PATH_HINT = "check the path (relative paths start from the current folder)"
@@ -829,3 +836,249 @@ def test_same_text_with_another_pair_is_no_duplicate(tmp_path: Path) -> None:
     validation = write(tmp_path / "val.csv", "text,pair,label\nq,a5,x\n")
     cfg = DataConfig(train_file=train, validation_file=validation, text_pair_column="pair")
     assert load_splits(cfg, seed=0).warnings == []
+
+
+# ---------------------------------------------------------------- pyarrow reads as Python would
+
+
+def both_readers(path: Path, fmt: str, delimiter: str | None = None) -> tuple[Table | None, Table]:
+    return _read_with_arrow(path, fmt, None, delimiter), _read_with_python(path, fmt, None, delimiter)
+
+
+def assert_same_table(fast: Table | None, slow: Table) -> None:
+    assert fast is not None, "pyarrow should have read this file"
+    assert fast.arrow is not None
+    assert fast.names == slow.names
+    assert fast.columns == slow.columns
+    assert fast.line_numbers == slow.line_numbers
+
+
+PLAIN_FILES = {
+    "quoted newlines": (
+        "d.csv",
+        'text,label\n"first\nspans\nthree lines",a\nplain,b\n"two\r\nlines",c\n"say ""hi""",d\n',
+    ),
+    "blank lines": ("d.csv", "text,label\n\na,x\n\n\nb,y\n\n"),
+    "crlf and no final newline": ("d.csv", "text,label\r\na,x\r\nb,y"),
+    "carriage returns only": ("d.csv", "text,label\ra,x\rb,y\r"),
+    "utf-8 bom": ("d.csv", "\ufefftext,label\ncaf\u00e9,x\nna\u00efve,y\n"),
+    "tsv with commas and quotes": ("d.tsv", 'text\tlabel\nhello, there\tpos\n"tab\there"\tneg\n'),
+    "semicolons": ("d.csv", "text;label\nhello, world;pos\nbad, sad;neg\nfine;pos\n"),
+    "one column": ("d.csv", "text\nhello\nworld\n"),
+    "quoted, padded header": ("d.csv", '" text ","label"\n"a",x\n'),
+    "empty fields and spaces": ("d.csv", 'text,label\n,x\n"",y\n  ,z\n" ",\n'),
+    "unicode separators in text": ("d.csv", "text,label\none\u2028two,x\nthree\u0085four,y\n"),
+    "jsonl": ("d.jsonl", '{"text": "a", "label": 1}\n\n{"text": "b\\u2028c", "label": 2, "x": true}\n'),
+    "jsonl crlf and blank lines": ("d.jsonl", '{"text": "a", "label": "x"}\r\n \r\n{"label": "y"}\r\n'),
+    "jsonl with bom": ("d.jsonl", '\ufeff{"text": "caf\u00e9", "label": null}\n'),
+}
+
+
+@pytest.mark.parametrize("name", PLAIN_FILES)
+def test_pyarrow_and_python_readers_agree(tmp_path: Path, name: str) -> None:
+    file_name, text = PLAIN_FILES[name]
+    path = write(tmp_path / file_name, text)
+    fmt = table_format(path)
+    fast, slow = both_readers(path, fmt)
+    assert_same_table(fast, slow)
+    # and so do the examples validated from them, rows, lines and errors included
+    columns = find_columns(slow, DataConfig(), need_label=len(slow.names) > 1)
+    need_labels = columns["label"] is not None
+    assert fast is not None
+    for drop_invalid in (False, True):
+        outcomes = []
+        for table in (fast, slow):
+            try:
+                examples = table_examples(table, columns, drop_invalid, need_labels)
+                outcomes.append((examples.texts, examples.labels, examples.rows, examples.dropped))
+            except DataError as err:
+                outcomes.append((str(err),))
+        assert outcomes[0] == outcomes[1]
+
+
+NOT_PLAIN_FILES = {
+    "quote inside an unquoted field": ("d.csv", 'text,label\nsay "hi" now,x\n'),
+    "text after a closing quote": ("d.csv", 'text,label\n"quoted" then,x\n'),
+    "quote left open": ("d.csv", 'text,label\n"never closed,x\n'),
+    "ragged row": ("d.csv", "text,label\na,x,extra\n"),
+    "blank first line": ("d.csv", "\ntext,label\na,x\n"),
+    "latin-1 byte": ("d.csv", None),
+    "utf-16": ("d.tsv", None),
+    "jsonl ints and floats in one column": (
+        "d.jsonl",
+        '{"text": "a", "label": 1}\n{"text": "b", "label": 2.5}\n',
+    ),
+    "jsonl two objects on a line": ("d.jsonl", '{"text": "a", "label": 1} {"text": "b", "label": 2}\n'),
+    "jsonl object and carriage return": ("d.jsonl", '{"text": "a", "label": 1}\r{"text": "b", "label": 2}\n'),
+    "jsonl dates": ("d.jsonl", '{"text": "2024-01-01", "label": "a"}\n'),
+    "jsonl key given twice": ("d.jsonl", '{"text": "a", "text": "b", "label": "x"}\n'),
+    "jsonl nested": ("d.jsonl", '{"text": "a", "label": {"name": "x"}}\n'),
+}
+
+
+@pytest.mark.parametrize("name", NOT_PLAIN_FILES)
+def test_files_pyarrow_would_read_otherwise_go_to_the_python_reader(tmp_path: Path, name: str) -> None:
+    file_name, text = NOT_PLAIN_FILES[name]
+    path = tmp_path / file_name
+    if name == "latin-1 byte":
+        path.write_bytes(b"text,label\ncaf\xe9,x\n")
+    elif name == "utf-16":
+        write(path, "text\tlabel\na\tx\n", encoding="utf-16")
+    else:
+        write(path, text)
+    assert _read_with_arrow(path, table_format(path), None, None) is None
+    try:
+        expected: Any = _read_with_python(path, table_format(path), None, None).columns
+    except DataError as err:
+        expected = str(err)
+    try:
+        found: Any = read_table(path).columns
+    except DataError as err:
+        found = str(err)
+    assert found == expected
+
+
+def test_stray_quotes_are_text_as_before(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", 'text,label\nsay "hi" now,x\n')
+    assert read_table(path).columns["text"] == ['say "hi" now']
+
+
+def test_other_encodings_use_the_python_reader(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", "text,label\ncaf\u00e9,x\n", encoding="latin-1")
+    assert _read_with_arrow(path, "csv", "latin-1", None) is None
+    assert read_table(path, encoding="latin-1").columns["text"] == ["caf\u00e9"]
+    plain = write(tmp_path / "plain.csv", "text,label\na,x\n")
+    assert _read_with_arrow(plain, "csv", "UTF_8", None) is not None
+    assert _read_with_arrow(plain, "csv", "klingon", None) is None  # the Python reader words it
+
+
+def random_csv(rng: random.Random) -> str:
+    header = rng.choice(["text,label\n", "text,label\r\n", '"text","label"\n', "text\n", "a,b,c\n", ""])
+    pieces = ["a", "b", ",", ",", '"', '"', "\n", "\n", "\r", "\r\n", " ", ";", "\t", "\u00e9", "\u2028"]
+    return header + "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+
+
+def random_jsonl(rng: random.Random) -> str:
+    plain = ['"a"', '"b c"', '""', '" "', "1", "-0", "true", "null", '"\\u2028"', '"\\ud83d\\ude00"']
+    odd = ["2.5", "[1]", '{"q": 1}', '"2024-01-01"', "NaN", '"\\ud800"']
+    values = plain if rng.random() < 0.6 else plain + odd
+    lines = []
+    for _ in range(rng.randint(0, 4)):
+        keys = rng.sample(["text", "label", "x"], rng.randint(0, 3))
+        line = "{" + ", ".join(f'"{key}": {rng.choice(values)}' for key in keys) + "}"
+        if rng.random() < 0.05:
+            line = rng.choice(["[1]", "{bad", '{"text": "a"} {"text": "b"}'])
+        lines.append(line + rng.choice(["\n", "\n", "\r\n", "\n\n", "\n \n", "\r", " "]))
+    return "".join(lines)
+
+
+@pytest.mark.parametrize(("fmt", "make"), [("csv", random_csv), ("jsonl", random_jsonl)])
+def test_pyarrow_reads_random_files_as_python_does_or_not_at_all(tmp_path: Path, fmt: str, make: Any) -> None:
+    # Random files full of quotes, line ends and odd values: wherever pyarrow's table is used, it is
+    # the Python reader's (and the Python reader had no error to report).
+    rng = random.Random(7)
+    used = 0
+    for trial in range(400):
+        path = write(tmp_path / f"t{trial % 5}.{fmt}", make(rng), encoding=rng.choice(["utf-8", "utf-8-sig"]))
+        delimiter = rng.choice([None, None, ",", ";"]) if fmt == "csv" else None
+        fast = _read_with_arrow(path, fmt, None, delimiter)
+        if fast is None:
+            continue
+        used += 1
+        slow = _read_with_python(path, fmt, None, delimiter)  # raises if pyarrow read a bad file
+        assert repr((fast.columns, fast.line_numbers)) == repr((slow.columns, slow.line_numbers))
+    assert used > 40  # the comparison ran on plenty of files
+
+
+def test_python_whitespace_is_what_str_strip_removes() -> None:
+    isspace = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+    assert isspace == PYTHON_WHITESPACE
+
+
+def test_whitespace_only_texts_are_empty_by_pythons_rules(tmp_path: Path) -> None:
+    # \x1c-\x1f and U+0085 are whitespace to str.strip(), not to every Unicode table.
+    texts = ["ok", "\x1c", " \u3000 ", "\u200b", "\x85", "a\u2028"]
+    path = write(tmp_path / "d.csv", "text,label\n" + "".join(f'"{t}",x\n' for t in texts))
+    examples = read_examples(path, DataConfig(drop_invalid=True))
+    assert read_table(path).arrow is not None
+    assert examples.texts == [t for t in texts if t.strip()]
+    assert examples.dropped == 3
+
+
+def test_errors_of_a_file_read_by_pyarrow_name_rows_and_lines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "d.csv",
+        'text,label\n"two\nlines",a\n\n"   ",b\nfine,\n',
+    )
+    table = read_table(path)
+    assert table.arrow is not None  # read by pyarrow; the lines are found when a message needs them
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            f"{path}: 1 row has an empty text in column 'text': row 2 (line 5); "
+            "1 row has an empty label in column 'label': row 3 (line 6)"
+        ),
+    ) as caught:
+        table_examples(table, find_columns(table, DataConfig()), drop_invalid=False)
+    assert caught.value.hint == EMPTY_HINT
+
+
+def test_parquet_labels_of_every_type(tmp_path: Path) -> None:
+    path = tmp_path / "d.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "text": ["a", "b", "c", "d", "e", "f"],
+                "label": [1.0, 2.5, float("nan"), None, 1.0, 3.0],
+                "flag": [True, False, True, None, False, True],
+            }
+        ),
+        path,
+    )
+    examples = read_examples(path, DataConfig(drop_invalid=True))
+    assert examples.labels == ["1", "2.5", "1", "3"]
+    assert examples.rows == [0, 1, 4, 5]
+    assert read_examples(path, DataConfig(label_column="flag", drop_invalid=True)).labels == [
+        "true",
+        "false",
+        "true",
+        "false",
+        "true",
+    ]
+
+
+def test_labels_are_stripped_and_shared(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", "text,label\na, pos\nb,pos \nc,neg\nd,pos\n")
+    examples = read_examples(path, DataConfig())
+    assert examples.labels == ["pos", "pos", "neg", "pos"]
+    assert sorted(examples.label_names) == ["neg", "pos"]
+    assert examples.label_counts() == {"neg": 1, "pos": 3}
+
+
+def test_split_is_the_one_scikit_learn_makes_from_the_label_names(tmp_path: Path) -> None:
+    # The split stratifies on label codes; it must be the split the label names themselves give.
+    rng = random.Random(3)
+    rows = [(f"text {i}", rng.choice(["zeta", "alpha", "10", "9", "beta"])) for i in range(300)]
+    path = write_csv(tmp_path / "d.csv", rows)
+    splits = load_splits(DataConfig(train_file=path, validation_split=0.2), seed=5)
+    train_idx, val_idx = train_test_split(
+        list(range(len(rows))), test_size=60, stratify=[label for _, label in rows], random_state=5
+    )
+    assert splits.train.texts == [rows[i][0] for i in train_idx]
+    assert splits.validation.texts == [rows[i][0] for i in val_idx]
+    assert splits.validation.labels == [rows[i][1] for i in val_idx]
+    assert splits.validation.rows == val_idx
+
+
+def test_examples_keep_arrow_and_a_selection(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "d.csv", balanced_rows(4, ("a", "b")))
+    examples = read_examples(path, DataConfig())
+    part = examples.subset([5, 0, 2]).subset([2, 0])
+    assert part.data is examples.data  # no copy of the texts
+    assert part.selection is not None
+    assert list(part.selection) == [2, 5]
+    assert part.texts == ["a text 2", "b text 1"]
+    assert part.labels == ["a", "b"]
+    assert part.column("text").to_pylist() == part.texts
+    assert part.where(1) == "row 6 (line 7)"
+    assert np.array_equal(part.codes, examples.codes[[2, 5]])

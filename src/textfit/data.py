@@ -1,100 +1,133 @@
-"""Read labelled tables, find their columns, validate rows, map labels and make the splits."""
+"""Find the columns of a table, validate its rows, map labels and make the splits.
+
+Rows are validated with Arrow compute, so a million rows never become a million Python objects;
+`Examples` keep the texts in Arrow and build Python lists only when asked.
+"""
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
-import json
 import logging
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypedDict
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
 from textfit.config import DataConfig
 from textfit.errors import DataError, list_problems
+from textfit.tables import Table, counted, read_table, table_format
+
+__all__ = [
+    "LABEL_COLUMNS",
+    "TEXT_COLUMNS",
+    "Columns",
+    "Examples",
+    "LabelSet",
+    "Splits",
+    "Table",
+    "find_columns",
+    "label_name",
+    "load_splits",
+    "read_examples",
+    "read_table",
+    "table_examples",
+    "table_format",
+    "with_trained_columns",
+]
 
 logger = logging.getLogger(__name__)
 
 TEXT_COLUMNS = ("text", "sentence", "review", "message", "content")
 LABEL_COLUMNS = ("label", "labels", "category", "class", "target", "sentiment")
-EXTENSIONS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
+# The characters str.strip() removes (str.isspace), as an RE2 class: a text that holds any other
+# character is not empty. tests/test_data.py checks the list against this Python's str.isspace.
+PYTHON_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+_NOT_WHITESPACE = "[^" + "".join(f"\\x{{{ord(char):x}}}" for char in PYTHON_WHITESPACE) + "]"
+_ROLES = ("text", "text_pair", "label")
 
 
-def _count(n: int, singular: str, plural: str) -> str:
-    """'1 row has' / '3 rows have': a count with the words that agree with it."""
-    return f"{n} {singular if n == 1 else plural}"
-
-
-def _where(row_index: int, line_numbers: list[int] | None) -> str:
-    """'row 17 (line 18)': the 1-based data row, and its physical line where the format has lines."""
-    if line_numbers is None:
-        return f"row {row_index + 1}"
-    return f"row {row_index + 1} (line {line_numbers[row_index]})"
-
-
-@dataclass
-class Table:
-    """A table read from one file: its columns, and the line each data row starts on."""
-
-    path: Path
-    columns: dict[str, list[Any]]
-    line_numbers: list[int] | None = None  # None where a format has no lines (Parquet)
-
-    def __len__(self) -> int:
-        return len(next(iter(self.columns.values()), []))
-
-    def where(self, row_index: int) -> str:
-        """Where data row `row_index` (0-based) is: 'row 17 (line 18)'."""
-        return _where(row_index, self.line_numbers)
-
-
-@dataclass
+@dataclass(eq=False)
 class Examples:
-    """The usable rows of one table: texts, optional second texts, and label names."""
+    """The usable rows of one table: texts, optional second texts, and label names.
+
+    The validated rows of a file stay in Arrow (`data`, with a label code per row); an Examples is
+    all of them or a selection (`selection`), so splitting a million rows copies no text. `texts`,
+    `labels` and `text_pairs` build Python lists on each use; `column` gives Arrow.
+    """
 
     source: Path
-    texts: list[str]
-    labels: list[str]
-    text_pairs: list[str] | None = None
+    data: pa.Table  # "text", optional "text_pair", "row" (each row's 0-based row in the source table)
+    label_codes: NDArray[np.int32]  # per row of data: its label, as an index into label_names
+    label_names: tuple[str, ...]
+    selection: NDArray[np.int64] | None = None  # these examples' rows of data, in order; None: all
     dropped: int = 0
-    rows: list[int] | None = None  # 0-based row in the source table of each example
-    line_numbers: list[int] | None = None  # physical line of each source table row
+    table: Table | None = None  # the source table (for line numbers)
 
     def __len__(self) -> int:
-        return len(self.texts)
+        return self.data.num_rows if self.selection is None else len(self.selection)
+
+    def column(self, role: str) -> pa.ChunkedArray:
+        """The "text", "text_pair" or "row" column of these examples, in Arrow."""
+        values = self.data.column(role)
+        return values if self.selection is None else values.take(pa.array(self.selection))
+
+    @property
+    def codes(self) -> NDArray[np.int32]:
+        """The label code of each example (an index into label_names)."""
+        return self.label_codes if self.selection is None else self.label_codes[self.selection]
+
+    @property
+    def texts(self) -> list[str]:
+        """The texts, as a Python list."""
+        return self.column("text").to_pylist()  # type: ignore[no-any-return]
+
+    @property
+    def text_pairs(self) -> list[str] | None:
+        """The second texts, as a Python list; None without a text-pair column."""
+        if "text_pair" not in self.data.column_names:
+            return None
+        return self.column("text_pair").to_pylist()  # type: ignore[no-any-return]
+
+    @property
+    def labels(self) -> list[str]:
+        """The label names, as a Python list."""
+        names = self.label_names
+        return [names[code] for code in self.codes.tolist()]
+
+    @property
+    def rows(self) -> list[int]:
+        """The 0-based row of each example in its source table."""
+        return self.column("row").to_pylist()  # type: ignore[no-any-return]
+
+    @property
+    def line_numbers(self) -> list[int] | None:
+        """The physical line of each source table row (None for formats without lines)."""
+        return None if self.table is None else self.table.line_numbers
 
     def where(self, index: int) -> str:
         """Where example `index` is in its file: 'row 17 (line 18)'."""
-        return _where(index if self.rows is None else self.rows[index], self.line_numbers)
+        position = index if self.selection is None else int(self.selection[index])
+        row = self.data.column("row")[position].as_py()
+        return self.table.where(row) if self.table is not None else f"row {row + 1}"
 
-    def subset(self, indices: Sequence[int]) -> Examples:
+    def subset(self, indices: Sequence[int] | NDArray[np.int64]) -> Examples:
         """The examples at `indices`, in that order."""
-        return Examples(
-            source=self.source,
-            texts=[self.texts[i] for i in indices],
-            labels=[self.labels[i] for i in indices],
-            text_pairs=None if self.text_pairs is None else [self.text_pairs[i] for i in indices],
-            rows=[self.rows[i] for i in indices] if self.rows is not None else list(indices),
-            line_numbers=self.line_numbers,
-        )
+        positions = np.asarray(indices, dtype=np.int64)
+        selection = positions if self.selection is None else self.selection[positions]
+        return replace(self, selection=selection, dropped=0)
+
+    def label_counts(self) -> dict[str, int]:
+        """How many examples each label has (labels without examples left out)."""
+        counts = np.bincount(self.codes, minlength=len(self.label_names))
+        return {name: int(n) for name, n in zip(self.label_names, counts, strict=True) if n}
 
 
 @dataclass
@@ -108,176 +141,19 @@ class Splits:
     warnings: list[str] = field(default_factory=list)
 
 
-# ---------------------------------------------------------------- reading
-
-
-def table_format(path: Path, fmt: str = "auto") -> str:
-    """The table format: `fmt` when given, else from the file extension."""
-    if fmt != "auto":
-        return fmt
-    found = EXTENSIONS.get(path.suffix.lower())
-    if found is None:
-        raise DataError(
-            f"cannot tell the format of {path} from its extension {path.suffix!r}",
-            hint="name it .csv, .tsv, .jsonl or .parquet, or pass --format csv|tsv|jsonl|parquet",
-        )
-    return found
-
-
-def _decode(path: Path, raw: bytes, encoding: str | None) -> str:
-    """Decode bytes: the given encoding, else a BOM's, else UTF-8; name the line of a bad byte."""
-    if encoding is None:
-        encoding = next((name for bom, name in BOMS if raw.startswith(bom)), "utf-8")
-    elif encoding.lower().replace("_", "-") in ("utf-8", "utf8") and raw.startswith(codecs.BOM_UTF8):
-        encoding = "utf-8-sig"
-    try:
-        return raw.decode(encoding)
-    except LookupError:
-        raise DataError(
-            f"unknown encoding {encoding!r}", hint="pass a Python codec name such as utf-8, latin-1"
-        ) from None
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise DataError(
-            f"cannot read {path} as {encoding.upper()} (invalid byte 0x{raw[err.start]:02x} in line {line})",
-            hint="re-save the file as UTF-8, or pass --encoding latin-1 (or the file's encoding)",
-        ) from None
-
-
-def _sniff_delimiter(path: Path, text: str) -> str:
-    sample = text[:65536]
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
-    except csv.Error:
-        header = sample.lstrip("\ufeff").split("\n", 1)[0]
-        one_column = not any(candidate in header for candidate in ",\t;|")  # a file of texts
-        if one_column or "\n" not in sample.strip() or "," in sample:
-            return ","
-        raise DataError(
-            f"cannot tell the delimiter of {path}", hint="pass --delimiter ',' (or '\\t', ';', '|')"
-        ) from None
-
-
-def _read_delimited(path: Path, text: str, delimiter: str) -> Table:
-    csv.field_size_limit(2**31 - 1)  # the default (131,072 characters) rejects long documents
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise DataError(f"{path} is empty", hint="a table needs a header row and data rows") from None
-    except csv.Error as err:
-        raise DataError(f"cannot parse the header of {path}: {err}") from None
-    header = [name.strip() for name in header]
-    duplicated = sorted(name for name, count in Counter(header).items() if count > 1)
-    if duplicated:
-        raise DataError(
-            f"{path} has the column name {duplicated[0]!r} more than once",
-            hint="give every column of the header row its own name",
-        )
-    rows: list[list[str]] = []
-    line_numbers: list[int] = []
-    ragged: list[str] = []
-    start = reader.line_num + 1
-    try:
-        for record in reader:
-            if record:  # a blank line is no row
-                if len(record) != len(header):
-                    ragged.append(f"row {len(rows) + 1} (line {start}) has {len(record)}")
-                rows.append(record)
-                line_numbers.append(start)
-            start = reader.line_num + 1
-    except csv.Error as err:
-        raise DataError(
-            f"cannot parse {path}: the row starting at line {start} is malformed ({err})",
-            hint="check the quoting around that line (an unclosed quote swallows the lines after it)",
-        ) from None
-    if ragged:
-        raise DataError(
-            f"{path}: {_count(len(ragged), 'row does', 'rows do')} not have the "
-            f"{len(header)} fields of the header: "
-            f"{list_problems(ragged)}",
-            hint="quote fields that contain the delimiter, or pass --delimiter if it was guessed wrong",
-        )
-    columns = {name: [row[i] for row in rows] for i, name in enumerate(header)}
-    return Table(path, columns, line_numbers)
-
-
-def _read_jsonl(path: Path, text: str) -> Table:
-    records: list[dict[str, Any]] = []
-    line_numbers: list[int] = []
-    # Split at "\n" only: str.splitlines() also splits at U+2028 and U+0085, which JSON strings hold.
-    for line_number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(
-                f"{path}: line {line_number} is not valid JSON ({err.msg})",
-                hint="each line of a JSON Lines file must be one JSON object",
-            ) from None
-        if not isinstance(record, dict):
-            raise DataError(f"{path}: line {line_number} is not a JSON object")
-        records.append(record)
-        line_numbers.append(line_number)
-    names: dict[str, None] = {}
-    for record in records:
-        names.update(dict.fromkeys(record))
-    columns = {name: [record.get(name) for record in records] for name in names}
-    return Table(path, columns, line_numbers)
-
-
-def _read_parquet(path: Path) -> Table:
-    import pyarrow.parquet as pq
-
-    try:
-        arrow = pq.read_table(path)
-    except Exception as err:  # pyarrow raises several types for a damaged file
-        raise DataError(f"cannot read {path} as Parquet: {err}") from None
-    return Table(path, arrow.to_pydict(), None)
-
-
-def read_table(
-    path: Path, fmt: str = "auto", encoding: str | None = None, delimiter: str | None = None
-) -> Table:
-    """Read a CSV, TSV, JSON Lines or Parquet file.
-
-    Raises:
-        DataError: the file is missing, undecodable, or not a well-formed table.
-    """
-    if not path.is_file():
-        raise DataError(
-            f"{path} does not exist" if not path.exists() else f"{path} is not a file",
-            hint="check the path (relative paths start from the current folder)",
-        )
-    fmt = table_format(path, fmt)
-    if fmt == "parquet":
-        table = _read_parquet(path)
-    else:
-        text = _decode(path, path.read_bytes(), encoding)
-        if fmt == "jsonl":
-            table = _read_jsonl(path, text)
-        else:
-            default = "\t" if fmt == "tsv" else None
-            table = _read_delimited(path, text, delimiter or default or _sniff_delimiter(path, text))
-    if len(table) == 0:
-        raise DataError(f"{path} has no data rows", hint="a table needs a header row and data rows")
-    return table
-
-
 # ---------------------------------------------------------------- columns and rows
 
 
 def _pick_column(table: Table, given: str | None, candidates: Iterable[str], role: str) -> str:
-    found = ", ".join(repr(name) for name in table.columns)
+    found = ", ".join(repr(name) for name in table.names)
     if given is not None:
-        if given not in table.columns:
+        if given not in table.names:
             raise DataError(
                 f"{table.path} has no column {given!r}. Columns found: {found}",
                 hint=f"pass --{role}-column with one of the columns found",
             )
         return given
-    by_lower = {name.lower(): name for name in table.columns}
+    by_lower = {name.lower(): name for name in table.names}
     for candidate in candidates:
         if candidate in by_lower:
             return by_lower[candidate]
@@ -330,11 +206,11 @@ def with_trained_columns(cfg: DataConfig, table: Table, trained: dict[str, Any])
     filled = {
         key: trained[key]
         for key in ("text_column", "label_column", "text_pair_column")
-        if getattr(cfg, key) is None and trained.get(key) in table.columns
+        if getattr(cfg, key) is None and trained.get(key) in table.names
     }
     pair = trained.get("text_pair_column")
     if pair and cfg.text_pair_column is None and "text_pair_column" not in filled:
-        found = ", ".join(repr(name) for name in table.columns)
+        found = ", ".join(repr(name) for name in table.names)
         raise DataError(
             f"{table.path}: the model was trained on sentence pairs (second text in column "
             f"{pair!r}), and this table has no column {pair!r}. Columns found: {found}",
@@ -355,11 +231,54 @@ def label_name(value: Any) -> str | None:
     return name or None
 
 
-def _text(value: Any) -> str | None:
+def _as_text(value: Any) -> str | None:
+    """A cell as text: None when missing, strings as they are, other values as str() writes them."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    text = value if isinstance(value, str) else str(value)
-    return text if text.strip() else None
+    return value if isinstance(value, str) else str(value)
+
+
+def _text_column(table: Table, name: str) -> pa.ChunkedArray:
+    """A column as Arrow strings, null where a cell is missing (see _as_text)."""
+    values = table.values(name)
+    if isinstance(values, pa.ChunkedArray):
+        if pa.types.is_string(values.type):
+            return values
+        if pa.types.is_large_string(values.type) or pa.types.is_string_view(values.type):
+            try:
+                return values.cast(pa.string())
+            except pa.ArrowInvalid:  # over 2 GiB in one chunk
+                pass
+        values = values.to_pylist()
+    return pa.chunked_array([pa.array([_as_text(value) for value in values], pa.string())])
+
+
+def _filled(texts: pa.ChunkedArray) -> NDArray[np.bool_]:
+    """Which texts hold something besides whitespace (what str.strip() removes)."""
+    found = pc.match_substring_regex(texts, _NOT_WHITESPACE)
+    return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _label_codes(table: Table, name: str) -> tuple[NDArray[np.int32], list[str]]:
+    """Each row's label as a code into the label names (-1 where missing), and the names.
+
+    label_name runs on each distinct value only, so a million rows of a few labels cost little.
+    """
+    values = table.values(name)
+    if not isinstance(values, pa.ChunkedArray) or pa.types.is_nested(values.type):
+        names_per_row = [
+            label_name(value) for value in (values if isinstance(values, list) else values.to_pylist())
+        ]
+        values = pa.chunked_array([pa.array(names_per_row, pa.string())])
+    distinct = pc.unique(values)
+    positions = pc.index_in(values, value_set=distinct).fill_null(-1).to_numpy(zero_copy_only=False)
+    codes_by_name: dict[str, int] = {}
+    remap = [
+        -1 if found is None else codes_by_name.setdefault(found, len(codes_by_name))
+        for found in (label_name(value) for value in distinct.to_pylist())
+    ]
+    remap.append(-1)  # for position -1: a value not found (a NaN)
+    return np.asarray(remap, dtype=np.int32)[positions], list(codes_by_name)
 
 
 def table_examples(table: Table, columns: Columns, drop_invalid: bool, need_labels: bool = True) -> Examples:
@@ -368,32 +287,25 @@ def table_examples(table: Table, columns: Columns, drop_invalid: bool, need_labe
     Rows with an empty text (or label, when `need_labels`) fail with every such row named, or, with
     `drop_invalid`, are dropped and counted.
     """
-    texts: list[str] = []
-    pairs: list[str] | None = [] if columns["text_pair"] else None
-    labels: list[str] = []
-    kept: list[int] = []
-    bad: dict[str, list[str]] = {}
-    label_values = table.columns[columns["label"]] if need_labels and columns["label"] else None
-    for index in range(len(table)):
-        text = _text(table.columns[columns["text"]][index])
-        pair = _text(table.columns[columns["text_pair"]][index]) if columns["text_pair"] else ""
-        label = label_name(label_values[index]) if label_values is not None else ""
-        for kind, value in (("text", text), ("text_pair", pair), ("label", label)):
-            if value is None:
-                bad.setdefault(kind, []).append(table.where(index))
-        if text is None or pair is None or label is None:
-            continue
-        texts.append(text)
-        labels.append(label)
-        kept.append(index)
-        if pairs is not None:
-            pairs.append(pair)
-    dropped = len(table) - len(texts)
-    if bad and not drop_invalid:
+    texts = {"text": _text_column(table, columns["text"])}
+    if columns["text_pair"]:
+        texts["text_pair"] = _text_column(table, columns["text_pair"])
+    filled = {role: _filled(values) for role, values in texts.items()}
+    if need_labels and columns["label"]:
+        codes, names = _label_codes(table, columns["label"])
+        filled["label"] = codes >= 0
+    else:
+        codes, names = np.zeros(len(table), np.int32), [""]
+    usable = np.logical_and.reduce(list(filled.values()))
+    kept = np.flatnonzero(usable)
+    dropped = len(table) - len(kept)
+    if dropped and not drop_invalid:
+        bad = {role: np.flatnonzero(~ok) for role, ok in filled.items() if not ok.all()}
         problems = "; ".join(
-            f"{_count(len(rows), 'row has', 'rows have')} an empty {kind.replace('_', ' ')} "
-            f"in column {columns[kind]!r}: {list_problems(rows)}"  # type: ignore[literal-required]
-            for kind, rows in bad.items()
+            f"{counted(len(rows), 'row has', 'rows have')} an empty {role.replace('_', ' ')} "
+            f"in column {columns[role]!r}: "  # type: ignore[literal-required]
+            f"{list_problems([table.where(int(row)) for row in rows])}"
+            for role, rows in sorted(bad.items(), key=lambda item: (item[1][0], _ROLES.index(item[0])))
         )
         raise DataError(
             f"{table.path}: {problems}",
@@ -401,9 +313,16 @@ def table_examples(table: Table, columns: Columns, drop_invalid: bool, need_labe
         )
     if dropped:
         logger.warning("%s: dropped %d rows with an empty text or label", table.path, dropped)
-    if not texts:
+    if not len(kept):
         raise DataError(f"{table.path}: no usable rows left", hint="every row had an empty field")
-    return Examples(table.path, texts, labels, pairs, dropped, kept, table.line_numbers)
+    keep = pa.array(usable)
+    data = {role: values if not dropped else values.filter(keep) for role, values in texts.items()}
+    data["row"] = pa.chunked_array([pa.array(kept, pa.int64())])
+    used, kept_codes = np.unique(codes[kept], return_inverse=True)  # only the labels of kept rows
+    label_names = tuple(names[code] for code in used.tolist())
+    return Examples(
+        table.path, pa.table(data), kept_codes.astype(np.int32), label_names, None, dropped, table
+    )
 
 
 def read_examples(path: Path, cfg: DataConfig, need_labels: bool = True) -> Examples:
@@ -450,27 +369,29 @@ class LabelSet:
     def encode(self, examples: Examples) -> list[int]:
         """Label ids of the examples; fails naming the rows whose label the model does not know."""
         label2id = self.label2id
+        id_of_code = np.asarray([label2id.get(name, -1) for name in examples.label_names], dtype=np.int64)
+        codes = examples.codes
+        ids = id_of_code[codes]
         unknown = [
-            f"{examples.where(i)} has label {label!r}"
-            for i, label in enumerate(examples.labels)
-            if label not in label2id
+            f"{examples.where(int(i))} has label {examples.label_names[codes[i]]!r}"
+            for i in np.flatnonzero(ids < 0)
         ]
         if unknown:
             known = ", ".join(repr(name) for name in self.names)
             raise DataError(
-                f"{examples.source}: {_count(len(unknown), 'row has', 'rows have')} a label "
+                f"{examples.source}: {counted(len(unknown), 'row has', 'rows have')} a label "
                 "the model was not trained on: "
                 f"{list_problems(unknown)}.\n  Labels the model knows: {known}",
                 hint="fix those labels, or retrain with them in the training file",
             )
-        return [label2id[label] for label in examples.labels]
+        return ids.tolist()  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------- splits
 
 
 def _check_classes(examples: Examples) -> None:
-    counts = Counter(examples.labels)
+    counts = examples.label_counts()
     if len(counts) < 2:
         only = next(iter(counts))
         raise DataError(
@@ -482,13 +403,13 @@ def _check_classes(examples: Examples) -> None:
 def _stratified_split(examples: Examples, share: float, seed: int) -> tuple[Examples, Examples]:
     from sklearn.model_selection import train_test_split
 
-    counts = Counter(examples.labels)
+    counts = examples.label_counts()
     rare = sorted(name for name, count in counts.items() if count < 2)
     if rare:
         listed = ", ".join(f"{name!r} ({counts[name]} row)" for name in rare[:10])
         raise DataError(
             f"{examples.source}: cannot make a stratified validation split: "
-            f"{_count(len(rare), 'class has', 'classes have')} fewer than 2 rows: {listed}",
+            f"{counted(len(rare), 'class has', 'classes have')} fewer than 2 rows: {listed}",
             hint="add rows for these classes, remove them, or pass --validation-file",
         )
     n_validation = math.ceil(share * len(examples))
@@ -497,43 +418,52 @@ def _stratified_split(examples: Examples, share: float, seed: int) -> tuple[Exam
         suggested = min(0.5, math.ceil(len(counts) / len(examples) * 150) / 100)
         raise DataError(
             f"{examples.source}: a validation split of {share:g} gives "
-            f"{_count(n_validation, 'row', 'rows')}, fewer than the {len(counts)} classes",
+            f"{counted(n_validation, 'row', 'rows')}, fewer than the {len(counts)} classes",
             hint=f"pass --validation-split {suggested:.2f} or larger, or --validation-file",
         )
     n_train = len(examples) - n_validation
     if n_train < len(counts):
         raise DataError(
             f"{examples.source}: a validation split of {share:g} leaves "
-            f"{_count(n_train, 'row', 'rows')} for training, fewer than the {len(counts)} classes",
+            f"{counted(n_train, 'row', 'rows')} for training, fewer than the {len(counts)} classes",
             hint="pass a smaller --validation-split, or --validation-file",
         )
+    # Each label's rank among the sorted names: scikit-learn orders the classes by value, so these
+    # ranks give the same split as the names themselves, without a million strings.
+    rank_of_code = np.argsort(np.argsort(np.asarray(examples.label_names, dtype=object)))
     train_idx, val_idx = train_test_split(
-        list(range(len(examples))),
+        np.arange(len(examples)),
         test_size=n_validation,
-        stratify=examples.labels,
+        stratify=rank_of_code[examples.codes],
         random_state=seed,
     )
     return examples.subset(train_idx), examples.subset(val_idx)
 
 
-def _duplicate_warnings(train: Examples, validation: Examples) -> list[str]:
-    def keys(examples: Examples) -> list[tuple[str, str]]:
-        pairs = examples.text_pairs or [""] * len(examples)
-        return list(zip(examples.texts, pairs, strict=True))
+def _distinct_keys(examples: Examples) -> pa.Table:
+    """The distinct (text, second text) pairs of the examples."""
+    roles = [role for role in ("text", "text_pair") if role in examples.data.column_names]
+    keys = pa.table({role: examples.column(role) for role in roles})
+    return keys.group_by(roles).aggregate([])
 
+
+def _duplicate_warnings(train: Examples, validation: Examples) -> list[str]:
     warnings = []
-    train_keys = keys(train)
-    repeats = len(train_keys) - len(set(train_keys))
+    train_keys = _distinct_keys(train)
+    repeats = len(train) - train_keys.num_rows
     if repeats:
         warnings.append(
-            f"{train.source}: {_count(repeats, 'training row repeats', 'training rows repeat')} "
+            f"{train.source}: {counted(repeats, 'training row repeats', 'training rows repeat')} "
             "an earlier row's text; "
             "repeats weigh more in training and can inflate validation scores"
         )
-    overlap = len(set(train_keys) & set(keys(validation)))
+    validation_keys = _distinct_keys(validation)
+    overlap = validation_keys.join(
+        train_keys, keys=validation_keys.column_names, join_type="left semi"
+    ).num_rows
     if overlap:
         warnings.append(
-            f"{_count(overlap, 'validation text also appears', 'validation texts also appear')} "
+            f"{counted(overlap, 'validation text also appears', 'validation texts also appear')} "
             "in the training data; "
             "validation scores will be optimistic (deduplicate, or split by group)"
         )
@@ -560,7 +490,7 @@ def load_splits(cfg: DataConfig, seed: int) -> Splits:
         train, validation = _stratified_split(examples, cfg.validation_split, seed)
         train.dropped = examples.dropped
     test = read_examples(cfg.test_file, cfg) if cfg.test_file is not None else None
-    labels = LabelSet.from_labels(train.labels)
+    labels = LabelSet.from_labels(train.label_counts())
     for evaluated in (validation, test):
         if evaluated is not None:
             labels.encode(evaluated)  # fail now on unknown labels, not after training
