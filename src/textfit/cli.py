@@ -300,6 +300,10 @@ def predict(
     top_k: Annotated[int, typer.Option(help="How many top labels to give per text.")] = 3,
     batch_size: Annotated[int, typer.Option(help="Most texts per forward pass.")] = 64,
     precision: InferencePrecision = "auto",
+    backend: Annotated[
+        str,
+        typer.Option(help="torch (default), or onnx: the model `textfit export-onnx` wrote and checked."),
+    ] = "torch",
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     table_format: Format = "auto",
@@ -318,8 +322,16 @@ def predict(
     _setup_output(quiet, verbose)
     if (input_file is None) == (not text):
         raise typer.BadParameter("give either an input file or one or more --text")
+    if backend not in ("torch", "onnx"):
+        raise typer.BadParameter(f"unknown backend {backend!r}: torch or onnx", param_hint="--backend")
     try:
-        classifier = Classifier.load(run_dir, batch_size=batch_size, precision=precision)
+        classifier: Classifier
+        if backend == "onnx":
+            from textfit.onnx_runtime import OnnxClassifier
+
+            classifier = OnnxClassifier.load(run_dir, batch_size=batch_size)
+        else:
+            classifier = Classifier.load(run_dir, batch_size=batch_size, precision=precision)
         if text:
             for given, prediction in zip(text, classifier.predict(text, top_k=top_k), strict=True):
                 others = ", ".join(f"{label} {p:.3f}" for label, p in prediction.top_k[1:])
@@ -341,6 +353,56 @@ def predict(
         raise _fail(err) from None
     if output != "-":
         typer.echo(f"{rows} rows with predictions written to {output}", err=True)
+
+
+@app.command("export-onnx")
+def export_onnx(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
+    check: Annotated[
+        Path, typer.Option(help="Table to compare ONNX with PyTorch on (with labels: the F1 bound too).")
+    ],
+    int8: Annotated[
+        bool | None,
+        typer.Option(help="Also write an int8 model (default: where the CPU has int8 dot products)."),
+    ] = None,
+    text_column: TextColumn = None,
+    text_pair_column: PairColumn = None,
+    label_column: LabelColumn = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Export a run's model to RUN/onnx for ONNX Runtime (fp32, int8) and check it against PyTorch.
+
+    `textfit predict RUN file --backend onnx` then uses the int8 model where it passed the check.
+    Example: textfit export-onnx runs/train --check test.csv
+    """
+    from textfit.onnx_runtime import MAX_F1_DROP, MIN_AGREEMENT
+    from textfit.onnx_runtime import export_onnx as export
+
+    _setup_output(quiet, verbose)
+    try:
+        cfg = _data_config(
+            text_column=text_column, text_pair_column=text_pair_column, label_column=label_column
+        )
+        checks = export(run_dir, check, cfg, int8)
+    except TextfitError as err:
+        raise _fail(err) from None
+    typer.echo(
+        f"checked on {check} against PyTorch fp32 (bounds: labels agree on >= {MIN_AGREEMENT:.0%}, "
+        f"macro-F1 at most {MAX_F1_DROP:.3f} lower)"
+    )
+    typer.echo(
+        "| model | labels agree | largest probability difference | macro-F1 | PyTorch macro-F1 | passed |"
+    )
+    typer.echo("|---|---:|---:|---:|---:|---|")
+    for c in checks:
+        f1 = "-" if c.f1_macro is None else f"{c.f1_macro:.4f}"
+        f1_pytorch = "-" if c.f1_macro_pytorch is None else f"{c.f1_macro_pytorch:.4f}"
+        typer.echo(
+            f"| {c.model} | {c.agreement:.2%} | {c.max_probability_difference:.3g} | {f1} | {f1_pytorch} | "
+            f"{'yes' if c.passed else 'no'} |"
+        )
+    typer.echo(f"\nwritten to {run_dir / 'onnx'}; next: textfit predict {run_dir} new.csv --backend onnx")
 
 
 def main() -> None:

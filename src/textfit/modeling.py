@@ -223,6 +223,15 @@ def cpu_has_fast_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def cpu_has_fast_int8() -> bool:
+    """True on x86 CPUs with int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return any(flag in flags for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
 def pick_precision(requested: str, device_type: str | None = None) -> str:
     """The precision to run in: 'auto' resolved, an explicit choice checked against the hardware.
 

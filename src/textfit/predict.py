@@ -133,8 +133,6 @@ class Classifier:
 
         Texts are batched in order of length (less padding), then put back in input order.
         """
-        import torch
-
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of texts; wrap a single text in a list")
         if text_pairs is not None and len(text_pairs) != len(texts):
@@ -160,21 +158,28 @@ class Classifier:
             [len(ids) for ids in encoded["input_ids"]], self.batch_size, MAX_BATCH_TOKENS
         )
         probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        device = self.model.device
-        multiple = pad_multiple(device.type)
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
         done = 0
-        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            for batch_index in batches:
-                batch = self.tokenizer.pad(
-                    [features[i] for i in batch_index], pad_to_multiple_of=multiple, return_tensors="pt"
-                )
-                logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits
-                probabilities[batch_index] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-                done += len(batch_index)
-                if progress is not None:
-                    progress(done, len(texts))
+        for batch_index in batches:
+            logits = self._logits([features[i] for i in batch_index])
+            shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            probabilities[batch_index] = shifted / shifted.sum(axis=-1, keepdims=True)
+            done += len(batch_index)
+            if progress is not None:
+                progress(done, len(texts))
         return probabilities
+
+    def _logits(self, features: list[dict[str, Any]]) -> NDArray[np.float32]:
+        """The model's logits for one batch of tokenized texts (padded here)."""
+        import torch
+
+        device = self.model.device
+        batch = self.tokenizer.pad(
+            features, pad_to_multiple_of=pad_multiple(device.type), return_tensors="pt"
+        )
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits
+        return logits.float().cpu().numpy()  # type: ignore[no-any-return]
 
     def predict(
         self,

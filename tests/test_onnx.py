@@ -1,0 +1,135 @@
+"""ONNX Runtime export, the check against PyTorch, and prediction with the checked model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import CLASS_WORDS, class_rows, read_csv, write_csv
+from test_cli import invoke
+from textfit import Classifier, ModelError
+from textfit.onnx_runtime import OnnxClassifier, check_model, export_onnx
+
+TEXTS = [row["text"] for row in class_rows(CLASS_WORDS, 6, start=40)]
+
+
+@pytest.fixture(scope="module")
+def exported_run(tiny_run_dir: Path, binary_test_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("onnx") / "run"
+    shutil.copytree(tiny_run_dir, run_dir)
+    export_onnx(run_dir, binary_test_csv, int8=True)
+    return run_dir
+
+
+def test_export_writes_both_models_and_the_check(exported_run: Path, binary_test_csv: Path) -> None:
+    report = json.loads((exported_run / "onnx" / "check.json").read_text(encoding="utf-8"))
+
+    assert sorted(p.name for p in (exported_run / "onnx").iterdir()) == [
+        "check.json", "model.int8.onnx", "model.onnx"
+    ]  # fmt: skip
+    assert not (exported_run / "onnx.partial").exists()
+    assert report["check_file"] == str(binary_test_csv)
+    assert report["texts"] == 16
+    fp32 = next(check for check in report["checks"] if check["model"] == "fp32")
+    assert fp32["agreement"] == 1.0
+    assert fp32["max_probability_difference"] < 1e-4
+    assert fp32["f1_macro"] == fp32["f1_macro_pytorch"]
+    assert fp32["passed"] is True
+
+
+def test_onnx_fp32_predicts_what_pytorch_fp32_predicts(exported_run: Path) -> None:
+    from textfit.onnx_runtime import _session
+
+    reference = Classifier.load(exported_run, precision="fp32")
+    session = _session(exported_run / "onnx" / "model.onnx")
+    onnx = OnnxClassifier(session, reference.model.config, reference.tokenizer, 4, "fp32")
+
+    np.testing.assert_allclose(onnx.predict_proba(TEXTS), reference.predict_proba(TEXTS), atol=1e-5)
+    assert onnx.labels == reference.labels
+    assert onnx.columns == reference.columns
+
+
+def test_load_takes_the_int8_model_only_if_it_passed(exported_run: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(exported_run, run_dir)
+    check_file = run_dir / "onnx" / "check.json"
+    report = json.loads(check_file.read_text(encoding="utf-8"))
+    for check in report["checks"]:
+        check["passed"] = check["model"] == "fp32"
+    check_file.write_text(json.dumps(report), encoding="utf-8")
+
+    assert OnnxClassifier.load(run_dir).precision == "fp32"
+    for check in report["checks"]:
+        check["passed"] = True
+    check_file.write_text(json.dumps(report), encoding="utf-8")
+    assert OnnxClassifier.load(run_dir).precision == "int8"
+    for check in report["checks"]:
+        check["passed"] = False
+    check_file.write_text(json.dumps(report), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"no ONNX model .* agreed with PyTorch within the bounds"):
+        OnnxClassifier.load(run_dir)
+
+
+def test_load_without_an_export_says_how_to_make_one(tiny_run_dir: Path) -> None:
+    with pytest.raises(ModelError, match="has no checked ONNX export") as caught:
+        OnnxClassifier.load(tiny_run_dir)
+    assert caught.value.hint == f"textfit export-onnx {tiny_run_dir} --check test.csv"
+
+
+def test_check_model_bounds() -> None:
+    pytorch = np.array([[0.9, 0.1]] * 99 + [[0.6, 0.4]], dtype=np.float32)
+    one_flip = pytorch.copy()
+    one_flip[-1] = [0.4, 0.6]
+    two_flips = one_flip.copy()
+    two_flips[0] = [0.4, 0.6]
+
+    assert check_model("int8", pytorch, one_flip, None, ["a", "b"]).passed  # 99% agree
+    assert not check_model("int8", pytorch, two_flips, None, ["a", "b"]).passed  # 98%
+    labels = [0] * 99 + [0]  # the flip is an error: macro-F1 falls
+    checked = check_model("int8", pytorch, one_flip, labels, ["a", "b"])
+    assert checked.f1_macro is not None
+    assert checked.f1_macro_pytorch is not None
+    assert checked.f1_macro < checked.f1_macro_pytorch - 0.005
+    assert not checked.passed
+
+
+def test_unlabelled_check_file_checks_agreement_only(tiny_run_dir: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run_dir)
+    texts = write_csv(tmp_path / "texts.csv", [{"text": text} for text in TEXTS])
+
+    (fp32,) = export_onnx(run_dir, texts, int8=False)
+
+    assert (fp32.model, fp32.f1_macro, fp32.passed) == ("fp32", None, True)
+
+
+def test_cli_export_and_predict_with_onnx(exported_run: Path, binary_test_csv: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(exported_run, run_dir)
+    shutil.rmtree(run_dir / "onnx")
+
+    exported = invoke("export-onnx", run_dir, "--check", binary_test_csv, "--no-int8", "-q")
+    predicted = invoke(
+        "predict", run_dir, binary_test_csv, "--backend", "onnx", "-o", tmp_path / "p.csv", "-q"
+    )
+    torch_side = invoke(
+        "predict", run_dir, binary_test_csv, "-o", tmp_path / "t.csv", "--precision", "fp32", "-q"
+    )
+
+    assert exported.exit_code == 0, exported.stderr
+    assert "| fp32 | 100.00% |" in exported.stdout
+    assert predicted.exit_code == 0, predicted.stderr
+    assert torch_side.exit_code == 0, torch_side.stderr
+    onnx_rows, torch_rows = read_csv(tmp_path / "p.csv"), read_csv(tmp_path / "t.csv")
+    assert [r["predicted_label"] for r in onnx_rows] == [r["predicted_label"] for r in torch_rows]
+
+
+def test_cli_rejects_an_unknown_backend(tiny_run_dir: Path, binary_test_csv: Path) -> None:
+    result = invoke("predict", tiny_run_dir, binary_test_csv, "--backend", "tensorrt")
+
+    assert result.exit_code == 2
+    assert "unknown backend 'tensorrt': torch or onnx" in result.stderr
