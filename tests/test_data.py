@@ -1082,3 +1082,15 @@ def test_examples_keep_arrow_and_a_selection(tmp_path: Path) -> None:
     assert part.column("text").to_pylist() == part.texts
     assert part.where(1) == "row 6 (line 7)"
     assert np.array_equal(part.codes, examples.codes[[2, 5]])
+
+
+def test_parquet_categories_and_nested_labels(tmp_path: Path) -> None:
+    path = tmp_path / "d.parquet"
+    texts = pa.array(["good", "bad", " ", "fine"]).dictionary_encode()  # what pandas writes for categories
+    labels = pa.array(["pos", "neg", "pos", None]).dictionary_encode()
+    nested = pa.array([{"name": "a"}, {"name": "b"}, {"name": "a"}, {"name": "b"}])
+    pq.write_table(pa.table({"text": texts, "label": labels, "meta": nested}), path)
+    examples = read_examples(path, DataConfig(drop_invalid=True))
+    assert (examples.texts, examples.labels, examples.rows) == (["good", "bad"], ["pos", "neg"], [0, 1])
+    by_meta = read_examples(path, DataConfig(label_column="meta", drop_invalid=True))
+    assert by_meta.labels == ["{'name': 'a'}", "{'name': 'b'}", "{'name': 'b'}"]

@@ -244,7 +244,10 @@ def _text_column(table: Table, name: str) -> pa.ChunkedArray:
     if isinstance(values, pa.ChunkedArray):
         if pa.types.is_string(values.type):
             return values
-        if pa.types.is_large_string(values.type) or pa.types.is_string_view(values.type):
+        kind = (
+            values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+        )  # pandas categories
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
             try:
                 return values.cast(pa.string())
             except pa.ArrowInvalid:  # over 2 GiB in one chunk
@@ -259,23 +262,34 @@ def _filled(texts: pa.ChunkedArray) -> NDArray[np.bool_]:
     return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _distinct(values: pa.ChunkedArray) -> tuple[pa.Array, pa.ChunkedArray] | None:
+    """The distinct values, and each value's position among them; None for types Arrow cannot hash."""
+    try:
+        distinct = pc.unique(values)
+        return distinct, pc.index_in(values, value_set=distinct)
+    except pa.ArrowNotImplementedError:
+        return None
+
+
 def _label_codes(table: Table, name: str) -> tuple[NDArray[np.int32], list[str]]:
     """Each row's label as a code into the label names (-1 where missing), and the names.
 
     label_name runs on each distinct value only, so a million rows of a few labels cost little.
     """
     values = table.values(name)
-    if not isinstance(values, pa.ChunkedArray) or pa.types.is_nested(values.type):
-        names_per_row = [
-            label_name(value) for value in (values if isinstance(values, list) else values.to_pylist())
-        ]
-        values = pa.chunked_array([pa.array(names_per_row, pa.string())])
-    distinct = pc.unique(values)
-    positions = pc.index_in(values, value_set=distinct).fill_null(-1).to_numpy(zero_copy_only=False)
+    if isinstance(values, pa.ChunkedArray) and pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)  # pandas categories: compare their values
+    found = _distinct(values) if isinstance(values, pa.ChunkedArray) else None
+    if found is None:  # nested values, or mixed ones the Python reader kept: named row by row
+        python_values = values if isinstance(values, list) else values.to_pylist()
+        names = pa.chunked_array([pa.array([label_name(value) for value in python_values], pa.string())])
+        found = pc.unique(names), pc.index_in(names, value_set=pc.unique(names))
+    distinct, positions = found
+    positions = positions.fill_null(-1).to_numpy(zero_copy_only=False)
     codes_by_name: dict[str, int] = {}
     remap = [
-        -1 if found is None else codes_by_name.setdefault(found, len(codes_by_name))
-        for found in (label_name(value) for value in distinct.to_pylist())
+        -1 if label is None else codes_by_name.setdefault(label, len(codes_by_name))
+        for label in (label_name(value) for value in distinct.to_pylist())
     ]
     remap.append(-1)  # for position -1: a value not found (a NaN)
     return np.asarray(remap, dtype=np.int32)[positions], list(codes_by_name)
