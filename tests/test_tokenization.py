@@ -109,7 +109,28 @@ def test_the_rust_backend_gives_the_ids_of_the_tokenizer(tokenizer: Any) -> None
     assert encode is not None  # a fast tokenizer: the backend is used
     for second in (None, pairs):
         expected = tokenizer(texts, second, truncation="longest_first", max_length=12)
-        assert encode(texts, second) == (expected["input_ids"], expected["token_type_ids"])
+        encoded = tokenization.Encoded(expected["input_ids"], expected["token_type_ids"])
+        assert tokenization._record_batch(encode(texts, second)).equals(tokenization._record_batch(encoded))
+    assert encode(texts, None).zero_type_ids  # BERT's single texts: type ids all 0, not listed
+    assert not encode(texts, pairs).zero_type_ids
+
+
+def test_type_ids_of_single_texts_are_listed_unless_all_zero(tiny_model_dir: Path, topics: Path) -> None:
+    from tokenizers.processors import TemplateProcessing
+
+    odd = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    odd.backend_tokenizer.post_processor = TemplateProcessing(  # XLNet-like: special tokens of type 2
+        single="[CLS]:2 $A:0 [SEP]:2",
+        pair="[CLS]:2 $A:0 [SEP]:2 $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", odd.cls_token_id), ("[SEP]", odd.sep_token_id)],
+    )
+    encode = tokenization._backend_encoder(odd, 16)
+    assert encode is not None
+    assert not encode(["good cake"], None).zero_type_ids
+    examples = read_examples(topics, DataConfig())
+    dataset = tokenize_examples(examples, odd, 16, chunk_rows=10)
+    assert dataset["token_type_ids"] == one_call(odd, examples, 16)["token_type_ids"]
+    assert dataset["token_type_ids"][0][0] == 2
 
 
 def test_a_tokenizer_class_with_its_own_call_is_called(tiny_model_dir: Path, topics: Path) -> None:
