@@ -321,6 +321,8 @@ def train(
     validation_dataset = tokenize_examples(
         splits.validation, tokenizer, max_length, labels.encode(splits.validation)
     )
+    # The metrics ignore the order, and batches of similar length pad less.
+    validation_dataset = validation_dataset.select(np.argsort(validation_dataset["length"], kind="stable"))
     warnings = list(splits.warnings)
     share = truncated_share(train_dataset, max_length)
     if share > 0.01:
