@@ -1,6 +1,9 @@
 """Check that `textfit predict` and a plain transformers pipeline give the same labels for a run.
 
-python benchmarks/pipeline_agreement.py runs/sms ../shared/data/sms_spam/test.csv
+python benchmarks/pipeline_agreement.py runs/sms ../shared/data/sms_spam/test.csv [--precision fp32]
+
+The pipeline runs in fp32; textfit in the precision given (auto, its default: bf16 on a CPU with
+AVX-512 BF16).
 """
 
 from __future__ import annotations
@@ -17,13 +20,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("table", type=Path, help="a CSV with a text column named text")
+    parser.add_argument("--precision", default="auto", help="textfit predict's --precision (default auto)")
     args = parser.parse_args()
 
     from transformers import pipeline
 
     with tempfile.TemporaryDirectory() as tmp:
         output = Path(tmp) / "predictions.csv"
-        command = ["textfit", "predict", str(args.run_dir), str(args.table), "-o", str(output), "-q"]
+        command = [
+            "textfit",
+            "predict",
+            str(args.run_dir),
+            str(args.table),
+            "-o",
+            str(output),
+            "-q",
+            "--precision",
+            args.precision,
+        ]
         subprocess.run(command, check=True)
         with output.open(encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))
