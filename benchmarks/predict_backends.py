@@ -1,0 +1,59 @@
+"""Prediction throughput and agreement of textfit's backends on one run, against PyTorch fp32.
+
+    textfit export-onnx RUN --check ../shared/data/sms_spam/test.csv
+    python benchmarks/predict_backends.py RUN ../shared/data/sms_spam/test.csv
+
+Each backend predicts all texts of the table (column `text`) three times, alternating with the
+others in one process; the table gives the best of the three (texts/s, prediction only: the models
+are loaded first) and how many labels equal PyTorch fp32's, with the largest probability difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="a run folder exported with textfit export-onnx")
+    parser.add_argument("table", type=Path, help="a CSV with a text column named text")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    from textfit.onnx_runtime import MODELS, OnnxClassifier, _session
+    from textfit.predict import Classifier
+
+    with args.table.open(encoding="utf-8", newline="") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    reference = Classifier.load(args.run_dir, precision="fp32")
+    backends = {"PyTorch fp32": reference, "PyTorch bf16": Classifier.load(args.run_dir, precision="bf16")}
+    for name, file in MODELS.items():
+        if (args.run_dir / "onnx" / file).is_file():
+            session = _session(args.run_dir / "onnx" / file)
+            backends[f"ONNX Runtime {name}"] = OnnxClassifier(
+                session, reference.model.config, reference.tokenizer, 64, name
+            )
+    expected = reference.predict_proba(texts)
+    rates: dict[str, float] = {}
+    agreement: dict[str, tuple[int, float]] = {}
+    for _ in range(args.repeats):
+        for name, classifier in backends.items():
+            started = time.perf_counter()
+            probabilities = classifier.predict_proba(texts)
+            rates[name] = max(rates.get(name, 0.0), len(texts) / (time.perf_counter() - started))
+            same = int((probabilities.argmax(axis=1) == expected.argmax(axis=1)).sum())
+            agreement[name] = (same, float(np.abs(probabilities - expected).max()))
+    print("| backend | texts/s | labels equal to PyTorch fp32 | largest probability difference |")
+    print("|---|---:|---:|---:|")
+    for name in backends:
+        same, largest = agreement[name]
+        print(f"| {name} | {rates[name]:.0f} | {same} / {len(texts)} | {largest:.2g} |")
+
+
+if __name__ == "__main__":
+    main()
