@@ -68,6 +68,10 @@ class FastDropout(nn.Dropout):
         return dropout(input, self.p, self.training)
 
 
+def _dropped(probs: torch.Tensor, keep: torch.Tensor | None, scale: float) -> torch.Tensor:
+    return probs.mul(keep).mul_(scale) if keep is not None else probs
+
+
 class _Attention(torch.autograd.Function):
     """softmax(q k^T * scaling + mask) with dropout, times v; saves bf16 probabilities and the mask."""
 
@@ -91,17 +95,14 @@ class _Attention(torch.autograd.Function):
         ctx.scale = 1.0 / (1.0 - p)
         ctx.scaling = scaling
         ctx.save_for_backward(query, key, value, probs, keep)
-        dropped = probs.mul(keep).mul_(ctx.scale) if keep is not None else probs
-        return torch.matmul(dropped, value)
+        return torch.matmul(_dropped(probs, keep, ctx.scale), value)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         query, key, value, probs, keep = ctx.saved_tensors
         dtype = value.dtype
         grad = grad.to(dtype)
-        dropped = probs.mul(keep).mul_(ctx.scale) if keep is not None else probs
-        grad_value = torch.matmul(dropped.transpose(-1, -2), grad)
-        del dropped
+        grad_value = torch.matmul(_dropped(probs, keep, ctx.scale).transpose(-1, -2), grad)
         grad_probs = torch.matmul(grad, value.transpose(-1, -2)).float()
         if keep is not None:
             grad_probs.mul_(keep).mul_(ctx.scale)

@@ -214,21 +214,23 @@ def pad_multiple(device_type: str | None = None) -> int | None:
     return 8 if device_type == "cuda" else None
 
 
+def _cpu_flags() -> str:
+    """The flags lines of /proc/cpuinfo ("" where there is none)."""
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
 def cpu_has_fast_bf16() -> bool:
     """True on x86 CPUs with AVX-512 BF16 or AMX, where bf16 matrix products beat fp32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return False
+    flags = _cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def cpu_has_fast_int8() -> bool:
     """True on x86 CPUs with int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return False
+    flags = _cpu_flags()
     return any(flag in flags for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
 
 
