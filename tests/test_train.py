@@ -400,6 +400,22 @@ def test_length_bucket_order_groups_lengths_and_keeps_batch_order_random() -> No
     assert other != order
 
 
+def test_one_pool_sorts_the_whole_epoch_and_shuffles_equal_lengths() -> None:
+    lengths = [i % 5 + 1 for i in range(200)]  # 40 rows of each length 1..5: two batches each
+    first = length_bucket_order(lengths, batch_size=20, pool=None, generator=torch.Generator().manual_seed(0))
+    second = length_bucket_order(
+        lengths, batch_size=20, pool=None, generator=torch.Generator().manual_seed(1)
+    )
+
+    batches = [first[i : i + 20] for i in range(0, 200, 20)]
+    assert sorted(first) == list(range(200))
+    assert all(len({lengths[i] for i in batch}) == 1 for batch in batches), "no padding at all"
+    longest = [lengths[batch[0]] for batch in batches]
+    assert longest != sorted(longest), "the batch order is random"
+    others = {frozenset(second[i : i + 20]) for i in range(0, 200, 20)}
+    assert {frozenset(batch) for batch in batches} != others, "which rows of a length share a batch varies"
+
+
 # ---------------------------------------------------------------- the CPU fast path
 
 
