@@ -2,9 +2,10 @@
 
 The table is AG News train.csv (about 9.8k rows) repeated to --rows rows, written to --work-dir (never
 to the repository). Each measurement runs in a fresh subprocess and times what `textfit train` does
-before the Trainer starts: `load_splits` (read, validate, stratified 10% validation split, duplicate
-warnings), the label ids, and `tokenize_examples` of the training and the validation split, with the
-MiniLM tokenizer at max_length 256. Imports (those load_splits makes on first use included) and
+before the Trainer starts: `load_splits` (read, validate, stratified 10% validation split), the label
+ids, `tokenize_examples` of the training and the validation split, with the MiniLM tokenizer at
+max_length 256, and the data checks (`check_splits` with the token lengths just counted; where the
+code under test has them). Imports (those load_splits makes on first use included) and
 loading the tokenizer are not timed. Peak memory is the child's ru_maxrss over its whole life (imports
 included); CPU is its user + system time over the timed part.
 
@@ -127,6 +128,11 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     from textfit.config import DataConfig
     from textfit.data import LabelSet, load_splits
 
+    try:
+        from textfit.checks import check_splits
+    except ImportError:  # the code before the checks (the baseline)
+        check_splits = None
+
     for module in ("datasets", "pyarrow.csv", "pyarrow.json", "pyarrow.parquet", "sklearn.model_selection"):
         importlib.import_module(module)  # imported on first use by the code under test: not timed
     logging.basicConfig(level=logging.ERROR)
@@ -153,13 +159,21 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         tokenization.tokenize_examples(part, tokenizer, MAX_LENGTH, labels.encode(part), **options)
         for part in (splits.train, splits.validation)
     ]
+    tokenized_at = time.perf_counter()
+    warnings = []
+    if check_splits is not None:
+        lengths = tokenization.token_lengths(tokenized[0])
+        report = check_splits(splits, max_length=MAX_LENGTH, lengths=lengths, lengths_cut=True)
+        warnings = report.warnings
     finished, cpu_after = time.perf_counter(), cpu_seconds()
     rows = len(splits.train) + len(splits.validation)
     return {
         "rows": rows,
         "tokens": sum(pc.sum(dataset.data.column("length")).as_py() for dataset in tokenized),
         "load_seconds": loaded - started,
-        "tokenize_seconds": finished - loaded,
+        "tokenize_seconds": tokenized_at - loaded,
+        "checks_seconds": finished - tokenized_at,
+        "check_warnings": warnings,
         "seconds": finished - started,
         "rows_per_second": rows / (finished - started),
         "cpu_seconds": cpu_after - cpu_before,
@@ -202,14 +216,15 @@ def run_child(name: str, spec: dict[str, Any], pythonpath: Path | None = None) -
 
 def markdown(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| run | rows | read + validate + split s | tokenize s | total s | rows/s | CPU s | peak RSS MiB "
-        "| cache | load avg before |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| run | rows | read + validate + split s | tokenize s | checks s | total s | rows/s | CPU s "
+        "| peak RSS MiB | cache | load avg before |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r['run']} | {r['rows']:,} | {r['load_seconds']:.1f} | {r['tokenize_seconds']:.1f} "
-            f"| {r['seconds']:.1f} | {r['rows_per_second']:,.0f} | {r['cpu_seconds']:.1f} "
+            f"| {r['checks_seconds']:.1f} | {r['seconds']:.1f} | {r['rows_per_second']:,.0f} "
+            f"| {r['cpu_seconds']:.1f} "
             f"| {r['peak_rss_mib']:,.0f} | {r['cache']} | {r['load_average_before']:.2f} |"
         )
     return "\n".join(lines)

@@ -129,6 +129,141 @@ def test_usage_mistakes_exit_2(args: list[str], message: str) -> None:
     assert message in result.stderr
 
 
+# ---------------------------------------------------------------- check
+
+
+def labelled_rows(per_label: int = 20) -> list[dict[str, Any]]:
+    return [
+        {"text": f"{label} text {i}", "label": label} for i in range(per_label) for label in ("neg", "pos")
+    ]
+
+
+def test_check_prints_a_line_per_check_and_the_next_command(tiny_model_dir: Path, make_csv: Any) -> None:
+    data = make_csv("data.csv", labelled_rows())
+
+    result = invoke("check", data, "--model", tiny_model_dir, "--max-length", "16")
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "PASS  columns     text 'text', label 'label'"
+    assert [line.split()[:2] for line in lines if line[:4] in ("PASS", "WARN", "FAIL")] == [
+        ["PASS", name]
+        for name in ("columns", "rows", "empty", "labels", "imbalance", "duplicates", "overlap", "conflicts")
+    ] + [["PASS", "length"]]
+    assert lines[-2:] == [
+        "9 passed, 0 warnings, 0 failures",
+        f"next: textfit train {data} --model {tiny_model_dir} --max-length 16",
+    ]
+
+
+def test_check_with_warnings_exits_0(tiny_model_dir: Path, make_csv: Any) -> None:
+    data = make_csv("data.csv", [*labelled_rows(), {"text": "neg text 0", "label": "pos"}])
+    validation = make_csv("val.csv", [{"text": "new", "label": "neg"}, {"text": "newer", "label": "pos"}])
+
+    result = invoke("check", data, "--validation-file", validation, "--model", tiny_model_dir)
+
+    assert result.exit_code == 0, result.stderr
+    assert "WARN  duplicates  " in result.stdout
+    assert (
+        "WARN  conflicts   1 text appears with different labels (2 rows); the model cannot fit both"
+    ) in result.stdout
+    assert (
+        "'neg text 0': 'neg' at data.csv row 1 (line 2), 'pos' at data.csv row 41 (line 42)" in result.stdout
+    )
+    assert "7 passed, 2 warnings, 0 failures" in result.stdout
+    assert (
+        f"next: textfit train {data} --validation-file {validation} --model {tiny_model_dir}" in result.stdout
+    )
+
+
+def test_check_failure_exits_1_with_the_fix(tiny_model_dir: Path, make_csv: Any) -> None:
+    data = make_csv("data.csv", labelled_rows())
+
+    result = invoke("check", data, "--label-column", "sentiment", "--model", tiny_model_dir)
+
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"FAIL  columns  {data} has no column 'sentiment'. Columns found: 'text', 'label'",
+        "               hint: pass --label-column with one of the columns found",
+        "",
+        "0 passed, 0 warnings, 1 failure",
+        "next: pass --label-column with one of the columns found; "
+        f"then textfit check {data} --label-column sentiment --model {tiny_model_dir}",
+    ]
+
+
+def test_check_json_is_parseable_and_keeps_the_exit_status(tiny_model_dir: Path, make_csv: Any) -> None:
+    data = make_csv("data.csv", labelled_rows())
+
+    passed = invoke("check", data, "--model", tiny_model_dir, "--json")
+    failed = invoke("check", data, "--model", tiny_model_dir, "--json", "--text-column", "body")
+
+    assert passed.exit_code == 0, passed.stderr
+    report = json.loads(passed.stdout)
+    assert report["ok"] is True
+    assert [check["status"] for check in report["checks"]] == ["pass"] * 9
+    assert failed.exit_code == 1
+    assert json.loads(failed.stdout)["checks"][0]["summary"].endswith(
+        "has no column 'body'. Columns found: 'text', 'label'"
+    )
+
+
+def test_check_quiet_shows_only_warnings_and_failures(tiny_model_dir: Path, make_csv: Any) -> None:
+    data = make_csv("data.csv", [*labelled_rows(), {"text": "neg text 0", "label": "neg"}])
+    validation = make_csv("val.csv", [{"text": "new", "label": "neg"}, {"text": "newer", "label": "pos"}])
+
+    result = invoke("check", data, "--validation-file", validation, "--model", tiny_model_dir, "-q")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("WARN  duplicates  ")
+    assert "PASS" not in result.stdout
+
+
+def test_check_group_column_and_the_default_model(make_csv: Any) -> None:
+    rows = [{**row, "language": "en" if i % 2 else "de"} for i, row in enumerate(labelled_rows())]
+    data = make_csv("data.csv", [*rows, {"text": "ohne label", "label": "", "language": "de"}])
+
+    result = invoke("check", data, "--group-column", "language", "--drop-invalid")  # minilm's tokenizer
+
+    assert result.exit_code == 0, result.stderr
+    assert "PASS  columns     text 'text', label 'label', group 'language'" in result.stdout
+    assert "WARN  empty       1 row with an empty text or label dropped (--drop-invalid)" in result.stdout
+    assert "PASS  length      median " in result.stdout
+    assert "WARN  groups      2 groups lack a label in training: " in result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        f"next: textfit train {data} --drop-invalid --set data.group_column=language"
+    )
+
+
+def test_check_a_missing_model_is_a_failed_check(make_csv: Any) -> None:
+    data = make_csv("data.csv", labelled_rows())
+
+    result = invoke("check", data, "--model", "./no-such-model")
+
+    assert result.exit_code == 1
+    assert "FAIL  length      cannot load model './no-such-model': no such folder" in result.stdout
+    assert (
+        "hint: pass a local model folder with --model PATH, or one of the presets: minilm, mpnet"
+        in result.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["check"], "give a training file"),
+        (["check", "data.csv", "--max-lenght", "9"], "No such option: --max-lenght"),
+        (["check", "data.csv", "--max-length", "many"], "Invalid value for '--max-length'"),
+    ],
+)
+def test_check_usage_mistakes_exit_2(args: list[str], message: str) -> None:
+    result = invoke(*args)
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert message in result.stderr
+
+
 # ---------------------------------------------------------------- train
 
 

@@ -682,7 +682,6 @@ def test_stratified_split_is_seeded(tmp_path: Path) -> None:
     for part in (first.train, first.validation):
         assert sorted(set(part.labels)) == ["a", "b", "c"]
     assert first.columns == {"text": "text", "text_pair": None, "label": "label"}
-    assert first.warnings == []
     assert first.test is None
 
 
@@ -772,7 +771,6 @@ def test_validation_file(tmp_path: Path) -> None:
     assert splits.validation.texts == ["new a", "new b"]
     assert splits.test is not None
     assert splits.test.labels == ["b"]
-    assert splits.warnings == []
 
 
 @pytest.mark.parametrize("role", ["validation_file", "test_file"])
@@ -791,51 +789,41 @@ def test_unknown_label_in_validation_or_test_file(tmp_path: Path, role: str) -> 
     assert caught.value.hint == "fix those labels, or retrain with them in the training file"
 
 
-def test_duplicate_and_overlap_warnings(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    train = write_csv(
-        tmp_path / "train.csv",
-        [("same", "a"), ("same", "a"), ("same", "a"), ("other", "b"), ("seen", "b"), ("new", "a")],
+def test_group_column_comes_along_and_is_optional_outside_training(tmp_path: Path) -> None:
+    train = write(
+        tmp_path / "train.csv", "text,label,language\nhello,a,en\nbonjour,b,fr\nhi,a,\nsalut,b,fr\n"
     )
-    validation = write_csv(tmp_path / "val.csv", [("same", "a"), ("seen", "b"), ("unseen", "a")])
-    with caplog.at_level(logging.WARNING, logger="textfit.data"):
-        splits = load_splits(DataConfig(train_file=train, validation_file=validation), seed=0)
-    assert splits.warnings == [
-        f"{train}: 2 training rows repeat an earlier row's text; "
-        "repeats weigh more in training and can inflate validation scores",
-        "2 validation texts also appear in the training data; "
-        "validation scores will be optimistic (deduplicate, or split by group)",
-    ]
-    for warning in splits.warnings:
-        assert warning in caplog.text
+    validation = write_csv(tmp_path / "val.csv", [("hey", "a"), ("coucou", "b")])
+    cfg = DataConfig(train_file=train, validation_file=validation, group_column="language")
+
+    splits = load_splits(cfg, seed=0)
+
+    assert splits.train.column("group").to_pylist() == ["en", "fr", "", "fr"]
+    assert "group" not in splits.validation.data.column_names
+    assert splits.columns == {"text": "text", "text_pair": None, "label": "label"}
+    without = load_splits(DataConfig(train_file=train, validation_file=validation), seed=0)
+    assert "group" not in without.train.data.column_names
 
 
-def test_one_duplicate_and_one_overlap(tmp_path: Path) -> None:
-    train = write_csv(tmp_path / "train.csv", [("x", "a"), ("x", "a"), ("y", "b")])
-    validation = write_csv(tmp_path / "val.csv", [("y", "b"), ("z", "a")])
-    splits = load_splits(DataConfig(train_file=train, validation_file=validation), seed=0)
-    assert splits.warnings == [
-        f"{train}: 1 training row repeats an earlier row's text; "
-        "repeats weigh more in training and can inflate validation scores",
-        "1 validation text also appears in the training data; "
-        "validation scores will be optimistic (deduplicate, or split by group)",
-    ]
+def test_group_column_missing_from_the_training_file(tmp_path: Path) -> None:
+    train = write_csv(tmp_path / "train.csv", balanced_rows(3, ("a", "b")))
+
+    with pytest.raises(
+        DataError, match=re.escape(f"{train} has no column 'language'. Columns found: 'text', 'label'")
+    ) as caught:
+        load_splits(DataConfig(train_file=train, group_column="language"), seed=0)
+    assert caught.value.hint == "pass --group-column with one of the columns found"
 
 
-def test_duplicates_in_the_training_file_overlap_after_the_split(tmp_path: Path) -> None:
-    # Five copies of one text: the split puts some on each side.
-    rows = [*balanced_rows(5, ("a", "b")), *[("copy", "a")] * 5]
-    path = write_csv(tmp_path / "d.csv", rows)
-    splits = load_splits(DataConfig(train_file=path, validation_split=0.5), seed=0)
-    assert "copy" in splits.train.texts
-    assert "copy" in splits.validation.texts
-    assert any("1 validation text also appears in the training data" in w for w in splits.warnings)
+def test_group_column_of_dropped_rows_is_dropped_too(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", "text,label,language\nhello,a,en\n,b,fr\nhi,b,de\n")
+    table = read_table(path)
+    columns = find_columns(table, DataConfig())
 
+    examples = table_examples(table, columns, drop_invalid=True, group_column="language")
 
-def test_same_text_with_another_pair_is_no_duplicate(tmp_path: Path) -> None:
-    train = write(tmp_path / "train.csv", "text,pair,label\nq,a1,x\nq,a2,y\nr,a3,x\ns,a4,y\n")
-    validation = write(tmp_path / "val.csv", "text,pair,label\nq,a5,x\n")
-    cfg = DataConfig(train_file=train, validation_file=validation, text_pair_column="pair")
-    assert load_splits(cfg, seed=0).warnings == []
+    assert examples.column("group").to_pylist() == ["en", "de"]
+    assert examples.dropped == 1
 
 
 # ---------------------------------------------------------------- pyarrow reads as Python would

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -299,7 +300,65 @@ def test_long_texts_are_cut_with_a_warning(
         train_file=train_file, output_dir=tmp_path / "run", progress=False, **quick(tiny_settings)
     )
 
-    assert "100.0% of training texts are longer than 16 tokens and were cut" in result.warnings
+    assert "100.0% of training texts are longer than 16 tokens and will be cut" in result.warnings
+
+
+def test_train_runs_the_data_checks_and_keeps_their_warnings(
+    tiny_settings: dict[str, Any], make_csv: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = class_rows(CLASS_WORDS, 12)
+    train_file = make_csv("train.csv", [*rows, rows[0], rows[0]])
+    validation_file = make_csv("val.csv", class_rows(CLASS_WORDS, 4, start=12))
+    repeats = (
+        f"{train_file}: 2 training rows repeat an earlier row's text; "
+        "repeats weigh more in training and can inflate validation scores"
+    )
+
+    with caplog.at_level("WARNING", logger="textfit.train"):
+        result = textfit.train(
+            train_file=train_file,
+            validation_file=validation_file,
+            output_dir=tmp_path / "run",
+            progress=False,
+            **quick(tiny_settings),
+        )
+
+    assert result.warnings == [repeats]
+    assert repeats in caplog.text
+    metrics = json.loads((result.run_dir / "metrics.json").read_text(encoding="utf-8"))
+    checks = {check["name"]: check["status"] for check in metrics["checks"]["checks"]}
+    assert checks == {
+        "columns": "pass",
+        "rows": "pass",
+        "empty": "pass",
+        "labels": "pass",
+        "imbalance": "pass",
+        "duplicates": "warn",
+        "overlap": "pass",
+        "conflicts": "pass",
+        "length": "pass",
+    }
+    assert metrics["checks"]["warnings"] == 1
+
+
+def test_a_failed_data_check_stops_training(
+    tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textfit.checks import Check, CheckReport
+
+    failed = CheckReport([Check("conflicts", "fail", "2 texts have two labels", hint="fix the labels")])
+    train_module = sys.modules["textfit.train"]  # textfit.train is the function
+    monkeypatch.setattr(train_module, "check_splits", lambda *args, **kwargs: failed)
+
+    with pytest.raises(
+        DataError, match=re.escape("data check 'conflicts' failed: 2 texts have two labels")
+    ) as caught:
+        textfit.train(
+            train_file=binary_csv, output_dir=tmp_path / "run", progress=False, **quick(tiny_settings)
+        )
+
+    assert caught.value.hint == "fix the labels"
+    assert not (tmp_path / "run").exists()
 
 
 # ---------------------------------------------------------------- model errors

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -124,6 +125,100 @@ def _main(
     ] = None,
 ) -> None:
     """Fine-tune a pretrained transformer into a text classifier from a labelled file."""
+
+
+@app.command()
+def check(
+    train_file: Annotated[
+        Path | None, typer.Argument(help="Training table (CSV, TSV, JSON Lines, Parquet).")
+    ] = None,
+    validation_file: Annotated[Path | None, typer.Option(help="Validation table.")] = None,
+    test_file: Annotated[Path | None, typer.Option(help="Test table.")] = None,
+    text_column: TextColumn = None,
+    text_pair_column: PairColumn = None,
+    label_column: LabelColumn = None,
+    group_column: Annotated[
+        str | None, typer.Option(help="Column of groups (a language, a source): rows and labels per group.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Whose tokenizer counts the tokens (default minilm).")
+    ] = None,
+    max_length: Annotated[int | None, typer.Option(help="Tokens kept per text (default 256).")] = None,
+    table_format: Format = "auto",
+    encoding: Encoding = None,
+    delimiter: Delimiter = None,
+    drop_invalid: DropInvalid = False,
+    config: Annotated[Path | None, typer.Option(help="YAML config (e.g. a run's run_config.yaml).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the warnings and failures.")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Check labelled tables before training: columns, rows, labels, repeats, overlap, lengths.
+
+    One line per check (PASS / WARN / FAIL); exit status 1 when a check fails.
+    Example: textfit check data.csv --validation-file dev.csv
+    """
+    from textfit.checks import check_data, format_checks
+    from textfit.config import load_config
+
+    _setup_output(quiet, verbose)
+    given: dict[str, Any] = {
+        "--validation-file": validation_file,
+        "--test-file": test_file,
+        "--text-column": text_column,
+        "--text-pair-column": text_pair_column,
+        "--label-column": label_column,
+        "--model": model,
+        "--max-length": max_length,
+        "--format": None if table_format == "auto" else table_format,
+        "--encoding": encoding,
+        "--delimiter": delimiter,
+        "--config": config,
+    }
+    try:
+        cfg = load_config(
+            config,
+            {
+                "model.name": model,
+                "model.max_length": max_length,
+                **_data_overrides(
+                    train_file=train_file,
+                    validation_file=validation_file,
+                    test_file=test_file,
+                    text_column=text_column,
+                    text_pair_column=text_pair_column,
+                    label_column=label_column,
+                    group_column=group_column,
+                    format=None if table_format == "auto" else table_format,
+                    encoding=encoding,
+                    delimiter=delimiter,
+                    drop_invalid=drop_invalid or None,
+                ),
+            },
+        )
+        if cfg.data.train_file is None:
+            raise typer.BadParameter("give a training file (or a --config that names one)")
+        report = check_data(cfg)
+    except TextfitError as err:
+        raise _fail(err) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        typer.echo(format_checks(report, quiet))
+        args = [shlex.quote(str(train_file))] if train_file is not None else []
+        args += [f"{flag} {shlex.quote(str(value))}" for flag, value in given.items() if value is not None]
+        args += ["--drop-invalid"] if drop_invalid else []
+        group = shlex.quote(group_column) if group_column else None
+        if report.failed:
+            again = " ".join(args + ([f"--group-column {group}"] if group else []))
+            typer.echo(
+                f"next: {report.failed[0].hint or 'fix the failures above'}; then textfit check {again}"
+            )
+        else:  # train runs the same checks; the group column is a setting there
+            args += [f"--set data.group_column={group}"] if group else []
+            typer.echo(f"next: textfit train {' '.join(args)}")
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

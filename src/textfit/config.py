@@ -61,6 +61,10 @@ class DataConfig(_Section):
     text_column: str | None = Field(None, description="Text column; found from common names.")
     text_pair_column: str | None = Field(None, description="Second text column for sentence-pair tasks.")
     label_column: str | None = Field(None, description="Label column; found from common names.")
+    group_column: str | None = Field(
+        None,
+        description="Column of groups (a language, a source) whose rows and labels `textfit check` counts.",
+    )
     validation_split: float = Field(
         0.1, gt=0.0, lt=1.0, description="Share of the training file held out for validation."
     )

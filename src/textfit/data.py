@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -30,11 +30,14 @@ __all__ = [
     "LabelSet",
     "Splits",
     "Table",
+    "check_classes",
     "find_columns",
+    "find_group_column",
     "label_name",
     "load_splits",
     "read_examples",
     "read_table",
+    "stratified_split",
     "table_examples",
     "table_format",
     "with_trained_columns",
@@ -64,7 +67,8 @@ class Examples:
     """
 
     source: Path
-    data: pa.Table  # "text", optional "text_pair", "row" (each row's 0-based row in the source table)
+    # "text", optional "text_pair" and "group", "row" (each row's 0-based row in the source table)
+    data: pa.Table
     label_codes: NDArray[np.int32]  # per row of data: its label, as an index into label_names
     label_names: tuple[str, ...]
     selection: NDArray[np.int64] | None = None  # these examples' rows of data, in order; None: all
@@ -75,7 +79,7 @@ class Examples:
         return self.data.num_rows if self.selection is None else len(self.selection)
 
     def column(self, role: str) -> pa.ChunkedArray:
-        """The "text", "text_pair" or "row" column of these examples, in Arrow."""
+        """The "text", "text_pair", "group" or "row" column of these examples, in Arrow."""
         values = self.data.column(role)
         return values if self.selection is None else values.take(pa.array(self.selection))
 
@@ -132,13 +136,12 @@ class Examples:
 
 @dataclass
 class Splits:
-    """Training, validation and (optional) test examples, with the warnings found on the way."""
+    """Training, validation and (optional) test examples; `textfit.checks` looks them over."""
 
     train: Examples
     validation: Examples
     columns: Columns
     test: Examples | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- columns and rows
@@ -190,6 +193,18 @@ def find_columns(table: Table, cfg: DataConfig, need_label: bool = True) -> Colu
             hint="pass --text-column and --label-column naming two different columns",
         )
     return Columns(text=text, text_pair=pair, label=label)
+
+
+def find_group_column(table: Table, cfg: DataConfig, required: bool) -> str | None:
+    """cfg.group_column when set and (unless `required`) the table has it; else None.
+
+    Raises:
+        DataError: `required`, and the table has no such column.
+    """
+    name = cfg.group_column
+    if name is None or (not required and name not in table.names):
+        return None
+    return _pick_column(table, name, (), "group")
 
 
 def with_trained_columns(cfg: DataConfig, table: Table, trained: dict[str, Any]) -> DataConfig:
@@ -295,11 +310,18 @@ def _label_codes(table: Table, name: str) -> tuple[NDArray[np.int32], list[str]]
     return np.asarray(remap, dtype=np.int32)[positions], list(codes_by_name)
 
 
-def table_examples(table: Table, columns: Columns, drop_invalid: bool, need_labels: bool = True) -> Examples:
+def table_examples(
+    table: Table,
+    columns: Columns,
+    drop_invalid: bool,
+    need_labels: bool = True,
+    group_column: str | None = None,
+) -> Examples:
     """Validate the rows of a table into Examples.
 
     Rows with an empty text (or label, when `need_labels`) fail with every such row named, or, with
-    `drop_invalid`, are dropped and counted.
+    `drop_invalid`, are dropped and counted. With `group_column`, its values (as text, null where
+    empty) come along as the "group" column; an empty group is no reason to drop a row.
     """
     texts = {"text": _text_column(table, columns["text"])}
     if columns["text_pair"]:
@@ -331,6 +353,9 @@ def table_examples(table: Table, columns: Columns, drop_invalid: bool, need_labe
         raise DataError(f"{table.path}: no usable rows left", hint="every row had an empty field")
     keep = pa.array(usable)
     data = {role: values if not dropped else values.filter(keep) for role, values in texts.items()}
+    if group_column is not None:
+        groups = _text_column(table, group_column)
+        data["group"] = groups if not dropped else groups.filter(keep)
     data["row"] = pa.chunked_array([pa.array(kept, pa.int64())])
     used, kept_codes = np.unique(codes[kept], return_inverse=True)  # only the labels of kept rows
     label_names = tuple(names[code] for code in used.tolist())
@@ -340,10 +365,14 @@ def table_examples(table: Table, columns: Columns, drop_invalid: bool, need_labe
 
 
 def read_examples(path: Path, cfg: DataConfig, need_labels: bool = True) -> Examples:
-    """Read a table and return its validated examples (see `read_table`, `table_examples`)."""
+    """Read a table and return its validated examples (see `read_table`, `table_examples`).
+
+    The group column (cfg.group_column) comes along where the table has it.
+    """
     table = read_table(path, cfg.format, cfg.encoding, cfg.delimiter)
     columns = find_columns(table, cfg, need_labels)
-    return table_examples(table, columns, cfg.drop_invalid, need_labels)
+    group = find_group_column(table, cfg, required=False)
+    return table_examples(table, columns, cfg.drop_invalid, need_labels, group)
 
 
 # ---------------------------------------------------------------- labels
@@ -404,7 +433,8 @@ class LabelSet:
 # ---------------------------------------------------------------- splits
 
 
-def _check_classes(examples: Examples) -> None:
+def check_classes(examples: Examples) -> None:
+    """Fail unless the examples have at least 2 labels."""
     counts = examples.label_counts()
     if len(counts) < 2:
         only = next(iter(counts))
@@ -414,7 +444,12 @@ def _check_classes(examples: Examples) -> None:
         )
 
 
-def _stratified_split(examples: Examples, share: float, seed: int) -> tuple[Examples, Examples]:
+def stratified_split(examples: Examples, share: float, seed: int) -> tuple[Examples, Examples]:
+    """Hold out a seeded, stratified `share` of the examples: (train, validation).
+
+    Raises:
+        DataError: a class has a single row, or either side would have fewer rows than classes.
+    """
     from sklearn.model_selection import train_test_split
 
     counts = examples.label_counts()
@@ -454,40 +489,12 @@ def _stratified_split(examples: Examples, share: float, seed: int) -> tuple[Exam
     return examples.subset(train_idx), examples.subset(val_idx)
 
 
-def _distinct_keys(examples: Examples) -> pa.Table:
-    """The distinct (text, second text) pairs of the examples."""
-    roles = [role for role in ("text", "text_pair") if role in examples.data.column_names]
-    keys = pa.table({role: examples.column(role) for role in roles})
-    return keys.group_by(roles).aggregate([])
-
-
-def _duplicate_warnings(train: Examples, validation: Examples) -> list[str]:
-    warnings = []
-    train_keys = _distinct_keys(train)
-    repeats = len(train) - train_keys.num_rows
-    if repeats:
-        warnings.append(
-            f"{train.source}: {counted(repeats, 'training row repeats', 'training rows repeat')} "
-            "an earlier row's text; "
-            "repeats weigh more in training and can inflate validation scores"
-        )
-    validation_keys = _distinct_keys(validation)
-    overlap = validation_keys.join(
-        train_keys, keys=validation_keys.column_names, join_type="left semi"
-    ).num_rows
-    if overlap:
-        warnings.append(
-            f"{counted(overlap, 'validation text also appears', 'validation texts also appear')} "
-            "in the training data; "
-            "validation scores will be optimistic (deduplicate, or split by group)"
-        )
-    return warnings
-
-
 def load_splits(cfg: DataConfig, seed: int) -> Splits:
     """Read the training, validation and test tables named in cfg.
 
     Without a validation file, a stratified, seeded share of the training file is held out.
+    `textfit.checks.check_data` takes the same steps, turning their errors into failed checks;
+    `check_splits` looks for duplicates, overlap and the rest.
 
     Raises:
         DataError: naming the file, rows and columns of every problem, with a hint.
@@ -496,19 +503,17 @@ def load_splits(cfg: DataConfig, seed: int) -> Splits:
         raise DataError("no training file given", hint="textfit train data.csv")
     table = read_table(cfg.train_file, cfg.format, cfg.encoding, cfg.delimiter)
     columns = find_columns(table, cfg)
-    examples = table_examples(table, columns, cfg.drop_invalid)
-    _check_classes(examples)
+    group = find_group_column(table, cfg, required=True)
+    examples = table_examples(table, columns, cfg.drop_invalid, group_column=group)
+    check_classes(examples)
     if cfg.validation_file is not None:
         train, validation = examples, read_examples(cfg.validation_file, cfg)
     else:
-        train, validation = _stratified_split(examples, cfg.validation_split, seed)
+        train, validation = stratified_split(examples, cfg.validation_split, seed)
         train.dropped = examples.dropped
     test = read_examples(cfg.test_file, cfg) if cfg.test_file is not None else None
     labels = LabelSet.from_labels(train.label_counts())
     for evaluated in (validation, test):
         if evaluated is not None:
             labels.encode(evaluated)  # fail now on unknown labels, not after training
-    splits = Splits(train, validation, columns, test, _duplicate_warnings(train, validation))
-    for warning in splits.warnings:
-        logger.warning(warning)
-    return splits
+    return Splits(train, validation, columns, test)

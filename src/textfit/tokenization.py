@@ -121,6 +121,17 @@ def truncated_share(dataset: Any, max_length: int) -> float:
     return float(np.count_nonzero(lengths >= max_length)) / max(len(lengths), 1)
 
 
+def count_tokens(
+    examples: Examples, tokenizer: Any, max_length: int, chunk_rows: int = CHUNK_ROWS
+) -> NDArray[np.int64]:
+    """The number of tokens of each example (at most max_length), without keeping the ids."""
+    lengths = [
+        batch.column("length").to_numpy()
+        for batch in _token_batches(examples, tokenizer, max_length, chunk_rows, every_row=False)
+    ]
+    return np.concatenate(lengths).astype(np.int64) if lengths else np.zeros(0, np.int64)
+
+
 def _with_labels(tokens: pa.Table, label_ids: list[int] | None) -> pa.Table:
     if label_ids is None:
         return tokens

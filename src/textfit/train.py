@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from textfit.checks import check_splits
 from textfit.config import RunConfig, save_config, with_settings, write_text_atomic
 from textfit.data import Examples, LabelSet, Splits, load_splits
 from textfit.errors import ConfigError
 from textfit.metrics import classification_report, scalar_metrics
 from textfit.modeling import load_pretrained, pad_multiple, pick_precision, quiet_transformers
-from textfit.tokenization import token_lengths, tokenize_examples, truncated_share
+from textfit.tokenization import token_lengths, tokenize_examples
 
 logger = logging.getLogger(__name__)
 
@@ -330,11 +331,19 @@ def train(
     # The metrics ignore the order, and batches of similar length pad less.
     by_length = np.argsort(token_lengths(validation_dataset), kind="stable")
     validation_dataset = validation_dataset.select(by_length)
-    warnings = list(splits.warnings)
-    share = truncated_share(train_dataset, max_length)
-    if share > 0.01:
-        warnings.append(f"{share:.1%} of training texts are longer than {max_length} tokens and were cut")
-        logger.warning(warnings[-1])
+    # The checks of `textfit check`, with the token counts of the training set just tokenized.
+    checks = check_splits(
+        splits,
+        max_length=max_length,
+        group_column=cfg.data.group_column,
+        lengths=token_lengths(train_dataset),
+        lengths_cut=True,
+    )
+    checks.raise_on_failure()
+    warnings = checks.warnings
+    for warning in warnings:
+        logger.warning(warning)
+    logger.info("data checks: %s", checks.tally())
 
     partial_dir = run_dir.with_name(run_dir.name + ".partial")
     shutil.rmtree(partial_dir, ignore_errors=True)  # left by an interrupted run
@@ -375,6 +384,7 @@ def train(
         },
         "validation": _evaluate(model, tokenizer, splits.validation, labels, batch, precision),
         "test": _evaluate(model, tokenizer, splits.test, labels, batch, precision) if splits.test else None,
+        "checks": checks.to_dict(),
     }
     model_dir = partial_dir / "model"
     with quiet_transformers():
