@@ -287,6 +287,8 @@ def test_train_prints_the_run_folder_and_metrics(
     assert "confusion matrix" in result.stdout
     assert lines[-1] == f"next: textfit predict {run_dir} new_texts.csv -o predictions.csv"
     assert "loss" not in result.stdout, "progress and log lines go to stderr"
+    assert "\r" not in result.stdout, "progress bars go to stderr"
+    assert "tokenizing" in result.stderr
     assert (run_dir / "model" / "model.safetensors").is_file()
     assert "error" not in result.stderr
 
@@ -300,7 +302,8 @@ def test_train_quiet_keeps_stdout_to_the_results(tiny_config: Path, binary_csv: 
     assert result.stdout.startswith(f"run saved to {run_dir}\n")
     assert "{" not in result.stdout, "no Trainer log dicts on stdout"
     assert "test:" not in result.stdout
-    assert result.stderr == ""
+    assert result.stderr == "", "no bars, no log lines"
+    assert result.stdout.splitlines()[-1].startswith(f"next: textfit predict {run_dir} ")
 
 
 def test_flags_win_over_the_config_file(tiny_config: Path, binary_csv: Path, tmp_path: Path) -> None:
@@ -439,7 +442,7 @@ def test_evaluate_prints_a_table(tiny_run_dir: Path, binary_test_csv: Path, tmp_
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(f"{binary_test_csv} (16 rows):\n")
     assert "f1_macro" in result.stdout
-    assert result.stdout.endswith(f"metrics written to {output}\n")
+    assert f"\nmetrics written to {output}\n" in result.stdout
 
 
 def test_evaluate_unknown_label(tiny_run_dir: Path, make_csv: Any, tmp_path: Path) -> None:

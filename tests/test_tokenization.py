@@ -355,3 +355,27 @@ def test_truncated_share_and_token_lengths(tokenizer: Any, tmp_path: Path) -> No
     dataset = tokenize_examples(examples, tokenizer, 8)
     assert list(token_lengths(dataset)) == [min(n + 2, 8) for n in range(1, 11)]  # [CLS] ... [SEP]
     assert truncated_share(dataset, 8) == pytest.approx(0.5)  # 6 words and more fill 8 tokens
+
+
+# ---------------------------------------------------------------- progress
+
+
+@pytest.mark.parametrize("cache", [True, False], ids=["cache", "no-cache"])
+def test_progress_is_reported_after_each_chunk(tokenizer: Any, topics: Path, cache: bool) -> None:
+    examples = read_examples(topics, DataConfig())
+    calls: list[tuple[int, int]] = []
+
+    tokenize_examples(
+        examples, tokenizer, 16, cache=cache, chunk_rows=20, progress=lambda *c: calls.append(c)
+    )
+
+    assert calls == [(0, 48), (20, 48), (40, 48), (48, 48)]
+
+
+def test_progress_of_a_cache_hit_is_one_call(tokenizer: Any, topics: Path) -> None:
+    tokenize_examples(read_examples(topics, DataConfig()), tokenizer, 16)
+    calls: list[tuple[int, int]] = []
+
+    tokenize_examples(read_examples(topics, DataConfig()), tokenizer, 16, progress=lambda *c: calls.append(c))
+
+    assert calls == [(48, 48)]

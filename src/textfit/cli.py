@@ -53,9 +53,21 @@ class _Messages(logging.Formatter):
         return prefix + record.getMessage()
 
 
+class _AboveTheBars(logging.Handler):
+    """Log lines on stderr, written above any progress bar on screen (not into it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
 def _setup_output(quiet: bool, verbose: bool) -> None:
     """Textfit's log messages on stderr; the libraries' chatter only with --verbose."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _AboveTheBars()
     handler.setFormatter(_Messages())
     package = logging.getLogger("textfit")
     package.handlers[:] = [handler]
@@ -73,22 +85,32 @@ def _setup_output(quiet: bool, verbose: bool) -> None:
 
 @contextlib.contextmanager
 def _progress_bar(quiet: bool, description: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress callback drawing a bar on stderr (None with --quiet)."""
+    """A progress callback drawing a bar on stderr (None with --quiet).
+
+    The bar shows from the first call and goes when done reaches total; a later call (the validation
+    split after the training split) draws a new one.
+    """
     if quiet:
         yield None
         return
     from tqdm.auto import tqdm
 
-    bar = tqdm(desc=description, unit=" texts", file=sys.stderr, leave=False)
+    bars: list[Any] = []
 
     def update(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(desc=description, total=total, unit=" texts", file=sys.stderr, leave=False))
+        bar = bars[0]
         bar.total = total
         bar.update(done - bar.n)
+        if done >= total:
+            bars.pop().close()
 
     try:
         yield update
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
 
 
 def _fail(err: TextfitError) -> typer.Exit:
@@ -325,7 +347,10 @@ def train(
         cfg = load_config(config, overrides)
         if cfg.data.train_file is None:
             raise typer.BadParameter("give a training file (or a --config that names one)")
-        result = run_training(cfg, overwrite=overwrite, progress=not quiet)
+        with _progress_bar(quiet, "tokenizing") as tokenize_progress:
+            result = run_training(
+                cfg, overwrite=overwrite, progress=not quiet, tokenize_progress=tokenize_progress
+            )
     except TextfitError as err:
         raise _fail(err) from None
     typer.echo(f"run saved to {result.run_dir}")
@@ -386,6 +411,7 @@ def evaluate(
     else:
         typer.echo(format_report(report.metrics, f"{data_file} ({report.metrics['samples']} rows):"))
         typer.echo(f"\nmetrics written to {report.output}")
+        typer.echo(f"next: textfit predict {run_dir} new_texts.csv -o predictions.csv")
 
 
 @app.command()
@@ -456,6 +482,7 @@ def predict(
         raise _fail(err) from None
     if output != "-":
         typer.echo(f"{rows} rows with predictions written to {output}", err=True)
+        typer.echo(f"next: textfit evaluate {run_dir} labelled.csv", err=True)
 
 
 @app.command("export-onnx")
@@ -506,6 +533,31 @@ def export_onnx(
             f"{'yes' if c.passed else 'no'} |"
         )
     typer.echo(f"\nwritten to {run_dir / 'onnx'}; next: textfit predict {run_dir} new.csv --backend onnx")
+
+
+@app.command("init-config")
+def init_config(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: print to stdout).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
+) -> None:
+    """Write a YAML config of every setting, with its default and what it does.
+
+    Example: textfit init-config -o textfit.yaml, edit it, then textfit train --config textfit.yaml
+    """
+    from textfit.config_template import default_config_yaml
+    from textfit.config_template import init_config as write_config
+
+    if output is None:
+        typer.echo(default_config_yaml(), nl=False)
+        return
+    try:
+        write_config(output, overwrite)
+    except TextfitError as err:
+        raise _fail(err) from None
+    typer.echo(f"config written to {output}")
+    typer.echo(f"next: edit it, then textfit train --config {output}")
 
 
 def main() -> None:

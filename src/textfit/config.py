@@ -42,6 +42,21 @@ BEST_MODEL_METRICS = (
     "loss",
 )
 
+# What train.report_to may name: the Trainer's experiment trackers, each with the modules that
+# provide it (any one is enough) and what to install when none is there.
+TRACKERS: dict[str, tuple[tuple[str, ...], str]] = {
+    "tensorboard": (("tensorboard", "tensorboardX"), 'pip install "textfit[tracking]" (or tensorboard)'),
+    "mlflow": (("mlflow",), 'pip install "textfit[tracking]" (or mlflow-skinny)'),
+    "wandb": (("wandb",), "pip install wandb"),
+    "comet_ml": (("comet_ml",), "pip install comet-ml"),
+    "clearml": (("clearml",), "pip install clearml"),
+    "dvclive": (("dvclive",), "pip install dvclive"),
+    "neptune": (("neptune",), "pip install neptune"),
+    "trackio": (("trackio",), "pip install trackio"),
+    "swanlab": (("swanlab",), "pip install swanlab"),
+    "codecarbon": (("codecarbon",), "pip install codecarbon"),
+}
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -56,11 +71,19 @@ class DataConfig(_Section):
     )
     test_file: Path | None = Field(None, description="Test table, evaluated after training.")
     format: TableFormat = Field("auto", description="Table format; 'auto' goes by file extension.")
-    encoding: str | None = Field(None, description="Text encoding; sniffed (UTF-8, BOMs) when absent.")
-    delimiter: str | None = Field(None, description="CSV delimiter; sniffed when absent.")
-    text_column: str | None = Field(None, description="Text column; found from common names.")
-    text_pair_column: str | None = Field(None, description="Second text column for sentence-pair tasks.")
-    label_column: str | None = Field(None, description="Label column; found from common names.")
+    encoding: str | None = Field(
+        None, description="Text encoding, e.g. latin-1; null: UTF-8, or UTF-16 / UTF-8 with a BOM."
+    )
+    delimiter: str | None = Field(None, description="CSV delimiter; null: sniffed among , ; TAB |.")
+    text_column: str | None = Field(
+        None, description="Text column; null: found from common names (text, sentence, review, ...)."
+    )
+    text_pair_column: str | None = Field(
+        None, description="Second text column for sentence-pair tasks, encoded as a real pair."
+    )
+    label_column: str | None = Field(
+        None, description="Label column; null: found from common names (label, category, class, ...)."
+    )
     group_column: str | None = Field(
         None,
         description="Column of groups (a language, a source) whose rows and labels `textfit check` counts.",
@@ -83,7 +106,9 @@ class ModelConfig(_Section):
     """Which pretrained encoder to fine-tune."""
 
     name: str = Field("minilm", description="Preset (minilm, mpnet), local folder or hub id.")
-    max_length: int = Field(256, ge=8, le=8192, description="Longer texts are truncated (tokens).")
+    max_length: int = Field(
+        256, ge=8, le=8192, description="Tokens kept per text; longer texts are cut (the share is reported)."
+    )
     trust_remote_code: bool = Field(
         False, description="Allow a hub model to run its own Python code (off: safe by default)."
     )
@@ -94,7 +119,7 @@ class TrainConfig(_Section):
 
     epochs: float = Field(3.0, gt=0, description="Number of passes over the training set.")
     learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate of AdamW.")
-    lr_scheduler: Scheduler = Field("linear", description="Learning-rate schedule after warmup.")
+    lr_scheduler: Scheduler = Field("linear", description="Learning-rate schedule after the warmup.")
     warmup_ratio: float = Field(0.1, ge=0.0, lt=1.0, description="Share of the steps spent warming up.")
     weight_decay: float = Field(0.01, ge=0.0, description="AdamW weight decay.")
     batch_size: int = Field(32, ge=1, description="Training batch size per device.")
@@ -102,11 +127,17 @@ class TrainConfig(_Section):
     gradient_accumulation_steps: int = Field(1, ge=1, description="Batches per optimiser step.")
     max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
     eval_strategy: Strategy = Field("epoch", description="When to evaluate on validation.")
-    eval_steps: int | None = Field(None, ge=1, description="Steps between evaluations ('steps').")
+    eval_steps: int | None = Field(
+        None, ge=1, description="Steps between evaluations (with eval_strategy 'steps')."
+    )
     save_strategy: Strategy = Field("epoch", description="When to save a checkpoint.")
-    save_steps: int | None = Field(None, ge=1, description="Steps between checkpoints ('steps').")
+    save_steps: int | None = Field(
+        None, ge=1, description="Steps between checkpoints (with save_strategy 'steps'; else 500)."
+    )
     logging_strategy: Strategy = Field("steps", description="When to log the training loss.")
-    logging_steps: int = Field(50, ge=1, description="Steps between log lines ('steps').")
+    logging_steps: int = Field(
+        50, ge=1, description="Steps between logs of the training loss (with logging_strategy 'steps')."
+    )
     precision: Precision = Field(
         "auto", description="auto: bf16 where the hardware runs it fast, fp32 elsewhere."
     )
@@ -114,20 +145,28 @@ class TrainConfig(_Section):
         True, description="Keep the checkpoint with the best validation metric."
     )
     metric_for_best_model: str = Field(
-        "f1_macro", description="Validation metric that picks the best checkpoint."
+        "f1_macro",
+        description="Validation metric that picks the best checkpoint (and early stopping's): "
+        + ", ".join(BEST_MODEL_METRICS)
+        + ".",
     )
     early_stopping_patience: int | None = Field(
-        None, ge=1, description="Stop after this many evaluations without improvement."
+        None,
+        ge=1,
+        description="Stop after this many evaluations without improvement; null: never stop early.",
     )
     group_by_length: bool = Field(True, description="Batch texts of similar length together.")
     cpu_fast_path: bool = Field(
         True, description="On a CPU, train with textfit's cheaper dropout masks and attention."
     )
     report_to: list[str] = Field(
-        default_factory=lambda: ["none"], description="Trackers: none, tensorboard, mlflow, ..."
+        default_factory=lambda: ["none"],
+        description="Experiment trackers the Trainer logs to: none, or some of "
+        + ", ".join(TRACKERS)
+        + " (tensorboard writes to RUN_DIR/tensorboard; mlflow to $MLFLOW_TRACKING_URI).",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
-        "warning", description="Log level of transformers."
+        "warning", description="Log level of transformers inside the Trainer."
     )
     seed: int = Field(42, description="Seed for the split, initialisation and data order.")
 
@@ -152,6 +191,22 @@ class TrainConfig(_Section):
     @classmethod
     def _one_tracker_as_list(cls, value: Any) -> Any:
         return [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+
+    @field_validator("report_to")
+    @classmethod
+    def _known_trackers(cls, value: list[str]) -> list[str]:
+        names = [name.strip().lower() for name in value]
+        for name in names:
+            if name != "none" and name not in TRACKERS:
+                close = difflib.get_close_matches(name, ["none", *TRACKERS], n=1)
+                suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(
+                    f"unknown tracker {name!r}{suggestion}; choose none, or one or more of "
+                    + ", ".join(TRACKERS)
+                )
+        if "none" in names and len(names) > 1:
+            raise ValueError("'none' cannot be given with other trackers")
+        return list(dict.fromkeys(names)) or ["none"]
 
     @model_validator(mode="after")
     def _steps_need_counts(self) -> TrainConfig:

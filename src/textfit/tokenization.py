@@ -47,6 +47,7 @@ class Encoded(NamedTuple):
 
 
 Encoder = Callable[[list[str], list[str] | None], Encoded]
+ProgressCallback = Callable[[int, int], None]  # (texts tokenized, texts in all)
 
 
 def tokenize_examples(
@@ -57,6 +58,7 @@ def tokenize_examples(
     *,
     cache: bool = True,
     chunk_rows: int = CHUNK_ROWS,
+    progress: ProgressCallback | None = None,
 ) -> Any:
     """Tokenize texts (and text pairs, as real pairs with token type ids), truncating at max_length.
 
@@ -68,6 +70,8 @@ def tokenize_examples(
         cache: reuse (or write) the token ids of the examples' file in cache_root()/tokenized.
             Off, or with a tokenizer that has no fast backend, only these examples are tokenized.
         chunk_rows: texts per tokenizer call.
+        progress: called with (texts tokenized, texts in all) after each chunk; the texts are
+            those of the whole file when the cache is filled, and all at once on a cache hit.
 
     Returns:
         A datasets.Dataset with `input_ids`, `token_type_ids` where the tokenizer gives them,
@@ -77,7 +81,7 @@ def tokenize_examples(
     key = _cache_key(examples, tokenizer, max_length) if cache else None
     if key is not None:
         try:
-            tokens = _cached_tokens(key, examples, tokenizer, max_length, chunk_rows)
+            tokens = _cached_tokens(key, examples, tokenizer, max_length, chunk_rows, progress)
         except OSError as err:  # a read-only or full disk: tokenize without the cache
             logger.warning(
                 "cannot use the tokenization cache in %s (%s); tokenizing without it", _cache_dir(), err
@@ -86,7 +90,7 @@ def tokenize_examples(
             if examples.selection is not None:  # a split: its rows, in memory (indices are slow in datasets)
                 tokens = tokens.take(pa.array(examples.selection))
             return _dataset(_with_labels(tokens, label_ids), key, examples.selection)
-    batches = _token_batches(examples, tokenizer, max_length, chunk_rows, every_row=False)
+    batches = _token_batches(examples, tokenizer, max_length, chunk_rows, False, progress)
     return _dataset(_with_labels(pa.Table.from_batches(list(batches)), label_ids), None, None)
 
 
@@ -228,7 +232,12 @@ def _record_batch(encoded: Encoded) -> pa.RecordBatch:
 
 
 def _token_batches(
-    examples: Examples, tokenizer: Any, max_length: int, chunk_rows: int, every_row: bool
+    examples: Examples,
+    tokenizer: Any,
+    max_length: int,
+    chunk_rows: int,
+    every_row: bool,
+    progress: ProgressCallback | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of token ids: of every validated row of the file, or of the examples only.
 
@@ -252,6 +261,8 @@ def _token_batches(
 
     if total == 0:
         return
+    if progress is not None:
+        progress(0, total)
     first = chunk(0)
     encode = _encoder(tokenizer, max_length, (first[0][:32], None if first[1] is None else first[1][:32]))
 
@@ -263,8 +274,12 @@ def _token_batches(
         for start in range(chunk_rows, total, chunk_rows):
             following = pool.submit(encode_chunk, start)
             yield _record_batch(pending.result())
+            if progress is not None:
+                progress(start, total)
             pending = following
         yield _record_batch(pending.result())
+        if progress is not None:
+            progress(total, total)
 
 
 # ---------------------------------------------------------------- the cache
@@ -341,7 +356,14 @@ def _remove_stale_partials(cache_dir: Path) -> None:
             pass
 
 
-def _write_tokens(folder: Path, examples: Examples, tokenizer: Any, max_length: int, chunk_rows: int) -> None:
+def _write_tokens(
+    folder: Path,
+    examples: Examples,
+    tokenizer: Any,
+    max_length: int,
+    chunk_rows: int,
+    progress: ProgressCallback | None = None,
+) -> None:
     """Tokenize every validated row into a partial folder, then rename it to `folder` in one step.
 
     A run killed half way leaves only a `.partial-*` folder, which no lookup reads.
@@ -352,7 +374,7 @@ def _write_tokens(folder: Path, examples: Examples, tokenizer: Any, max_length: 
     try:
         writer = None
         with pa.OSFile(str(partial / TOKENS_FILE), "wb") as sink:
-            for batch in _token_batches(examples, tokenizer, max_length, chunk_rows, every_row=True):
+            for batch in _token_batches(examples, tokenizer, max_length, chunk_rows, True, progress):
                 writer = writer or pa.ipc.new_stream(sink, batch.schema)
                 writer.write_batch(batch)
             if writer is not None:
@@ -380,7 +402,12 @@ def _write_tokens(folder: Path, examples: Examples, tokenizer: Any, max_length: 
 
 
 def _cached_tokens(
-    key: str, examples: Examples, tokenizer: Any, max_length: int, chunk_rows: int
+    key: str,
+    examples: Examples,
+    tokenizer: Any,
+    max_length: int,
+    chunk_rows: int,
+    progress: ProgressCallback | None = None,
 ) -> pa.Table:
     """The token ids of every validated row of the examples' file, memory-mapped from the cache."""
     folder = _cache_dir() / key
@@ -393,8 +420,10 @@ def _cached_tokens(
         else:
             if tokens.num_rows == rows:
                 logger.info("%s: %d rows read from the tokenization cache %s", examples.source, rows, folder)
+                if progress is not None:
+                    progress(rows, rows)
                 return tokens
         shutil.rmtree(folder, ignore_errors=True)
     logger.info("%s: tokenizing %d rows into the cache %s", examples.source, rows, folder)
-    _write_tokens(folder, examples, tokenizer, max_length, chunk_rows)
+    _write_tokens(folder, examples, tokenizer, max_length, chunk_rows, progress)
     return pa.ipc.open_stream(pa.memory_map(str(folder / TOKENS_FILE))).read_all()

@@ -20,7 +20,8 @@ from textfit.data import Examples, LabelSet, Splits, load_splits
 from textfit.errors import ConfigError
 from textfit.metrics import classification_report, scalar_metrics
 from textfit.modeling import load_pretrained, pad_multiple, pick_precision, quiet_transformers
-from textfit.tokenization import token_lengths, tokenize_examples
+from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples
+from textfit.tracking import check_trackers, use_mlflow_store, use_tensorboard_folder
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def training_arguments(cfg: RunConfig, output_dir: Path, precision: str, progres
         metric_for_best_model=train.metric_for_best_model,
         train_sampling_strategy="random",  # group_by_length: see length_bucket_order
         report_to=train.report_to,
+        run_name=cfg.resolved_output_dir().name,  # the run's name in mlflow and the like
         log_level=train.log_level,
         seed=train.seed,
         disable_tqdm=not progress,
@@ -157,18 +159,41 @@ def _trainer_class(group_by_length: bool) -> Any:
 
 
 def _progress_callback() -> Any:
-    """The Trainer's progress bars, with its log lines sent to stderr too (stdout is for results)."""
+    """The Trainer's progress bars (on stderr), with loss, learning rate and samples/s in the bar.
+
+    Validation metrics are written as a line above the bar after each evaluation; stdout is for results.
+    """
     from transformers.trainer_callback import ProgressCallback
 
     class StderrProgress(ProgressCallback):
+        started = 0.0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            super().on_train_begin(args, state, control, **kwargs)  # type: ignore[no-untyped-call]
+            if self.training_bar is not None:
+                self.training_bar.set_description("training")
+            self.started = time.perf_counter()
+
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
-            if state.is_world_process_zero and self.training_bar is not None and logs:
-                shown = ", ".join(
-                    f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
-                    for key, value in logs.items()
-                    if key != "total_flos"
+            if not state.is_world_process_zero or self.training_bar is None or not logs:
+                return
+            if "loss" in logs:
+                samples = state.global_step * args.train_batch_size * args.gradient_accumulation_steps
+                elapsed = time.perf_counter() - self.started
+                shown = {"loss": f"{logs['loss']:.4g}", "lr": f"{logs.get('learning_rate', 0.0):.3g}"}
+                if elapsed > 0:
+                    shown["samples/s"] = f"{samples / elapsed:.1f}"
+                self.training_bar.set_postfix(shown)
+            if "eval_loss" in logs:
+                best = args.metric_for_best_model.removeprefix("eval_")
+                metrics = ", ".join(
+                    f"{key} {logs[f'eval_{key}']:.4g}"
+                    for key in dict.fromkeys(["loss", "accuracy", "f1_macro", best])
+                    if isinstance(logs.get(f"eval_{key}"), float)
                 )
-                self.training_bar.write(shown, file=sys.stderr)
+                self.training_bar.write(
+                    f"epoch {state.epoch:.3g}, step {state.global_step}: {metrics}", file=sys.stderr
+                )
 
     return StderrProgress
 
@@ -270,6 +295,7 @@ def train(
     overwrite: bool = False,
     progress: bool = True,
     callbacks: list[Any] | None = None,
+    tokenize_progress: ProgressCallback | None = None,
     **settings: Any,
 ) -> TrainResult:
     """Fine-tune cfg.model.name on cfg.data and save the run to its output folder.
@@ -281,6 +307,7 @@ def train(
         overwrite: replace an existing run folder.
         progress: show the Trainer's progress bars (on stderr).
         callbacks: extra transformers TrainerCallbacks.
+        tokenize_progress: called with (texts tokenized, texts in all) while each split is tokenized.
         **settings: settings by name (train_file, model, epochs, ...), over those of cfg.
 
     Returns:
@@ -298,8 +325,10 @@ def train(
     if cfg is None or settings:
         cfg = with_settings(cfg, settings)
     cfg = _absolute_paths(cfg)
+    logger.debug("settings: %s", json.dumps(cfg.model_dump(mode="json")))
     run_dir = cfg.resolved_output_dir()
     check_output_dir(run_dir, overwrite)
+    check_trackers(cfg.train.report_to)
     precision = pick_precision(cfg.train.precision)
     if cfg.train.precision == "auto":
         logger.info("precision: %s (auto: the fastest this hardware runs well)", precision)
@@ -323,10 +352,20 @@ def train(
     max_length = cfg.model.max_length
     cache = cfg.data.cache
     train_dataset = tokenize_examples(
-        splits.train, tokenizer, max_length, labels.encode(splits.train), cache=cache
+        splits.train,
+        tokenizer,
+        max_length,
+        labels.encode(splits.train),
+        cache=cache,
+        progress=tokenize_progress,
     )
     validation_dataset = tokenize_examples(
-        splits.validation, tokenizer, max_length, labels.encode(splits.validation), cache=cache
+        splits.validation,
+        tokenizer,
+        max_length,
+        labels.encode(splits.validation),
+        cache=cache,
+        progress=tokenize_progress,
     )
     # The metrics ignore the order, and batches of similar length pad less.
     by_length = np.argsort(token_lengths(validation_dataset), kind="stable")
@@ -347,6 +386,8 @@ def train(
 
     partial_dir = run_dir.with_name(run_dir.name + ".partial")
     shutil.rmtree(partial_dir, ignore_errors=True)  # left by an interrupted run
+    if "mlflow" in cfg.train.report_to:
+        use_mlflow_store()  # before the Trainer builds its MLflowCallback
     trainer = _trainer_class(cfg.train.group_by_length)(
         model=model,
         args=training_arguments(cfg, partial_dir / "checkpoints", precision, progress),
@@ -361,6 +402,7 @@ def train(
     trainer.remove_callback(PrinterCallback)  # added instead when disable_tqdm; prints to stdout
     if progress:
         trainer.add_callback(_progress_callback())
+    use_tensorboard_folder(trainer, partial_dir / "tensorboard")
     if cfg.train.early_stopping_patience is not None:
         trainer.add_callback(EarlyStoppingCallback(cfg.train.early_stopping_patience))
     started = time.perf_counter()
