@@ -151,6 +151,7 @@ def test_train_prints_the_run_folder_and_metrics(
     assert any(line.split()[:1] == ["accuracy"] for line in lines)
     assert "confusion matrix" in result.stdout
     assert lines[-1] == f"next: textfit predict {run_dir} new_texts.csv -o predictions.csv"
+    assert f"report: {run_dir / 'report.html'} (" in result.stdout
     assert "loss" not in result.stdout, "progress and log lines go to stderr"
     assert (run_dir / "model" / "model.safetensors").is_file()
     assert "error" not in result.stderr
