@@ -212,7 +212,7 @@ def _wrong_table(predictions: pa.Table) -> str:
     ]
     note = f"<p>{wrong.num_rows:,} of {predictions.num_rows:,} predictions are wrong; the "
     note += f"{len(rows)} made with the highest confidence (row: the data row in its file):</p>"
-    return note + _table(header, rows, text="text", **({"second text": "text"} if pair else {}))
+    return note + _table(header, rows, row="n", text="text", **({"second text": "text"} if pair else {}))
 
 
 def write_report(
