@@ -249,7 +249,7 @@ def test_report_of_the_test_split(run_copy: Path) -> None:
     assert result.exit_code == 0, result.stderr
     text, _ = parse(run_copy / "report-test.html")
     assert "<th>test</th><th>validation</th>" in text
-    assert "16 predictions" in text or "No wrong predictions" in text
+    assert "examples: <b>16</b>" in text, "the test file of training, not the validation split"
     assert sorted(pngs(run_copy / "figures-test")) == sorted(FIGURE_NAMES)
 
 
@@ -318,6 +318,9 @@ def test_report_errors_name_the_problem(run_copy: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="lack labels, per_class, confusion_matrix, samples") as err:
         write_report(run_copy)
     assert err.value.hint == "train (or evaluate) again to rewrite it"
+    (run_copy / "metrics.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ModelError, match=re.escape(f"{run_copy / 'metrics.json'} is damaged")):
+        write_report(run_copy)
     (run_copy / "metrics.json").write_text("{", encoding="utf-8")
     assert_cli_error(
         ["report", str(run_copy)],

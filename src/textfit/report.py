@@ -252,6 +252,8 @@ def write_report(
     if metrics is None:
         if run_metrics is None:
             raise ModelError(f"{run_dir} is not a textfit run: it has no metrics.json", hint=_NOT_A_RUN_HINT)
+        if not isinstance(run_metrics, dict):
+            raise ModelError(f"{run_dir / 'metrics.json'} is damaged", hint="train the run again")
         metrics, found = _find_split(run_dir, split, run_metrics)
         predictions = predictions or found
     metrics = _checked_metrics(metrics, f"the metrics of {split!r}")
