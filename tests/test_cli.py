@@ -286,6 +286,7 @@ def test_train_prints_the_run_folder_and_metrics(
     assert any(line.split()[:1] == ["accuracy"] for line in lines)
     assert "confusion matrix" in result.stdout
     assert lines[-1] == f"next: textfit predict {run_dir} new_texts.csv -o predictions.csv"
+    assert f"report: {run_dir / 'report.html'} (" in result.stdout
     assert "loss" not in result.stdout, "progress and log lines go to stderr"
     assert "\r" not in result.stdout, "progress bars go to stderr"
     assert "tokenizing" in result.stderr

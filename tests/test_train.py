@@ -192,9 +192,12 @@ def test_checkpoints_best_model_and_early_stopping_leave_a_clean_run(
     result = textfit.train(train_file=binary_csv, output_dir=tmp_path / "run", progress=False, **settings)
 
     assert sorted(p.name for p in result.run_dir.iterdir()) == [
+        "figures",
         "log_history.json",
         "metrics.json",
         "model",
+        "predictions-validation.parquet",
+        "report.html",
         "run_config.yaml",
     ]
     history = json.loads((result.run_dir / "log_history.json").read_text(encoding="utf-8"))

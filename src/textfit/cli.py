@@ -361,6 +361,8 @@ def train(
     for split in ("validation", "test"):
         if result.metrics.get(split):
             typer.echo("\n" + format_report(result.metrics[split], f"{split}:"))
+    if result.report_file is not None:
+        typer.echo(f"\nreport: {result.report_file} (figures, calibration, the most confident mistakes)")
     typer.echo(f"\nnext: textfit predict {result.run_dir} new_texts.csv -o predictions.csv")
 
 
@@ -381,10 +383,13 @@ def evaluate(
     delimiter: Delimiter = None,
     drop_invalid: DropInvalid = False,
     precision: InferencePrecision = "auto",
+    report: Annotated[
+        bool, typer.Option(help="Write report-<file>.html and figures-<file>/ beside the metrics JSON.")
+    ] = True,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Evaluate a trained run on a labelled table: a readable table, and the metrics as JSON.
+    """Evaluate a trained run on a labelled table: a readable table, the metrics as JSON, a report.
 
     Example: textfit evaluate runs/train test.csv
     """
@@ -403,15 +408,45 @@ def evaluate(
             drop_invalid=drop_invalid,
         )
         with _progress_bar(quiet, "evaluating") as progress:
-            report = evaluate_run(run_dir, data_file, cfg, output, progress=progress, precision=precision)
+            result = evaluate_run(
+                run_dir, data_file, cfg, output, progress=progress, precision=precision, report=report
+            )
     except TextfitError as err:
         raise _fail(err) from None
     if as_json:
-        typer.echo(json.dumps(report.metrics, indent=2))
+        typer.echo(json.dumps(result.metrics, indent=2))
     else:
-        typer.echo(format_report(report.metrics, f"{data_file} ({report.metrics['samples']} rows):"))
-        typer.echo(f"\nmetrics written to {report.output}")
+        typer.echo(format_report(result.metrics, f"{data_file} ({result.metrics['samples']} rows):"))
+        typer.echo(f"\npredictions written to {result.predictions_file}")
+        if result.report_file is not None:
+            typer.echo(f"report written to {result.report_file}")
+        typer.echo(f"metrics written to {result.output}")
         typer.echo(f"next: textfit predict {run_dir} new_texts.csv -o predictions.csv")
+
+
+@app.command("report")
+def report_command(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
+    split: Annotated[
+        str,
+        typer.Option(help="validation, test, or the file name (no extension) given to textfit evaluate."),
+    ] = "validation",
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Rebuild a run's report from its files (no model is loaded): RUN_DIR/report.html and figures/.
+
+    Metrics, per-class bars, confusion matrices, training curves, calibration and the most
+    confidently wrong examples. Example: textfit report runs/train --split test
+    """
+    from textfit.report import write_report
+
+    _setup_output(quiet, verbose)
+    try:
+        path = write_report(run_dir, split)
+    except TextfitError as err:
+        raise _fail(err) from None
+    typer.echo(str(path))
 
 
 @app.command()

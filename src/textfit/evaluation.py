@@ -1,4 +1,4 @@
-"""Evaluate a saved run on a labelled table: metrics, written as JSON beside the run."""
+"""Evaluate a saved run on a labelled table: metrics (JSON), predictions and a report, beside the run."""
 
 from __future__ import annotations
 
@@ -11,15 +11,18 @@ from textfit.config import DataConfig, write_text_atomic
 from textfit.data import LabelSet, find_columns, read_table, table_examples, with_trained_columns
 from textfit.metrics import classification_report
 from textfit.predict import Classifier, ProgressCallback
+from textfit.report import write_predictions, write_report
 
 
 @dataclass
 class EvalReport:
-    """The metrics of one evaluation, and where they were written."""
+    """The metrics of one evaluation, and where they, the predictions and the report were written."""
 
     source: Path
     metrics: dict[str, Any]
     output: Path | None
+    predictions_file: Path | None = None
+    report_file: Path | None = None
 
 
 def evaluate(
@@ -30,6 +33,7 @@ def evaluate(
     classifier: Classifier | None = None,
     progress: ProgressCallback | None = None,
     precision: str = "auto",
+    report: bool = True,
 ) -> EvalReport:
     """Evaluate the model of `run_dir` on the labelled table `data_file`.
 
@@ -42,6 +46,8 @@ def evaluate(
         progress: called with (texts done, texts in all) after each batch.
         precision: auto (bf16 where the hardware runs it fast), fp32, bf16 or fp16; not used with
             a classifier given.
+        report: also write report-<file stem>.html, with its figures in figures-<file stem>/, beside
+            the metrics JSON. The predictions go there either way (<JSON stem>.predictions.parquet).
 
     Raises:
         DataError: the table cannot be read, or has labels the model was not trained on.
@@ -62,4 +68,17 @@ def evaluate(
     metrics["precision"] = classifier.precision
     path = Path(output) if output is not None else run_dir / f"eval-{data_file.stem}.json"
     write_text_atomic(path, json.dumps(metrics, indent=2) + "\n")
-    return EvalReport(data_file, metrics, path)
+    predictions = write_predictions(
+        path.with_name(f"{path.stem}.predictions.parquet"), examples, labels.names, probabilities
+    )
+    report_file = None
+    if report:
+        name = data_file.stem
+        report_file = write_report(
+            run_dir,
+            name,
+            metrics=metrics,
+            predictions=predictions,
+            output=path.parent / f"report-{name}.html",
+        )
+    return EvalReport(data_file, metrics, path, predictions, report_file)

@@ -1,7 +1,9 @@
-"""Classification metrics, computed with scikit-learn (no network)."""
+"""Classification metrics, computed with scikit-learn (no network), and the calibration of probabilities."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -71,6 +73,45 @@ def classification_report(
 def scalar_metrics(report: dict[str, Any]) -> dict[str, float]:
     """The single-number metrics of a report (what the Trainer logs and compares)."""
     return {key: value for key, value in report.items() if isinstance(value, float)}
+
+
+@dataclass
+class Calibration:
+    """A reliability curve: per confidence bin (lower, upper], its examples, accuracy and confidence."""
+
+    edges: NDArray[np.float64]  # (bins + 1,)
+    counts: NDArray[np.int64]  # (bins,)
+    accuracy: NDArray[np.float64]  # (bins,), NaN for an empty bin
+    confidence: NDArray[np.float64]  # (bins,) mean confidence, NaN for an empty bin
+    ece: float  # expected calibration error: sum over bins of count / n * |accuracy - confidence|
+
+
+def calibration(
+    confidences: Sequence[float] | NDArray[np.floating[Any]],
+    correct: Sequence[bool] | NDArray[np.bool_],
+    bins: int = 10,
+) -> Calibration:
+    """A reliability curve of top-label confidences, in `bins` equal bins of [0, 1].
+
+    Args:
+        confidences: the probability of each predicted label, shape (n,).
+        correct: whether each prediction was right, shape (n,).
+        bins: how many bins; bin b holds the confidences in (b / bins, (b + 1) / bins], 0 in the first.
+
+    Returns:
+        Per bin its examples, accuracy and mean confidence, and the expected calibration error.
+    """
+    conf = np.asarray(confidences, dtype=np.float64)
+    hits = np.asarray(correct, dtype=np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    conf_sums = np.bincount(index, weights=conf, minlength=bins)
+    hit_sums = np.bincount(index, weights=hits, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy, confidence = hit_sums / counts, conf_sums / counts
+    ece = float(np.abs(hit_sums - conf_sums).sum() / len(conf)) if len(conf) else 0.0
+    return Calibration(edges, counts.astype(np.int64), accuracy, confidence, ece)
 
 
 def format_report(report: dict[str, Any], title: str = "") -> str:

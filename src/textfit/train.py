@@ -20,6 +20,7 @@ from textfit.data import Examples, LabelSet, Splits, load_splits
 from textfit.errors import ConfigError
 from textfit.metrics import classification_report, scalar_metrics
 from textfit.modeling import load_pretrained, pad_multiple, pick_precision, quiet_transformers
+from textfit.report import write_predictions, write_report
 from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples
 from textfit.tracking import check_trackers, use_mlflow_store, use_tensorboard_folder
 
@@ -40,6 +41,7 @@ class TrainResult:
     metrics: dict[str, Any]  # {"validation": report, "test": report or None, "train": {...}}
     precision: str
     warnings: list[str] = field(default_factory=list)
+    report_file: Path | None = None  # RUN_DIR/report.html; None if it could not be written
 
 
 def check_output_dir(run_dir: Path, overwrite: bool) -> None:
@@ -200,12 +202,25 @@ def _progress_callback() -> Any:
 
 def _evaluate(
     model: Any, tokenizer: Any, examples: Examples, labels: LabelSet, batch: int, precision: str
-) -> Any:
+) -> tuple[dict[str, Any], Any]:
+    """The metrics of the examples, and the class probabilities they come from."""
     from textfit.predict import Classifier
 
     classifier = Classifier(model, tokenizer, batch_size=batch, precision=precision)
     probabilities = classifier.predict_proba(examples.texts, examples.text_pairs)
-    return classification_report(labels.encode(examples), probabilities, list(labels.names))
+    return classification_report(labels.encode(examples), probabilities, list(labels.names)), probabilities
+
+
+def _write_report(partial_dir: Path, run_dir: Path, warnings: list[str]) -> Path | None:
+    """The run's report.html; a failure costs the report (with a warning), never the trained model."""
+    try:
+        write_report(partial_dir, "validation", title=run_dir.name)
+    except Exception as err:  # a bug in drawing: keep the run, and say how to retry
+        logger.debug("writing the report failed", exc_info=True)
+        warnings.append(f"could not write the report ({err!r}); retry with: textfit report {run_dir}")
+        logger.warning(warnings[-1])
+        return None
+    return run_dir / "report.html"
 
 
 def _model_card(cfg: RunConfig, splits: Splits, labels: LabelSet, metrics: dict[str, Any]) -> str:
@@ -415,6 +430,11 @@ def train(
         f"{role}_column": name for role, name in splits.columns.items()
     }
     batch = cfg.train.eval_batch_size
+    evaluated = {"validation": splits.validation} | ({"test": splits.test} if splits.test else {})
+    results = {
+        split: _evaluate(model, tokenizer, examples, labels, batch, precision)
+        for split, examples in evaluated.items()
+    }
     metrics: dict[str, Any] = {
         "train": {
             "samples": len(splits.train),
@@ -424,8 +444,8 @@ def train(
             "final_loss": output.training_loss,
             "precision": precision,
         },
-        "validation": _evaluate(model, tokenizer, splits.validation, labels, batch, precision),
-        "test": _evaluate(model, tokenizer, splits.test, labels, batch, precision) if splits.test else None,
+        "validation": results["validation"][0],
+        "test": results["test"][0] if "test" in results else None,
         "checks": checks.to_dict(),
     }
     model_dir = partial_dir / "model"
@@ -439,6 +459,11 @@ def train(
         partial_dir / "log_history.json", json.dumps(trainer.state.log_history, indent=2) + "\n"
     )
     write_text_atomic(model_dir / "README.md", _model_card(cfg, splits, labels, metrics))
+    for split, (_, probabilities) in results.items():
+        write_predictions(
+            partial_dir / f"predictions-{split}.parquet", evaluated[split], labels.names, probabilities
+        )
+    report_file = _write_report(partial_dir, run_dir, warnings)
     _finish_run(partial_dir, run_dir)
     logger.info("saved the run to %s", run_dir)
-    return TrainResult(run_dir, metrics, precision, warnings)
+    return TrainResult(run_dir, metrics, precision, warnings, report_file)

@@ -1,0 +1,406 @@
+"""The report of a run: report.html (one self-contained page, figures embedded) and the figures as PNG.
+
+Built from the run folder's files only, including the prediction tables written here
+(predictions-<split>.parquet); matplotlib is imported only when a report is drawn.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+
+from textfit.data import Examples
+from textfit.errors import DataError, ModelError
+from textfit.figures import confusion_heat_map, per_class_bars, reliability_curve, training_curves
+from textfit.metrics import Calibration, calibration
+
+CALIBRATION_BINS = 10
+WRONG_EXAMPLES = 20  # rows in the table of the most confidently wrong predictions
+TEXT_CHARS = 300  # characters of a text shown in that table
+FIGURE_NAMES = ("per_class", "confusion_counts", "confusion_normalized", "curves", "calibration")
+_NOT_A_RUN_HINT = "pass the folder `textfit train` wrote (runs/<name> by default)"
+# Sets data-images-loaded="loaded/all" on <body> once the page has loaded (checked by the tests).
+_SCRIPT = (
+    'window.addEventListener("load",function(){var i=document.images,n=0;'
+    "for(var k=0;k<i.length;k++){if(i[k].complete&&i[k].naturalWidth>0){n++}}"
+    'document.body.setAttribute("data-images-loaded",n+"/"+i.length)});'
+)
+_STYLE = (
+    "body{font:15px/1.45 system-ui,sans-serif;color:#1f2328;max-width:1100px;margin:2em auto;padding:0 1em}"
+    "h2{margin-top:2em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}"
+    "table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #d0d7de;padding:.25em .6em;"
+    "text-align:left;vertical-align:top}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+    "td.text{max-width:40em;overflow-wrap:anywhere}figure{margin:1em 0}img{max-width:100%;height:auto}"
+    "figcaption,.note{color:#57606a;font-size:.9em}.row{display:flex;flex-wrap:wrap;gap:1em}"
+    ".row figure{flex:0 1 auto;min-width:0}"
+)
+_METRICS = [
+    ("samples", "samples"),
+    ("accuracy", "accuracy"),
+    *((f"{m}_{a}", f"{m} ({a})") for a in ("macro", "weighted") for m in ("precision", "recall", "f1")),
+    ("top_2_accuracy", "top-2 accuracy"),
+    ("top_3_accuracy", "top-3 accuracy"),
+]
+
+
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Call write(temporary path) beside `path`, then rename the file over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # the umask applies, as for open()
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_predictions(
+    path: Path, examples: Examples, names: Sequence[str], probabilities: NDArray[np.floating[Any]]
+) -> Path:
+    """Save each example with its true and predicted label and class probabilities, as Parquet.
+
+    Columns: row (1-based data row in its file), text, text_pair (pair tasks), label, predicted_label,
+    confidence (the predicted label's probability), probabilities (one per class, in `names` order).
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float32).reshape(len(examples), len(names))
+    predicted = probabilities.argmax(axis=1)
+    columns: dict[str, Any] = {
+        "row": pa.array(np.asarray(examples.rows, dtype=np.int64) + 1),
+        "text": examples.column("text"),
+    }
+    if examples.text_pairs is not None:
+        columns["text_pair"] = examples.column("text_pair")
+    columns["label"] = pa.array(examples.labels, pa.string())
+    columns["predicted_label"] = pa.array([names[i] for i in predicted.tolist()], pa.string())
+    columns["confidence"] = pa.array(probabilities.max(axis=1, initial=0.0))
+    columns["probabilities"] = pa.FixedSizeListArray.from_arrays(pa.array(probabilities.ravel()), len(names))
+    table = pa.table(columns).replace_schema_metadata({"textfit.labels": json.dumps(list(names))})
+    _write_atomic(path, lambda tmp: pq.write_table(table, tmp))
+    return path
+
+
+# ---------------------------------------------------------------- reading the run folder
+
+
+def _read_json(path: Path) -> Any:
+    """The parsed file, None when it does not exist; a damaged file is a ModelError."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ModelError(
+            f"{path} is damaged: {err}", hint="train (or evaluate) again to rewrite it"
+        ) from None
+
+
+def _checked_metrics(metrics: Any, source: Path | str) -> dict[str, Any]:
+    needed = ("labels", "per_class", "confusion_matrix", "accuracy", "samples")
+    missing = [key for key in needed if not isinstance(metrics, dict) or key not in metrics]
+    if missing:
+        raise ModelError(
+            f"{source} is damaged: its metrics lack {', '.join(missing)}",
+            hint="train (or evaluate) again to rewrite it",
+        )
+    return metrics  # type: ignore[no-any-return]
+
+
+def _find_split(run_dir: Path, split: str, run_metrics: dict[str, Any]) -> tuple[dict[str, Any], Path]:
+    """The metrics of a split and the path of its predictions: eval-<split>.json, else metrics.json."""
+    evaluated = run_dir / f"eval-{split}.json"
+    if split != "validation" and evaluated.is_file():
+        metrics = _checked_metrics(_read_json(evaluated), evaluated)
+        return metrics, evaluated.with_name(f"eval-{split}.predictions.parquet")
+    if run_metrics.get(split):
+        metrics = _checked_metrics(run_metrics[split], run_dir / "metrics.json")
+        return metrics, run_dir / f"predictions-{split}.parquet"
+    found = [name for name in ("validation", "test") if run_metrics.get(name)]
+    found += [path.stem.removeprefix("eval-") for path in sorted(run_dir.glob("eval-*.json"))]
+    raise DataError(
+        f"{run_dir} has no metrics for {split!r}" + (f"; it has: {', '.join(found)}" if found else ""),
+        hint="`textfit evaluate RUN_DIR FILE` writes eval-<file name>.json; then pass --split <file name>",
+    )
+
+
+def read_predictions(path: Path) -> pa.Table | None:
+    """A predictions table written by write_predictions; None when there is none."""
+    if not path.is_file():
+        return None
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as err:
+        raise ModelError(
+            f"{path} is damaged: {err}", hint="train (or evaluate) again to rewrite it"
+        ) from None
+    missing = {"row", "text", "label", "predicted_label", "confidence"} - set(table.column_names)
+    if missing:
+        raise ModelError(
+            f"{path} is damaged: it has no column {', '.join(sorted(missing))}",
+            hint="train (or evaluate) again to rewrite it",
+        )
+    return table
+
+
+# ---------------------------------------------------------------- the page
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return f"<td>{html.escape(str(value))}</td>"
+    if isinstance(value, int):
+        return f'<td class="n">{value:,}</td>'
+    if isinstance(value, float):
+        return f'<td class="n">{value:.4f}</td>'
+    return f"<td>{html.escape(str(value))}</td>"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], **cells: str) -> str:
+    """An HTML table, every value escaped; `cells` gives a column (by header) a td class."""
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in header)
+    body = []
+    for row in rows:
+        tds = [
+            f'<td class="{cells[name]}">{html.escape(str(value))}</td>' if name in cells else _cell(value)
+            for name, value in zip(header, row, strict=True)
+        ]
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _figure(png: bytes | None, alt: str, caption: str) -> str:
+    if png is None:
+        return ""
+    data = base64.b64encode(png).decode("ascii")
+    return (
+        f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _wrong_table(predictions: pa.Table) -> str:
+    wrong = predictions.filter(pc.not_equal(predictions["label"], predictions["predicted_label"]))
+    if wrong.num_rows == 0:
+        return '<p class="note">No wrong predictions.</p>'
+    order = np.argsort(-wrong["confidence"].to_numpy(), kind="stable")[:WRONG_EXAMPLES]
+    top = wrong.take(pa.array(order)).to_pylist()
+    pair = "text_pair" in predictions.column_names
+    header = ["row", "confidence", "true label", "predicted", "text", *(["second text"] if pair else [])]
+
+    def cut(text: str | None) -> str:
+        text = text or ""
+        return text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"
+
+    rows = [
+        [r["row"], r["confidence"], r["label"], r["predicted_label"], cut(r["text"])]
+        + ([cut(r["text_pair"])] if pair else [])
+        for r in top
+    ]
+    note = f"<p>{wrong.num_rows:,} of {predictions.num_rows:,} predictions are wrong; the "
+    note += f"{len(rows)} made with the highest confidence (row: the data row in its file):</p>"
+    return note + _table(header, rows, row="n", text="text", **({"second text": "text"} if pair else {}))
+
+
+def write_report(
+    run_dir: str | Path,
+    split: str = "validation",
+    *,
+    metrics: dict[str, Any] | None = None,
+    predictions: str | Path | None = None,
+    output: str | Path | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write the report of one split of a run: report.html with its figures embedded, and the PNGs.
+
+    Reads only the run folder's files (metrics.json, log_history.json, run_config.yaml and the
+    split's predictions table; for a table given to `textfit evaluate`, eval-<name>.json and
+    eval-<name>.predictions.parquet): no model is loaded.
+
+    Args:
+        run_dir: a run folder written by `train`.
+        split: "validation", "test", or the file name (without extension) of an evaluation.
+        metrics: the split's metrics (as `classification_report` returns); default: read from the run.
+        predictions: the split's predictions table (write_predictions); default: found in the run.
+        output: the HTML file; default RUN_DIR/report.html (validation) or RUN_DIR/report-<split>.html.
+        title: the page's heading; default the run folder's name.
+
+    Returns:
+        The HTML file's path; the PNGs are in figures/ (or figures-<split>/) beside it.
+
+    Raises:
+        ModelError: run_dir is not a run folder, or one of its files is damaged.
+        DataError: the run has no metrics for `split`.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ModelError(f"run folder {run_dir} does not exist", hint="pass the --output-dir of a run")
+    run_metrics = _read_json(run_dir / "metrics.json")
+    if metrics is None:
+        if run_metrics is None:
+            raise ModelError(f"{run_dir} is not a textfit run: it has no metrics.json", hint=_NOT_A_RUN_HINT)
+        if not isinstance(run_metrics, dict):
+            raise ModelError(f"{run_dir / 'metrics.json'} is damaged", hint="train the run again")
+        metrics, found = _find_split(run_dir, split, run_metrics)
+        predictions = predictions or found
+    metrics = _checked_metrics(metrics, f"the metrics of {split!r}")
+    table = read_predictions(Path(predictions)) if predictions is not None else None
+    log_history = _read_json(run_dir / "log_history.json")
+    output = Path(output) if output is not None else run_dir / _report_name(split)
+    figures_dir = output.with_name("figures" + output.stem.removeprefix("report"))
+
+    names = list(metrics["labels"])
+    matrix = np.asarray(metrics["confusion_matrix"], dtype=np.int64).reshape(len(names), len(names))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalized = np.nan_to_num(matrix / matrix.sum(axis=1, keepdims=True))
+    figures: dict[str, bytes | None] = {
+        "per_class": per_class_bars(metrics),
+        "confusion_counts": confusion_heat_map(matrix, names, normalized=False),
+        "confusion_normalized": confusion_heat_map(normalized, names, normalized=True),
+        "curves": training_curves(log_history) if isinstance(log_history, list) else None,
+    }
+    curve = None
+    if table is not None and table.num_rows:
+        correct = pc.equal(table["label"], table["predicted_label"]).to_numpy(zero_copy_only=False)
+        curve = calibration(table["confidence"].to_numpy(), correct)
+        figures["calibration"] = reliability_curve(curve)
+    for name in FIGURE_NAMES:
+        png, path = figures.get(name), figures_dir / f"{name}.png"
+        if png is None:
+            path.unlink(missing_ok=True)  # left by an earlier report
+        else:
+            _write_atomic(path, lambda tmp, png=png: tmp.write_bytes(png))  # type: ignore[misc]
+
+    run_metrics = run_metrics if isinstance(run_metrics, dict) else {}
+    other_splits = {k: run_metrics[k] for k in ("validation", "test") if k != split and run_metrics.get(k)}
+    facts = {"split": split, "examples": f"{metrics['samples']:,}", "labels": f"{len(names)}"}
+    facts |= _read_run_config(run_dir / "run_config.yaml")
+    if isinstance(run_metrics.get("train"), dict):
+        facts["trained"] = _trained(run_metrics["train"])
+    heading = title or run_dir.name
+    body = _body(heading, facts, {split: metrics, **other_splits}, figures, curve, table)
+    digest = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
+    policy = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"
+    document = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(heading)}: {html.escape(split)} report</title>"
+        f"<style>{_STYLE}</style><script>{_SCRIPT}</script></head>\n<body>\n{body}\n</body></html>\n"
+    )
+    _write_atomic(output, lambda tmp: tmp.write_text(document, encoding="utf-8"))
+    return output
+
+
+def _body(
+    heading: str,
+    facts: dict[str, str],
+    splits: dict[str, dict[str, Any]],
+    figures: dict[str, bytes | None],
+    curve: Calibration | None,
+    table: pa.Table | None,
+) -> str:
+    """The page's sections, every text from the data escaped."""
+    split, metrics = next(iter(splits.items()))
+    rows = [
+        [label, *(m.get(key, "") for m in splits.values())]
+        for key, label in _METRICS
+        if any(key in m for m in splits.values())
+    ]
+    per_class = [
+        [name, *(row[k] for k in ("precision", "recall", "f1", "support"))]
+        for name, row in metrics["per_class"].items()
+    ]
+    shown = " · ".join(f"{html.escape(k)}: <b>{html.escape(v)}</b>" for k, v in facts.items())
+    parts = [
+        f"<h1>{html.escape(heading)}</h1>",
+        f"<p>{shown}</p>",
+        '<h2 id="metrics">Metrics</h2>',
+        _table(["metric", *splits], rows),
+        '<h2 id="per-class">Precision, recall and F1 per class</h2>',
+        _figure(figures["per_class"], "per-class bars", f"{split}: scores per class"),
+        "<details><summary>table</summary>"
+        + _table(["label", "precision", "recall", "F1", "support"], per_class)
+        + "</details>",
+        '<h2 id="confusion">Confusion matrix</h2>',
+        '<div class="row">'
+        + _figure(figures["confusion_counts"], "confusion matrix, counts", "rows: true label; examples")
+        + _figure(
+            figures["confusion_normalized"],
+            "confusion matrix, normalised",
+            "rows: true label, each divided by its total (the diagonal is the recall)",
+        )
+        + "</div>",
+        '<h2 id="curves">Training curves</h2>',
+        _figure(figures["curves"], "training curves", "loss and validation scores per training step")
+        or '<p class="note">No curves: the run logged no loss and no validation metrics '
+        "(train.logging_strategy and train.eval_strategy no).</p>",
+        '<h2 id="calibration">Calibration</h2>',
+    ]
+    if curve is None or table is None:
+        parts.append(
+            '<p class="note">No predictions for this split: no calibration curve and no examples '
+            "(runs trained before reports lack them; train or evaluate again).</p>"
+        )
+        return "\n".join(parts)
+    bins = [
+        [f"{lo:.2f}-{hi:.2f}", int(n), acc, conf]
+        for lo, hi, n, acc, conf in zip(
+            curve.edges[:-1].tolist(),
+            curve.edges[1:].tolist(),
+            curve.counts.tolist(),
+            curve.accuracy.tolist(),
+            curve.confidence.tolist(),
+            strict=True,
+        )
+        if n
+    ]
+    parts += [
+        f"<p>Expected calibration error (ECE, {len(curve.counts)} bins of the predicted label's "
+        f"probability): <b>{curve.ece:.4f}</b></p>",
+        _figure(figures["calibration"], "reliability curve", "accuracy per confidence bin; below: examples"),
+        "<details><summary>bins</summary>"
+        + _table(["confidence", "examples", "accuracy", "mean confidence"], bins)
+        + "</details>",
+        '<h2 id="wrong">Most confidently wrong predictions</h2>',
+        _wrong_table(table),
+    ]
+    return "\n".join(parts)
+
+
+def _report_name(split: str) -> str:
+    return "report.html" if split == "validation" else f"report-{split}.html"
+
+
+def _trained(train: dict[str, Any]) -> str:
+    return f"{train.get('samples', '?')} rows, {train.get('epochs', 0):g} epochs, " + (
+        f"{train.get('runtime_seconds', 0):.0f} s ({train.get('precision', '?')})"
+    )
+
+
+def _read_run_config(path: Path) -> dict[str, str]:
+    """The model and data files of a run, from its run_config.yaml (nothing when it is unreadable)."""
+    import yaml
+
+    try:
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data, model = cfg["data"], cfg["model"]
+        files = {"training file": Path(data["train_file"]).name}
+        if data.get("validation_file"):
+            files["validation file"] = Path(data["validation_file"]).name
+        return {"model": str(model["name"]), **files}
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return {}
