@@ -37,6 +37,7 @@ __all__ = [
     "read_table",
     "table_examples",
     "table_format",
+    "text_column",
     "with_trained_columns",
 ]
 
@@ -157,10 +158,14 @@ def _pick_column(table: Table, given: str | None, candidates: Iterable[str], rol
     for candidate in candidates:
         if candidate in by_lower:
             return by_lower[candidate]
+    hint = f"pass --{role}-column NAME"
+    delimiters = [d for d in (";", "\t", "|", ",") if len(table.names) == 1 and d in table.names[0]]
+    if delimiters:  # one column whose name holds a delimiter: the file was split at the wrong one
+        hint = f"the header holds {delimiters[0]!r}: pass --delimiter {delimiters[0]!r}"
     raise DataError(
         f"{table.path}: no {role} column found among the usual names "
         f"({', '.join(candidates)}). Columns found: {found}",
-        hint=f"pass --{role}-column NAME",
+        hint=hint,
     )
 
 
@@ -231,29 +236,44 @@ def label_name(value: Any) -> str | None:
     return name or None
 
 
-def _as_text(value: Any) -> str | None:
-    """A cell as text: None when missing, strings as they are, other values as str() writes them."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value if isinstance(value, str) else str(value)
+_TEXT_HINT = "pass --{}-column with the column that holds the texts, or store them as strings"
 
 
-def _text_column(table: Table, name: str) -> pa.ChunkedArray:
-    """A column as Arrow strings, null where a cell is missing (see _as_text)."""
+def text_column(table: Table, name: str, role: str = "text") -> pa.ChunkedArray:
+    """A column of texts as Arrow strings, null where a cell is missing.
+
+    Raises:
+        DataError: the column holds other values (numbers, lists, bytes): naming its type, or for
+            a JSON Lines column of mixed values the rows that hold no string.
+    """
     values = table.values(name)
     if isinstance(values, pa.ChunkedArray):
-        if pa.types.is_string(values.type):
-            return values
         kind = (
             values.type.value_type if pa.types.is_dictionary(values.type) else values.type
         )  # pandas categories
+        if pa.types.is_string(values.type):
+            return values
         if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
             try:
                 return values.cast(pa.string())
             except pa.ArrowInvalid:  # over 2 GiB in one chunk
-                pass
-        values = values.to_pylist()
-    return pa.chunked_array([pa.array([_as_text(value) for value in values], pa.string())])
+                values = values.to_pylist()
+        elif pa.types.is_null(kind):  # no value at all: every row is reported as empty
+            return pa.chunked_array([pa.nulls(len(values), pa.string())])
+        else:
+            raise DataError(
+                f"{table.path}: column {name!r} holds {kind} values, not texts",
+                hint=_TEXT_HINT.format(role.replace("_", "-")),
+            )
+    bad = [i for i, value in enumerate(values) if value is not None and not isinstance(value, str)]
+    if bad:
+        found = [f"{table.where(i)} has {values[i]!r}" for i in bad]
+        raise DataError(
+            f"{table.path}: {counted(len(bad), 'row has', 'rows have')} a value that is not text "
+            f"in column {name!r}: {list_problems(found)}",
+            hint=_TEXT_HINT.format(role.replace("_", "-")) + " (in JSON: in quotes)",
+        )
+    return pa.chunked_array([pa.array(values, pa.string())])
 
 
 def _filled(texts: pa.ChunkedArray) -> NDArray[np.bool_]:
@@ -301,9 +321,9 @@ def table_examples(table: Table, columns: Columns, drop_invalid: bool, need_labe
     Rows with an empty text (or label, when `need_labels`) fail with every such row named, or, with
     `drop_invalid`, are dropped and counted.
     """
-    texts = {"text": _text_column(table, columns["text"])}
+    texts = {"text": text_column(table, columns["text"])}
     if columns["text_pair"]:
-        texts["text_pair"] = _text_column(table, columns["text_pair"])
+        texts["text_pair"] = text_column(table, columns["text_pair"], "text_pair")
     filled = {role: _filled(values) for role, values in texts.items()}
     if need_labels and columns["label"]:
         codes, names = _label_codes(table, columns["label"])
@@ -326,7 +346,9 @@ def table_examples(table: Table, columns: Columns, drop_invalid: bool, need_labe
             hint="fill in or delete these rows, or pass --drop-invalid to skip them (they are counted)",
         )
     if dropped:
-        logger.warning("%s: dropped %d rows with an empty text or label", table.path, dropped)
+        logger.warning(
+            "%s: dropped %s with an empty text or label", table.path, counted(dropped, "row", "rows")
+        )
     if not len(kept):
         raise DataError(f"{table.path}: no usable rows left", hint="every row had an empty field")
     keep = pa.array(usable)
@@ -484,6 +506,25 @@ def _duplicate_warnings(train: Examples, validation: Examples) -> list[str]:
     return warnings
 
 
+def _mixed_label_warnings(examples: Examples) -> list[str]:
+    """A warning when some labels are numbers and others words ('1' beside 'positive')."""
+    counts = examples.label_counts()
+    names = sorted(counts, key=_label_sort_key)
+    numbers = [name for name in names if _label_sort_key(name)[0] == 0]
+    words = [name for name in names if _label_sort_key(name)[0] == 1]
+    if not numbers or not words:
+        return []
+
+    def listed(names: list[str]) -> str:
+        shown = ", ".join(f"{name!r} ({counts[name]})" for name in names[:5])
+        return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+    return [
+        f"{examples.source}: the labels mix numbers and words: {listed(numbers)} beside "
+        f"{listed(words)} (rows per label); if a number stands for a word, use one or the other"
+    ]
+
+
 def load_splits(cfg: DataConfig, seed: int) -> Splits:
     """Read the training, validation and test tables named in cfg.
 
@@ -508,7 +549,8 @@ def load_splits(cfg: DataConfig, seed: int) -> Splits:
     for evaluated in (validation, test):
         if evaluated is not None:
             labels.encode(evaluated)  # fail now on unknown labels, not after training
-    splits = Splits(train, validation, columns, test, _duplicate_warnings(train, validation))
+    warnings = _mixed_label_warnings(examples) + _duplicate_warnings(train, validation)
+    splits = Splits(train, validation, columns, test, warnings)
     for warning in splits.warnings:
         logger.warning(warning)
     return splits
