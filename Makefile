@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 SAMPLE := src/textfit/samples/sms_spam
 DEMO_RUN := runs/sms-demo
 
-.PHONY: help venv demo test lint format bench clean
+.PHONY: help venv demo test lint audit lock format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -40,6 +40,12 @@ lint: venv  ## ruff (lint + format check) and mypy strict on src/
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+
+audit: venv  ## pip-audit requirements-lock.txt against PyPI's advisories (skips, saying so, offline)
+	BIN=$(BIN) bash .ci/audit
+
+lock: venv  ## pin every package of .venv into requirements-lock.txt (what `make audit` checks)
+	$(BIN)/python -m pip freeze --exclude-editable | sed -E 's/\+[[:alnum:].]+$$//' > requirements-lock.txt
 
 format: venv  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks

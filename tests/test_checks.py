@@ -481,6 +481,15 @@ def test_groups_with_every_label_pass(check: Checker) -> None:
     assert groups.data["labels"] == {"en": {"neg": 10, "pos": 10}, "fr": {"neg": 10, "pos": 10}}
 
 
+def test_groups_may_be_numbers(check: Checker) -> None:
+    table = [{**row, "year": [2019, 2020][i % 4 // 2]} for i, row in enumerate(rows(20))]
+
+    groups = named(check(table, group_column="year", validation=rows(2, start=50)), "groups")
+
+    assert groups.status == "pass"
+    assert groups.summary == "2 groups in 'year', each with every label: 2019 20, 2020 20"
+
+
 def test_a_group_missing_a_label_warns(check: Checker) -> None:
     table = [*rows(20), *[{"text": f"texte {i}", "label": "neg"} for i in range(5)]]
     table = [{**row, "language": "fr" if row["text"].startswith("texte") else "en"} for row in table]

@@ -227,10 +227,10 @@ def test_predict_file_to_csv_neutralises_formula_cells(
 
     rows = read_csv(output)
     assert rows[0]["note"] == "'=cmd|' /C calc'!A0"
-    assert rows[2]["note"] == "'+1"
+    assert rows[2]["note"] == "+1", "a number runs nothing and keeps its sign"
     assert rows[3]["text"] == "'=bad"
     assert rows[3]["note"] == "'@SUM(A1)"
-    assert rows[4]["note"] == "'-2"
+    assert rows[4]["note"] == "-2"
     assert rows[5]["note"] == "plain"
 
 

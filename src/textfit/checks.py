@@ -24,6 +24,7 @@ from textfit.data import (
     check_classes,
     find_columns,
     find_group_column,
+    is_number_label,
     read_table,
     stratified_split,
     table_examples,
@@ -39,7 +40,7 @@ IMBALANCE_RATIO = 10.0  # the largest class this many times the smallest, or mor
 RARE_CLASS_ROWS = 10  # a class with fewer training rows than this: warn
 TRUNCATED_SHARE = 0.01  # more than this share of the training texts over max_length: warn
 LENGTH_LIMIT = 8192  # check_data counts tokens up to this (the largest model.max_length)
-SHOWN = 5  # repeated, overlapping or conflicting texts listed as examples
+SHOWN = 5  # labels, or repeated, overlapping or conflicting texts, listed as examples
 GROUPS_SHOWN = 20  # groups listed with their label counts
 TEXT_SHOWN = 60  # characters of a text shown in an example
 
@@ -373,7 +374,36 @@ def _labels(splits: Splits) -> Check:
             data,
             hint="add validation rows of these labels: their validation scores cannot be measured",
         )
+    mixed = _mixed_labels(splits.train)
+    if mixed:
+        return Check(
+            "labels",
+            "warn",
+            mixed,
+            details,
+            data,
+            hint="if a number stands for a word, use one or the other in every row",
+        )
     return Check("labels", "pass", summary, details, data)
+
+
+def _mixed_labels(train: Examples) -> str | None:
+    """A warning when some labels are numbers and others words ('1' beside 'positive')."""
+    counts = train.label_counts()
+    names = LabelSet.from_labels(counts).names
+    numbers = [name for name in names if is_number_label(name)]
+    words = [name for name in names if not is_number_label(name)]
+    if not numbers or not words:
+        return None
+
+    def listed(names: list[str]) -> str:
+        shown = ", ".join(f"{name!r} ({counts[name]})" for name in names[:SHOWN])
+        return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+
+    return (
+        f"{train.source}: the labels mix numbers and words: {listed(numbers)} beside "
+        f"{listed(words)} (rows per label); if a number stands for a word, use one or the other"
+    )
 
 
 def _imbalance(train: Examples) -> Check:

@@ -45,6 +45,12 @@ InferencePrecision = Annotated[
 DropInvalid = Annotated[
     bool, typer.Option(help="Drop rows with an empty text or label, and report how many.")
 ]
+AllowPickle = Annotated[
+    bool, typer.Option(help="Load pickled weights (.bin) where there are no safetensors: they can run code.")
+]
+TrustRemoteCode = Annotated[
+    bool, typer.Option(help="Let the model run its own Python code (off by default).")
+]
 
 
 class _Messages(logging.Formatter):
@@ -289,9 +295,8 @@ def train(
     report_to: Annotated[
         str | None, typer.Option(help="none (default), tensorboard, mlflow, ... (comma-separated).")
     ] = None,
-    trust_remote_code: Annotated[
-        bool, typer.Option(help="Let a hub model run its own code (off by default).")
-    ] = False,
+    trust_remote_code: TrustRemoteCode = False,
+    allow_pickle: AllowPickle = False,
     setting: Annotated[
         list[str] | None,
         typer.Option("--set", help="Any other setting as KEY=VALUE, e.g. --set train.weight_decay=0.1"),
@@ -316,6 +321,7 @@ def train(
         "model.name": model,
         "model.max_length": max_length,
         "model.trust_remote_code": trust_remote_code or None,
+        "model.allow_pickle": allow_pickle or None,
         "train.epochs": epochs,
         "train.learning_rate": learning_rate,
         "train.batch_size": batch_size,
@@ -386,6 +392,8 @@ def evaluate(
     report: Annotated[
         bool, typer.Option(help="Write report-<file>.html and figures-<file>/ beside the metrics JSON.")
     ] = True,
+    allow_pickle: AllowPickle = False,
+    trust_remote_code: TrustRemoteCode = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -409,7 +417,15 @@ def evaluate(
         )
         with _progress_bar(quiet, "evaluating") as progress:
             result = evaluate_run(
-                run_dir, data_file, cfg, output, progress=progress, precision=precision, report=report
+                run_dir,
+                data_file,
+                cfg,
+                output,
+                progress=progress,
+                precision=precision,
+                report=report,
+                allow_pickle=allow_pickle,
+                trust_remote_code=trust_remote_code,
             )
     except TextfitError as err:
         raise _fail(err) from None
@@ -473,6 +489,8 @@ def predict(
     table_format: Format = "auto",
     encoding: Encoding = None,
     delimiter: Delimiter = None,
+    allow_pickle: AllowPickle = False,
+    trust_remote_code: TrustRemoteCode = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -495,7 +513,13 @@ def predict(
 
             classifier = OnnxClassifier.load(run_dir, batch_size=batch_size)
         else:
-            classifier = Classifier.load(run_dir, batch_size=batch_size, precision=precision)
+            classifier = Classifier.load(
+                run_dir,
+                batch_size=batch_size,
+                precision=precision,
+                allow_pickle=allow_pickle,
+                trust_remote_code=trust_remote_code,
+            )
         if text:
             for given, prediction in zip(text, classifier.predict(text, top_k=top_k), strict=True):
                 others = ", ".join(f"{label} {p:.3f}" for label, p in prediction.top_k[1:])

@@ -112,6 +112,9 @@ class ModelConfig(_Section):
     trust_remote_code: bool = Field(
         False, description="Allow a hub model to run its own Python code (off: safe by default)."
     )
+    allow_pickle: bool = Field(
+        False, description="Load pickled weights (pytorch_model.bin) where there is no safetensors file."
+    )
 
 
 class TrainConfig(_Section):

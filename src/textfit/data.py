@@ -33,6 +33,7 @@ __all__ = [
     "check_classes",
     "find_columns",
     "find_group_column",
+    "is_number_label",
     "label_name",
     "load_splits",
     "read_examples",
@@ -40,6 +41,7 @@ __all__ = [
     "stratified_split",
     "table_examples",
     "table_format",
+    "text_column",
     "with_trained_columns",
 ]
 
@@ -160,10 +162,14 @@ def _pick_column(table: Table, given: str | None, candidates: Iterable[str], rol
     for candidate in candidates:
         if candidate in by_lower:
             return by_lower[candidate]
+    hint = f"pass --{role}-column NAME"
+    delimiters = [d for d in (";", "\t", "|", ",") if len(table.names) == 1 and d in table.names[0]]
+    if delimiters:  # one column whose name holds a delimiter: the file was split at the wrong one
+        hint = f"the header holds {delimiters[0]!r}: pass --delimiter {delimiters[0]!r}"
     raise DataError(
         f"{table.path}: no {role} column found among the usual names "
         f"({', '.join(candidates)}). Columns found: {found}",
-        hint=f"pass --{role}-column NAME",
+        hint=hint,
     )
 
 
@@ -246,29 +252,62 @@ def label_name(value: Any) -> str | None:
     return name or None
 
 
-def _as_text(value: Any) -> str | None:
-    """A cell as text: None when missing, strings as they are, other values as str() writes them."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value if isinstance(value, str) else str(value)
+_TEXT_HINT = "pass --{}-column with the column that holds the texts, or store them as strings"
 
 
-def _text_column(table: Table, name: str) -> pa.ChunkedArray:
-    """A column as Arrow strings, null where a cell is missing (see _as_text)."""
+def _group_column(table: Table, name: str) -> pa.ChunkedArray:
+    """A group column as strings: names as they are, numbers and dates as their text.
+
+    Raises:
+        DataError: the column holds values that have no text form (lists, structs).
+    """
+    values = table.values(name)
+    if not isinstance(values, pa.ChunkedArray):  # JSON Lines: Python values
+        return pa.chunked_array([pa.array([None if v is None else str(v) for v in values], pa.string())])
+    try:
+        return values.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise DataError(
+            f"{table.path}: column {name!r} holds {values.type} values, which cannot name groups",
+            hint="pass a --group-column of names or numbers (a language, a source)",
+        ) from None
+
+
+def text_column(table: Table, name: str, role: str = "text") -> pa.ChunkedArray:
+    """A column of texts as Arrow strings, null where a cell is missing.
+
+    Raises:
+        DataError: the column holds other values (numbers, lists, bytes): naming its type, or for
+            a JSON Lines column of mixed values the rows that hold no string.
+    """
     values = table.values(name)
     if isinstance(values, pa.ChunkedArray):
-        if pa.types.is_string(values.type):
-            return values
         kind = (
             values.type.value_type if pa.types.is_dictionary(values.type) else values.type
         )  # pandas categories
+        if pa.types.is_string(values.type):
+            return values
         if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
             try:
                 return values.cast(pa.string())
             except pa.ArrowInvalid:  # over 2 GiB in one chunk
-                pass
-        values = values.to_pylist()
-    return pa.chunked_array([pa.array([_as_text(value) for value in values], pa.string())])
+                values = values.to_pylist()
+        elif pa.types.is_null(kind):  # no value at all: every row is reported as empty
+            return pa.chunked_array([pa.nulls(len(values), pa.string())])
+        else:
+            raise DataError(
+                f"{table.path}: column {name!r} holds {kind} values, not texts",
+                hint=_TEXT_HINT.format(role.replace("_", "-")),
+            )
+    bad = [i for i, value in enumerate(values) if value is not None and not isinstance(value, str)]
+    if bad:
+        found = [f"{table.where(i)} has {values[i]!r}" for i in bad]
+        raise DataError(
+            f"{table.path}: {counted(len(bad), 'row has', 'rows have')} a value that is not text "
+            f"in column {name!r}: {list_problems(found)}",
+            hint=_TEXT_HINT.format(role.replace("_", "-")) + " (in JSON: in quotes)",
+        )
+    return pa.chunked_array([pa.array(values, pa.string())])
 
 
 def _filled(texts: pa.ChunkedArray) -> NDArray[np.bool_]:
@@ -323,9 +362,9 @@ def table_examples(
     `drop_invalid`, are dropped and counted. With `group_column`, its values (as text, null where
     empty) come along as the "group" column; an empty group is no reason to drop a row.
     """
-    texts = {"text": _text_column(table, columns["text"])}
+    texts = {"text": text_column(table, columns["text"])}
     if columns["text_pair"]:
-        texts["text_pair"] = _text_column(table, columns["text_pair"])
+        texts["text_pair"] = text_column(table, columns["text_pair"], "text_pair")
     filled = {role: _filled(values) for role, values in texts.items()}
     if need_labels and columns["label"]:
         codes, names = _label_codes(table, columns["label"])
@@ -348,13 +387,15 @@ def table_examples(
             hint="fill in or delete these rows, or pass --drop-invalid to skip them (they are counted)",
         )
     if dropped:
-        logger.warning("%s: dropped %d rows with an empty text or label", table.path, dropped)
+        logger.warning(
+            "%s: dropped %s with an empty text or label", table.path, counted(dropped, "row", "rows")
+        )
     if not len(kept):
         raise DataError(f"{table.path}: no usable rows left", hint="every row had an empty field")
     keep = pa.array(usable)
     data = {role: values if not dropped else values.filter(keep) for role, values in texts.items()}
     if group_column is not None:
-        groups = _text_column(table, group_column)
+        groups = _group_column(table, group_column)
         data["group"] = groups if not dropped else groups.filter(keep)
     data["row"] = pa.chunked_array([pa.array(kept, pa.int64())])
     used, kept_codes = np.unique(codes[kept], return_inverse=True)  # only the labels of kept rows
@@ -376,6 +417,11 @@ def read_examples(path: Path, cfg: DataConfig, need_labels: bool = True) -> Exam
 
 
 # ---------------------------------------------------------------- labels
+
+
+def is_number_label(name: str) -> bool:
+    """Whether a label name reads as a number ('1', '-0.5'): such labels sort numerically."""
+    return _label_sort_key(name)[0] == 0
 
 
 def _label_sort_key(name: str) -> tuple[int, float, str]:

@@ -34,6 +34,8 @@ def evaluate(
     progress: ProgressCallback | None = None,
     precision: str = "auto",
     report: bool = True,
+    allow_pickle: bool = False,
+    trust_remote_code: bool = False,
 ) -> EvalReport:
     """Evaluate the model of `run_dir` on the labelled table `data_file`.
 
@@ -48,13 +50,17 @@ def evaluate(
             a classifier given.
         report: also write report-<file stem>.html, with its figures in figures-<file stem>/, beside
             the metrics JSON. The predictions go there either way (<JSON stem>.predictions.parquet).
+        allow_pickle: load pickled weights where the run has no safetensors (see Classifier.load).
+        trust_remote_code: run the model folder's own code (see Classifier.load).
 
     Raises:
         DataError: the table cannot be read, or has labels the model was not trained on.
         ModelError: run_dir is not a complete run.
     """
     run_dir, data_file = Path(run_dir), Path(data_file)
-    classifier = classifier or Classifier.load(run_dir, precision=precision)
+    classifier = classifier or Classifier.load(
+        run_dir, precision=precision, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code
+    )
     cfg = cfg or DataConfig()
     table = read_table(data_file, cfg.format, cfg.encoding, cfg.delimiter)
     cfg = with_trained_columns(cfg, table, classifier.columns)

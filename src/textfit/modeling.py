@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -134,8 +135,43 @@ def quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
+_CODE_FILES = ("config.json", "tokenizer_config.json", "processor_config.json")
+
+
+def _remote_code_error(name: str, found: str) -> ModelError:
+    return ModelError(
+        f"model {name!r} comes with its own Python code ({found}); textfit runs a model's code "
+        "only with --trust-remote-code",
+        hint="pass --trust-remote-code if you trust whoever wrote that code, or pick another model",
+    )
+
+
+def check_remote_code(folder: str | Path, name: str, trust_remote_code: bool) -> None:
+    """Refuse a local model folder that maps a class to its own code, unless trust_remote_code.
+
+    transformers runs such code only with trust_remote_code, but where the folder also names a
+    built-in model type it loads that one instead, quietly: textfit says so instead.
+
+    Raises:
+        ModelError: naming the file and the class mapped to code.
+    """
+    if trust_remote_code or not Path(folder).is_dir():
+        return
+    for file_name in _CODE_FILES:
+        try:
+            settings = json.loads((Path(folder) / file_name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        auto_map = settings.get("auto_map") if isinstance(settings, dict) else None
+        if auto_map:
+            first = next(iter(auto_map.items())) if isinstance(auto_map, dict) else ("auto_map", auto_map)
+            raise _remote_code_error(name, f"auto_map in {file_name}: {first[0]} -> {first[1]}")
+
+
 def _load_error(name: str, err: Exception) -> ModelError:
     text = str(err)
+    if "custom code" in text and "trust_remote_code" in text:  # a hub model with its own code
+        return _remote_code_error(name, "the repository's Python files")
     offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "connect" in text or "offline" in text
     reason = "it could not be downloaded (offline?)" if offline else text.splitlines()[0]
     return ModelError(f"cannot load model {name!r}: no such folder, and {reason}", hint=_PRESET_HINT)
@@ -145,6 +181,7 @@ def load_tokenizer(source: str, cfg: ModelConfig) -> Any:
     """The model's fast tokenizer, truncating at cfg.max_length."""
     from transformers import AutoTokenizer
 
+    check_remote_code(source, cfg.name, cfg.trust_remote_code)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=cfg.trust_remote_code)
     except (OSError, ValueError) as err:
@@ -161,7 +198,8 @@ def load_tokenizer(source: str, cfg: ModelConfig) -> Any:
 def load_pretrained(cfg: ModelConfig, id2label: dict[int, str], label2id: dict[str, int]) -> tuple[Any, Any]:
     """Load tokenizer and a sequence-classification model whose config carries the label names.
 
-    Weights load from safetensors only; a model's own code runs only with trust_remote_code.
+    Weights load from safetensors only unless cfg.allow_pickle; a model's own code runs only with
+    cfg.trust_remote_code.
 
     Raises:
         ModelError: the model cannot be found, downloaded or loaded.
@@ -177,7 +215,7 @@ def load_pretrained(cfg: ModelConfig, id2label: dict[int, str], label2id: dict[s
                 num_labels=len(id2label),
                 id2label=id2label,
                 label2id=label2id,
-                use_safetensors=True,
+                use_safetensors=None if cfg.allow_pickle else True,  # None: safetensors first
                 trust_remote_code=cfg.trust_remote_code,
                 ignore_mismatched_sizes=True,  # a fine-tuned model can get a new label set
             )
@@ -185,8 +223,9 @@ def load_pretrained(cfg: ModelConfig, id2label: dict[int, str], label2id: dict[s
         if "safetensors" in str(err).lower():
             raise ModelError(
                 f"model {cfg.name!r} has no safetensors weights; textfit does not load pickled "
-                "weights (they can run code)",
-                hint="convert the weights to model.safetensors, or pick another model",
+                "weights (they can run code) unless --allow-pickle is given",
+                hint="pass --allow-pickle if you trust where the weights came from, or convert them "
+                "to model.safetensors, or pick another model",
             ) from None
         raise _load_error(cfg.name, err) from None
     max_positions = getattr(model.config, "max_position_embeddings", None)

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import logging
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -17,9 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from textfit.config import DataConfig, write_text_atomic
-from textfit.data import Table, find_columns, read_table, table_format, with_trained_columns
+from textfit.data import Table, find_columns, read_table, table_format, text_column, with_trained_columns
 from textfit.errors import DataError, ModelError
-from textfit.modeling import pad_multiple, pick_precision, quiet_transformers
+from textfit.modeling import check_remote_code, pad_multiple, pick_precision, quiet_transformers
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +51,31 @@ def length_batches(lengths: Sequence[int], batch_size: int, max_tokens: int) -> 
     return batches
 
 
-def model_folder(run_dir: Path) -> Path:
+def model_folder(run_dir: Path, allow_pickle: bool = False) -> Path:
     """The model folder of a run (RUN_DIR/model), or run_dir itself when it is a model folder.
 
+    Args:
+        run_dir: a run folder or a model folder.
+        allow_pickle: accept a folder whose weights are pickled (pytorch_model.bin) only.
+
     Raises:
-        ModelError: naming what is missing.
+        ModelError: naming what is missing, or the pickled weights refused.
     """
     for folder in (run_dir / "model", run_dir):
         if (folder / "config.json").is_file():
             if not any(folder.glob("*.safetensors")):
+                pickled = sorted(
+                    path.name for path in folder.glob("*.bin") if path.name != "training_args.bin"
+                )
+                if pickled and allow_pickle:
+                    return folder
+                if pickled:
+                    raise ModelError(
+                        f"{folder} has only pickled weights ({', '.join(pickled)}); textfit loads "
+                        "pickled weights only with --allow-pickle (unpickling can run code)",
+                        hint="pass --allow-pickle if you trust where the folder came from, "
+                        "or convert the weights to model.safetensors",
+                    )
                 raise ModelError(
                     f"{folder} has no safetensors weights (model.safetensors)",
                     hint="the run may have been interrupted while saving: train it again",
@@ -104,20 +121,32 @@ class Classifier:
 
     @classmethod
     def load(
-        cls, run_dir: str | Path, batch_size: int = 64, device: str | None = None, precision: str = "auto"
+        cls,
+        run_dir: str | Path,
+        batch_size: int = 64,
+        device: str | None = None,
+        precision: str = "auto",
+        allow_pickle: bool = False,
+        trust_remote_code: bool = False,
     ) -> Classifier:
         """Load the model of a run folder (or a model folder) for prediction (see `__init__`).
 
+        Weights load from safetensors only unless `allow_pickle`; the folder's own Python code
+        (an `auto_map` in its config) runs only with `trust_remote_code`.
+
         Raises:
-            ModelError: the folder is not a complete run.
+            ModelError: the folder is not a complete run, or needs a permission not given.
         """
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        folder = model_folder(Path(run_dir))
-        tokenizer = AutoTokenizer.from_pretrained(folder)
+        folder = model_folder(Path(run_dir), allow_pickle)
+        check_remote_code(folder, str(run_dir), trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
         with quiet_transformers():
-            model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                folder, use_safetensors=None if allow_pickle else True, trust_remote_code=trust_remote_code
+            )
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         classifier = cls(model.to(device), tokenizer, batch_size, precision)
         logger.info("model %s on %s, in %s (--precision %s)", folder, device, classifier.precision, precision)
@@ -213,12 +242,21 @@ def _read_input(path: str, cfg: DataConfig) -> Table:
     return table
 
 
-def _csv_cell(value: Any) -> Any:
-    """Lists as JSON; text a spreadsheet would run as a formula (=, +, -, @) behind a quote."""
+# A cell that is exactly a number: a spreadsheet reads it as one, runs nothing, and keeps its sign.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV / TSV cell that a spreadsheet shows and never runs.
+
+    Text starting with =, +, -, @, a tab or a carriage return (a formula to Excel, LibreOffice and
+    Google Sheets) gets a leading apostrophe; text that is exactly a number ("-2", "+1.5e3") is
+    left as it is, and so are numbers. Lists (top_k) become JSON.
+    """
     if isinstance(value, list):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+        return value if _NUMBER.fullmatch(value) else "'" + value
     return value
 
 
@@ -228,15 +266,10 @@ def _write_output(rows: list[dict[str, Any]], fieldnames: list[str], output: str
         for row in rows:
             buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
-        writer = csv.DictWriter(
-            buffer,
-            fieldnames=fieldnames,
-            delimiter="\t" if fmt == "tsv" else ",",
-            lineterminator="\n",
-        )
-        writer.writeheader()
+        writer = csv.writer(buffer, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        writer.writerow([csv_cell(name) for name in fieldnames])  # column names come from the input too
         for row in rows:
-            writer.writerow({key: _csv_cell(value) for key, value in row.items()})
+            writer.writerow([csv_cell(row[name]) for name in fieldnames])
     if output == "-":
         sys.stdout.write(buffer.getvalue())
         return
@@ -270,10 +303,10 @@ def predict_file(
             raise DataError(f"cannot write predictions as Parquet ({output})", hint="use .csv or .jsonl")
     cfg = with_trained_columns(cfg, table, classifier.columns)
     columns = find_columns(table, cfg, need_label=False)
-    texts = [str(value) if value is not None else "" for value in table.columns[columns["text"]]]
+    texts = [value or "" for value in text_column(table, columns["text"]).to_pylist()]
     pairs = None
     if columns["text_pair"]:
-        pairs = [str(value) if value is not None else "" for value in table.columns[columns["text_pair"]]]
+        pairs = [value or "" for value in text_column(table, columns["text_pair"], "text_pair").to_pylist()]
     usable = [i for i, text in enumerate(texts) if text.strip()]
     predictions = classifier.predict(
         [texts[i] for i in usable],

@@ -39,6 +39,18 @@ BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _ARROW_BLOCK = 4 << 20  # pyarrow's reading block; a longer row sends the file to the Python reader
+# The first bytes of files that are no text table, and what to do with each.
+_EXPORT = "export the table as CSV, TSV, JSON Lines or Parquet"
+MAGIC_NUMBERS = (
+    (b"PAR1", "a Parquet file", "pass --format parquet, or name it .parquet"),
+    (b"PK\x03\x04", "a zip archive (an .xlsx workbook is one)", "extract it, or " + _EXPORT),
+    (b"\x1f\x8b", "a gzip archive", "decompress it first (gunzip)"),
+    (b"\xd0\xcf\x11\xe0", "an Office document (.xls)", _EXPORT),
+    (b"%PDF", "a PDF document", _EXPORT),
+    (b"\x89PNG", "a PNG image", _EXPORT),
+    (b"\xff\xd8\xff", "a JPEG image", _EXPORT),
+    (b"SQLite format 3\x00", "an SQLite database", _EXPORT),
+)
 _SNIFF_CHARS = 65536  # the text the delimiter is sniffed from
 
 
@@ -142,7 +154,12 @@ def _decode(path: Path, raw: bytes, encoding: str | None) -> str:
 def _sniff_delimiter(path: Path, text: str) -> str:
     sample = text[:_SNIFF_CHARS]
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+        sniffed = csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+        # The header names the columns: a delimiter it lacks, where it holds just one other, is a
+        # guess from the texts (a one-row file of '";' texts sniffs as ';').
+        header = re.sub(r'"[^"]*"', "", sample.lstrip("\ufeff").split("\n", 1)[0])
+        in_header = [candidate for candidate in ",\t;|" if candidate in header]
+        return in_header[0] if sniffed not in header and len(in_header) == 1 else sniffed
     except csv.Error:
         header = sample.lstrip("\ufeff").split("\n", 1)[0]
         one_column = not any(candidate in header for candidate in ",\t;|")  # a file of texts
@@ -219,6 +236,10 @@ def _jsonl_lines(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
             yield line_number, line
 
 
+_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false"}
+_JSON_KINDS[type(None)] = "null"
+
+
 def _read_jsonl(path: Path, text: str) -> Table:
     records: list[dict[str, Any]] = []
     line_numbers: list[int] = []
@@ -232,7 +253,10 @@ def _read_jsonl(path: Path, text: str) -> Table:
                 hint="each line of a JSON Lines file must be one JSON object",
             ) from None
         if not isinstance(record, dict):
-            raise DataError(f"{path}: line {line_number} is not a JSON object")
+            raise DataError(
+                f"{path}: line {line_number} is not a JSON object (it is {_JSON_KINDS[type(record)]})",
+                hint='each line of a JSON Lines file must be one JSON object: {"text": ..., "label": ...}',
+            )
         records.append(record)
         line_numbers.append(line_number)
     names: dict[str, None] = {}
@@ -248,7 +272,10 @@ def _read_parquet(path: Path) -> Table:
     try:
         arrow = pq.read_table(path)
     except Exception as err:  # pyarrow raises several types for a damaged file
-        raise DataError(f"cannot read {path} as Parquet: {err}") from None
+        raise DataError(
+            f"cannot read {path} as Parquet: {err}",
+            hint="if it is a CSV, TSV or JSON Lines file, give it that extension or pass --format",
+        ) from None
     return Table(path, arrow, None)
 
 
@@ -417,6 +444,47 @@ def _read_with_arrow(path: Path, fmt: str, encoding: str | None, delimiter: str 
     return _arrow_delimited(path, raw, start, fmt, delimiter)
 
 
+def _first_nul(data: NDArray[np.uint8]) -> int | None:
+    """The position of the first NUL byte in a (memory-mapped) buffer, or None."""
+    for start in range(0, len(data), _STEP):
+        part = data[start : start + _STEP]
+        if not part.all():
+            return start + int(np.argmin(part))
+    return None
+
+
+def _check_text_bytes(path: Path, encoding: str | None) -> None:
+    """Refuse a binary file (known by its first bytes), and NUL bytes, which no text table holds.
+
+    UTF-16 and UTF-32 files (by their BOM or the given encoding) hold NUL bytes and pass; a file
+    whose start is half NUL bytes is UTF-16 without a byte-order mark, and is named as such.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    for magic, kind, hint in MAGIC_NUMBERS:
+        if head.startswith(magic):
+            raise DataError(f"{path} is {kind}, not a text table", hint=hint)
+    wide = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if not head or wide or (encoding is not None and re.match(r"utf[-_]?(16|32)", encoding.lower())):
+        return
+    with pa.memory_map(str(path)) as mapped:
+        data = np.frombuffer(mapped.read_buffer(), np.uint8)
+        first = _first_nul(data)
+        line = 0 if first is None else _count_byte(data[:first], ord("\n")) + 1
+    if first is None:
+        return
+    odd, even = head[1::2].count(0), head[0::2].count(0)
+    if max(odd, even) * 4 >= len(head):  # ASCII text in UTF-16: every other byte is 0
+        raise DataError(
+            f"{path} looks like UTF-16 text without a byte-order mark (a NUL byte beside each letter)",
+            hint=f"pass --encoding utf-16-{'le' if odd > even else 'be'}, or re-save the file as UTF-8",
+        )
+    raise DataError(
+        f"{path}: line {line} holds a NUL byte (0x00), which no text table holds",
+        hint="is it a binary file? Remove the NUL bytes, or export the table again as UTF-8 text",
+    )
+
+
 def read_table(
     path: Path, fmt: str = "auto", encoding: str | None = None, delimiter: str | None = None
 ) -> Table:
@@ -427,7 +495,7 @@ def read_table(
     the Python reader.
 
     Raises:
-        DataError: the file is missing, undecodable, or not a well-formed table.
+        DataError: the file is missing, binary, undecodable, or not a well-formed table.
     """
     if not path.is_file():
         raise DataError(
@@ -438,6 +506,7 @@ def read_table(
     if fmt == "parquet":
         table = _read_parquet(path)
     else:
+        _check_text_bytes(path, encoding)
         table = _read_with_arrow(path, fmt, encoding, delimiter) or _read_with_python(
             path, fmt, encoding, delimiter
         )
