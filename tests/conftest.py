@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import logging
 import os
 import random
 import tempfile
@@ -29,6 +30,16 @@ from textfit import TrainResult
 
 # On 2 cores a tiny model's step takes ~3.6 ms with one thread and ~0.85 s with two.
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _restore_textfit_logger() -> Iterator[None]:
+    """The CLI points the textfit logger at its stderr; put it back after each test."""
+    logger = logging.getLogger("textfit")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
+
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 CLASS_WORDS = {

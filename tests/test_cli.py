@@ -5,11 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +23,6 @@ runner = CliRunner()  # click >= 8.2 keeps result.stdout and result.stderr apart
 
 def invoke(*args: str | Path) -> Any:
     return runner.invoke(app, [str(arg) for arg in args])
-
-
-@pytest.fixture(autouse=True)
-def _restore_textfit_logger() -> Iterator[None]:
-    """The CLI points the textfit logger at the runner's stderr; put it back after each test."""
-    logger = logging.getLogger("textfit")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +24,6 @@ LIBRARY_LINES = re.compile(
     r"huggingface|Traceback|deprecat|\.py:\d+|\{'loss'|\{'eval_",
     re.IGNORECASE,
 )
-
-
-@pytest.fixture(autouse=True)
-def _restore_textfit_logger() -> Iterator[None]:
-    """The CLI points the textfit logger at the runner's stderr; put it back after each test."""
-    logger = logging.getLogger("textfit")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def _config(tiny_model_dir: Path, folder: Path, **train: Any) -> Path:

@@ -4,11 +4,9 @@ model's own code, or write outside the run folder."""
 from __future__ import annotations
 
 import json
-import logging
 import re
 import runpy
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +27,6 @@ PICKLE_HINT = (
 )
 CODE_HINT = "pass --trust-remote-code if you trust whoever wrote that code, or pick another model"
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _restore_textfit_logger() -> Iterator[None]:
-    logger = logging.getLogger("textfit")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def pickled_copy(model_dir: Path, target: Path) -> Path:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import re
 import struct
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +19,6 @@ from textfit.config import load_config
 from textfit.errors import ConfigError
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _restore_textfit_logger() -> Iterator[None]:
-    """The CLI points the textfit logger at the runner's stderr; put it back after each test."""
-    logger = logging.getLogger("textfit")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def assert_same_series(logged: list[tuple[int, float]], expected: list[tuple[int, float]]) -> None:
