@@ -302,12 +302,24 @@ def train(
         typer.Option("--set", help="Any other setting as KEY=VALUE, e.g. --set train.weight_decay=0.1"),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue an interrupted run (its --output-dir) from its last checkpoint."),
+    ] = None,
+    deepspeed: Annotated[
+        str | None, typer.Option(help="DeepSpeed config file (JSON), for the Trainer.")
+    ] = None,
+    fsdp: Annotated[
+        str | None, typer.Option(help="FSDP options for the Trainer, e.g. 'full_shard auto_wrap'.")
+    ] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Fine-tune a model on a labelled table, evaluate it, and save the run.
 
     Example: textfit train data.csv --test-file test.csv --epochs 2
+    Resume an interrupted run: textfit train --resume runs/data
+    Several processes: torchrun --nproc_per_node 2 -m textfit train data.csv
     """
     import yaml
 
@@ -315,7 +327,10 @@ def train(
     from textfit.metrics import format_report
     from textfit.train import train as run_training
 
-    _setup_output(quiet, verbose)
+    main_process = os.environ.get("RANK", "0") == "0"  # set by torchrun and accelerate launch
+    _setup_output(quiet or not main_process, verbose)
+    if not main_process:  # the others of a distributed run: errors only
+        logging.getLogger("textfit").setLevel(logging.ERROR)
     overrides: dict[str, Any] = {
         "output_dir": output_dir,
         "model.name": model,
@@ -329,6 +344,8 @@ def train(
         "train.seed": seed,
         "train.early_stopping_patience": early_stopping_patience,
         "train.report_to": report_to.split(",") if report_to else None,
+        "train.deepspeed": deepspeed,
+        "train.fsdp": fsdp,
         **_data_overrides(
             train_file=train_file,
             validation_file=validation_file,
@@ -350,15 +367,28 @@ def train(
             raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
         overrides[key.strip()] = yaml.safe_load(value)
     try:
-        cfg = load_config(config, overrides)
-        if cfg.data.train_file is None:
-            raise typer.BadParameter("give a training file (or a --config that names one)")
         with _progress_bar(quiet, "tokenizing") as tokenize_progress:
-            result = run_training(
-                cfg, overwrite=overwrite, progress=not quiet, tokenize_progress=tokenize_progress
-            )
+            if resume is not None:  # the saved settings; flags given must agree with them
+                given = {key: value for key, value in overrides.items() if value is not None}
+                cfg = load_config(config, given) if config is not None else None
+                result = run_training(
+                    cfg,
+                    resume=resume,
+                    progress=not quiet,
+                    tokenize_progress=tokenize_progress,
+                    **({} if cfg else given),
+                )
+            else:
+                cfg = load_config(config, overrides)
+                if cfg.data.train_file is None:
+                    raise typer.BadParameter("give a training file (or a --config that names one)")
+                result = run_training(
+                    cfg, overwrite=overwrite, progress=not quiet, tokenize_progress=tokenize_progress
+                )
     except TextfitError as err:
         raise _fail(err) from None
+    if not result.main_process:
+        return
     typer.echo(f"run saved to {result.run_dir}")
     typer.echo(
         f"trained on {result.metrics['train']['samples']} rows in "

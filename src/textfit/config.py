@@ -172,6 +172,17 @@ class TrainConfig(_Section):
         "warning", description="Log level of transformers inside the Trainer."
     )
     seed: int = Field(42, description="Seed for the split, initialisation and data order.")
+    keep_checkpoints: bool = Field(
+        False, description="Keep the last checkpoint in RUN/checkpoints (removed after success by default)."
+    )
+    ddp_backend: Literal["nccl", "gloo", "mpi", "ccl", "hccl", "cncl", "mlu"] | None = Field(
+        None,
+        description="torch.distributed backend of a multi-process run; default nccl on GPUs, gloo on CPUs.",
+    )
+    deepspeed: str | None = Field(None, description="DeepSpeed config (JSON file), passed to the Trainer.")
+    fsdp: str | None = Field(
+        None, description="FSDP options passed to the Trainer, e.g. 'full_shard auto_wrap'."
+    )
 
     @field_validator("eval_strategy", "save_strategy", "logging_strategy", mode="before")
     @classmethod
@@ -236,6 +247,15 @@ class RunConfig(_Section):
             return self.output_dir
         stem = self.data.train_file.stem if self.data.train_file else "run"
         return Path("runs") / stem
+
+    def with_absolute_paths(self) -> RunConfig:
+        """The config with its data files as absolute paths, so the saved copy works from anywhere."""
+        files = {
+            key: Path(value).resolve()
+            for key in ("train_file", "validation_file", "test_file")
+            if (value := getattr(self.data, key)) is not None
+        }
+        return self.model_copy(update={"data": self.data.model_copy(update=files)})
 
 
 def _field_names(model: type[BaseModel]) -> list[str]:

@@ -54,39 +54,102 @@ def length_batches(lengths: Sequence[int], batch_size: int, max_tokens: int) -> 
 def model_folder(run_dir: Path, allow_pickle: bool = False) -> Path:
     """The model folder of a run (RUN_DIR/model), or run_dir itself when it is a model folder.
 
+    Checks that the folder is whole: a config with the label names, complete safetensors weights
+    (or, with allow_pickle, pickled ones) and tokenizer files.
+
     Args:
         run_dir: a run folder or a model folder.
         allow_pickle: accept a folder whose weights are pickled (pytorch_model.bin) only.
 
     Raises:
-        ModelError: naming what is missing, or the pickled weights refused.
+        ModelError: naming what is missing and how to get a whole run, or the pickled weights
+            refused.
     """
+    if run_dir.name.endswith(".partial"):
+        raise ModelError(
+            f"{run_dir} is an unfinished run: training was interrupted, or is still going",
+            hint=f"resume it with `textfit train --resume {run_dir.with_suffix('')}`, or train again",
+        )
     for folder in (run_dir / "model", run_dir):
         if (folder / "config.json").is_file():
-            if not any(folder.glob("*.safetensors")):
-                pickled = sorted(
-                    path.name for path in folder.glob("*.bin") if path.name != "training_args.bin"
-                )
-                if pickled and allow_pickle:
-                    return folder
-                if pickled:
-                    raise ModelError(
-                        f"{folder} has only pickled weights ({', '.join(pickled)}); textfit loads "
-                        "pickled weights only with --allow-pickle (unpickling can run code)",
-                        hint="pass --allow-pickle if you trust where the folder came from, "
-                        "or convert the weights to model.safetensors",
-                    )
-                raise ModelError(
-                    f"{folder} has no safetensors weights (model.safetensors)",
-                    hint="the run may have been interrupted while saving: train it again",
-                )
+            _check_model_folder(folder, allow_pickle)
             return folder
     if not run_dir.exists():
-        raise ModelError(f"run folder {run_dir} does not exist", hint="pass the --output-dir of a run")
+        unfinished = run_dir.with_name(run_dir.name + ".partial")
+        replaced = run_dir.with_name(run_dir.name + ".old")
+        hint = "pass the --output-dir of a run"
+        if unfinished.is_dir():
+            hint = f"{unfinished} holds a run that did not finish: `textfit train --resume {run_dir}`"
+        elif replaced.is_dir():
+            hint = f"{replaced} holds the run it was replacing when it stopped: rename it to {run_dir.name}"
+        raise ModelError(f"run folder {run_dir} does not exist", hint=hint)
     raise ModelError(
         f"{run_dir} is not a textfit run: it has no model/config.json",
         hint="pass the folder `textfit train` wrote (runs/<name> by default)",
     )
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model")
+_DAMAGED_HINT = "the run may have been interrupted while saving, or the folder damaged: train it again"
+
+
+def _check_model_folder(folder: Path, allow_pickle: bool) -> None:
+    """Raise ModelError naming the first part of a model folder that is missing or damaged."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{folder / 'config.json'} cannot be read ({err})", hint=_DAMAGED_HINT) from None
+    if not isinstance(config, dict) or not config.get("id2label"):
+        raise ModelError(
+            f"{folder / 'config.json'} has no id2label: the label names of the model are missing",
+            hint=_DAMAGED_HINT,
+        )
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights:
+        pickled = sorted(path.name for path in folder.glob("*.bin") if path.name != "training_args.bin")
+        if pickled and not allow_pickle:
+            raise ModelError(
+                f"{folder} has only pickled weights ({', '.join(pickled)}); textfit loads "
+                "pickled weights only with --allow-pickle (unpickling can run code)",
+                hint="pass --allow-pickle if you trust where the folder came from, "
+                "or convert the weights to model.safetensors",
+            )
+        if not pickled:
+            raise ModelError(f"{folder} has no safetensors weights (model.safetensors)", hint=_DAMAGED_HINT)
+    for path in weights:
+        problem = _safetensors_problem(path)
+        if problem:
+            raise ModelError(f"{path} is damaged: {problem}", hint=_DAMAGED_HINT)
+    if not any((folder / name).is_file() for name in _TOKENIZER_FILES):
+        raise ModelError(f"{folder} has no tokenizer files (tokenizer.json)", hint=_DAMAGED_HINT)
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """Why a safetensors file is not whole (its header names more bytes than it has), or None.
+
+    The format: 8 bytes (little-endian header length), a JSON header giving each tensor's byte
+    range, then the tensors. Read the header only.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        start = handle.read(8)
+        if len(start) < 8:
+            return f"{size} bytes, shorter than a header"
+        header_length = int.from_bytes(start, "little")
+        if header_length > size - 8:
+            return f"its header needs {header_length} bytes, the file has {size}"
+        try:
+            header = json.loads(handle.read(header_length))
+        except ValueError:
+            return "its header is not valid JSON"
+    try:
+        ends = [int(entry["data_offsets"][1]) for name, entry in header.items() if name != "__metadata__"]
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return "its header does not list tensors with their byte ranges"
+    expected = 8 + header_length + max(ends, default=0)
+    if size < expected:
+        return f"truncated: {size} bytes of {expected}"
+    return None
 
 
 @dataclass

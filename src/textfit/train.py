@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -17,10 +19,11 @@ import numpy as np
 from textfit.checks import check_splits
 from textfit.config import RunConfig, save_config, with_settings, write_text_atomic
 from textfit.data import Examples, LabelSet, Splits, load_splits
-from textfit.errors import ConfigError
+from textfit.errors import ConfigError, ModelError
 from textfit.metrics import classification_report, scalar_metrics
 from textfit.modeling import load_pretrained, pad_multiple, pick_precision, quiet_transformers
 from textfit.report import write_predictions, write_report
+from textfit.resume import CHECKPOINTS, CONFIG_FILE, discard_partial, partial_dir_of, resume_point
 from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples
 from textfit.tracking import check_trackers, use_mlflow_store, use_tensorboard_folder
 
@@ -42,6 +45,7 @@ class TrainResult:
     precision: str
     warnings: list[str] = field(default_factory=list)
     report_file: Path | None = None  # RUN_DIR/report.html; None if it could not be written
+    main_process: bool = True  # False in the other processes of a distributed run (they write nothing)
 
 
 def check_output_dir(run_dir: Path, overwrite: bool) -> None:
@@ -95,6 +99,9 @@ def training_arguments(cfg: RunConfig, output_dir: Path, precision: str, progres
         seed=train.seed,
         disable_tqdm=not progress,
         dataloader_num_workers=0,
+        ddp_backend=train.ddp_backend,
+        deepspeed=train.deepspeed,
+        fsdp=train.fsdp or None,
     )
 
 
@@ -145,9 +152,13 @@ def _trainer_class(group_by_length: bool) -> Any:
         def __len__(self) -> int:
             return len(self.lengths)
 
+        def set_epoch(self, epoch: int) -> None:
+            # Called by the Trainer before each epoch, also the one a resumed run starts in: the
+            # order is a function of (seed, epoch), so a resumed run sees the batches it would have.
+            self.epoch = epoch
+
         def __iter__(self) -> Any:
             generator = torch.Generator().manual_seed(self.seed + self.epoch)
-            self.epoch += 1
             return iter(length_bucket_order(self.lengths, self.batch_size, self.pool, generator))
 
     class LengthBucketTrainer(Trainer):  # a real need: the Trainer takes no sampler argument
@@ -294,14 +305,55 @@ def _finish_run(partial_dir: Path, run_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _absolute_paths(cfg: RunConfig) -> RunConfig:
-    """The config with its data files as absolute paths, so the saved copy works from anywhere."""
-    files = {
-        key: Path(value).resolve()
-        for key in ("train_file", "validation_file", "test_file")
-        if (value := getattr(cfg.data, key)) is not None
-    }
-    return cfg.model_copy(update={"data": cfg.data.model_copy(update=files)})
+def _barrier(args: Any) -> None:
+    """Wait for every process of a distributed run (nothing to wait for in a single process)."""
+    if args.world_size > 1:
+        args.distributed_state.wait_for_everyone()
+
+
+def _fit(
+    build: Callable[[RunConfig, bool], Any], cfg: RunConfig, checkpoint: Path | None
+) -> tuple[Any, Any, RunConfig]:
+    """Train; out of GPU memory, again from the start with half the batch and twice the accumulation.
+
+    Returns:
+        The trainer, its TrainOutput, and the config it ran with (the batch sizes it ended with).
+
+    Raises:
+        ModelError: out of memory at batch size 1.
+    """
+    import torch
+
+    fresh = False
+    while True:
+        trainer = build(cfg, fresh)
+        try:
+            output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        except torch.cuda.OutOfMemoryError:
+            batch, steps = cfg.train.batch_size, cfg.train.gradient_accumulation_steps
+            del trainer
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            if batch == 1:
+                raise ModelError(
+                    f"out of GPU memory even with batch size 1 (gradient accumulation {steps})",
+                    hint="pass a lower --max-length, --precision bf16 or fp16, or a smaller --model",
+                ) from None
+            update = {"batch_size": batch // 2, "gradient_accumulation_steps": steps * 2}
+            cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update=update)})
+            logger.warning(
+                "out of GPU memory with batch size %d: training again from the start with batch size %d "
+                "and gradient accumulation %d (effective batch %d per device, was %d)",
+                batch,
+                batch // 2,
+                steps * 2,
+                batch // 2 * steps * 2,
+                batch * steps,
+            )
+            checkpoint, fresh = None, True
+        else:
+            return trainer, output, cfg
 
 
 def train(
@@ -311,11 +363,13 @@ def train(
     progress: bool = True,
     callbacks: list[Any] | None = None,
     tokenize_progress: ProgressCallback | None = None,
+    resume: str | Path | None = None,
     **settings: Any,
 ) -> TrainResult:
     """Fine-tune cfg.model.name on cfg.data and save the run to its output folder.
 
-    `train(train_file="data.csv", epochs=2)` is the same as building the config first.
+    `train(train_file="data.csv", epochs=2)` is the same as building the config first. The run is
+    written to RUN.partial (its config first, then checkpoints) and renamed to RUN when complete.
 
     Args:
         cfg: the run configuration (see `textfit.load_config`); defaults when None.
@@ -323,6 +377,8 @@ def train(
         progress: show the Trainer's progress bars (on stderr).
         callbacks: extra transformers TrainerCallbacks.
         tokenize_progress: called with (texts tokenized, texts in all) while each split is tokenized.
+        resume: the folder of an interrupted run (RUN or RUN.partial): continue it from its last
+            complete checkpoint with its saved settings; cfg and settings, if given, must agree.
         **settings: settings by name (train_file, model, epochs, ...), over those of cfg.
 
     Returns:
@@ -337,16 +393,29 @@ def train(
 
     from textfit import fastpath
 
-    if cfg is None or settings:
-        cfg = with_settings(cfg, settings)
-    cfg = _absolute_paths(cfg)
+    checkpoint = None
+    if resume is not None:
+        cfg, checkpoint = resume_point(Path(resume), cfg, settings)
+        run_dir = cfg.resolved_output_dir()
+        logger.info("resuming %s from %s", run_dir, checkpoint)
+    else:
+        if cfg is None or settings:
+            cfg = with_settings(cfg, settings)
+        cfg = cfg.with_absolute_paths()
+        run_dir = cfg.resolved_output_dir()
+        check_output_dir(run_dir, overwrite)
     logger.debug("settings: %s", json.dumps(cfg.model_dump(mode="json")))
-    run_dir = cfg.resolved_output_dir()
-    check_output_dir(run_dir, overwrite)
     check_trackers(cfg.train.report_to)
     precision = pick_precision(cfg.train.precision)
     if cfg.train.precision == "auto":
         logger.info("precision: %s (auto: the fastest this hardware runs well)", precision)
+    partial_dir = partial_dir_of(run_dir)
+    args = training_arguments(cfg, partial_dir / CHECKPOINTS, precision, progress)
+    main = args.should_save  # in a distributed run, only the main process writes the run folder
+    if main and checkpoint is None:
+        discard_partial(partial_dir)
+        save_config(cfg, partial_dir / CONFIG_FILE)  # first: what --resume reads
+    _barrier(args)
     set_seed(cfg.train.seed)
 
     splits = load_splits(cfg.data, cfg.train.seed)
@@ -360,28 +429,27 @@ def train(
         len(splits.train),
         len(splits.validation),
     )
-    tokenizer, model = load_pretrained(cfg.model, labels.id2label, labels.label2id)
-    if cfg.train.cpu_fast_path and not torch.cuda.is_available():
-        switched = fastpath.enable(model)
-        logger.info("CPU fast path for %s (train.cpu_fast_path)", " and ".join(switched) or "nothing")
     max_length = cfg.model.max_length
     cache = cfg.data.cache
-    train_dataset = tokenize_examples(
-        splits.train,
-        tokenizer,
-        max_length,
-        labels.encode(splits.train),
-        cache=cache,
-        progress=tokenize_progress,
-    )
-    validation_dataset = tokenize_examples(
-        splits.validation,
-        tokenizer,
-        max_length,
-        labels.encode(splits.validation),
-        cache=cache,
-        progress=tokenize_progress,
-    )
+    # The main process extracts the model and fills the tokenization cache; the others then read them.
+    with args.main_process_first(desc="tokenization"):
+        tokenizer, model = load_pretrained(cfg.model, labels.id2label, labels.label2id)
+        train_dataset = tokenize_examples(
+            splits.train,
+            tokenizer,
+            max_length,
+            labels.encode(splits.train),
+            cache=cache,
+            progress=tokenize_progress,
+        )
+        validation_dataset = tokenize_examples(
+            splits.validation,
+            tokenizer,
+            max_length,
+            labels.encode(splits.validation),
+            cache=cache,
+            progress=tokenize_progress,
+        )
     # The metrics ignore the order, and batches of similar length pad less.
     by_length = np.argsort(token_lengths(validation_dataset), kind="stable")
     validation_dataset = validation_dataset.select(by_length)
@@ -399,29 +467,42 @@ def train(
         logger.warning(warning)
     logger.info("data checks: %s", checks.tally())
 
-    partial_dir = run_dir.with_name(run_dir.name + ".partial")
-    shutil.rmtree(partial_dir, ignore_errors=True)  # left by an interrupted run
     if "mlflow" in cfg.train.report_to:
         use_mlflow_store()  # before the Trainer builds its MLflowCallback
-    trainer = _trainer_class(cfg.train.group_by_length)(
-        model=model,
-        args=training_arguments(cfg, partial_dir / "checkpoints", precision, progress),
-        train_dataset=train_dataset,
-        eval_dataset=validation_dataset,
-        processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple()),
-        compute_metrics=partial(_compute_metrics, labels=labels),
-        callbacks=list(callbacks or []),
-    )
-    trainer.remove_callback(ProgressCallback)
-    trainer.remove_callback(PrinterCallback)  # added instead when disable_tqdm; prints to stdout
-    if progress:
-        trainer.add_callback(_progress_callback())
-    use_tensorboard_folder(trainer, partial_dir / "tensorboard")
-    if cfg.train.early_stopping_patience is not None:
-        trainer.add_callback(EarlyStoppingCallback(cfg.train.early_stopping_patience))
+
+    def build(cfg: RunConfig, fresh: bool) -> Any:
+        nonlocal model, args
+        if fresh:  # a retry with other batch sizes starts again from the pretrained weights
+            set_seed(cfg.train.seed)
+            _, model = load_pretrained(cfg.model, labels.id2label, labels.label2id)
+            args = training_arguments(cfg, partial_dir / CHECKPOINTS, precision, progress)
+            if main:
+                shutil.rmtree(partial_dir / CHECKPOINTS, ignore_errors=True)
+                save_config(cfg, partial_dir / CONFIG_FILE)
+        if cfg.train.cpu_fast_path and not torch.cuda.is_available():
+            switched = fastpath.enable(model)
+            logger.info("CPU fast path for %s (train.cpu_fast_path)", " and ".join(switched) or "nothing")
+        trainer = _trainer_class(cfg.train.group_by_length)(
+            model=model,
+            args=args,
+            train_dataset=train_dataset,
+            eval_dataset=validation_dataset,
+            processing_class=tokenizer,
+            data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple()),
+            compute_metrics=partial(_compute_metrics, labels=labels),
+            callbacks=list(callbacks or []),
+        )
+        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(PrinterCallback)  # added instead when disable_tqdm; prints to stdout
+        if progress:
+            trainer.add_callback(_progress_callback())
+        use_tensorboard_folder(trainer, partial_dir / "tensorboard")
+        if cfg.train.early_stopping_patience is not None:
+            trainer.add_callback(EarlyStoppingCallback(cfg.train.early_stopping_patience))
+        return trainer
+
     started = time.perf_counter()
-    output = trainer.train()
+    trainer, output, cfg = _fit(build, cfg, checkpoint)
     train_seconds = time.perf_counter() - started
     fastpath.disable(model)
 
@@ -429,6 +510,13 @@ def train(
     model.config.textfit_columns = {  # so evaluate / predict read the same columns by default
         f"{role}_column": name for role, name in splits.columns.items()
     }
+    model_dir = partial_dir / "model"
+    with quiet_transformers():
+        trainer.save_model(str(model_dir))  # every process: DeepSpeed / FSDP gather the weights
+    if not main:  # the main process evaluates over every validation row, and writes the run
+        _barrier(args)
+        written = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        return TrainResult(run_dir, written, precision, warnings, main_process=False)
     batch = cfg.train.eval_batch_size
     evaluated = {"validation": splits.validation} | ({"test": splits.test} if splits.test else {})
     results = {
@@ -443,17 +531,16 @@ def train(
             "samples_per_second": round(len(splits.train) * cfg.train.epochs / train_seconds, 3),
             "final_loss": output.training_loss,
             "precision": precision,
+            "processes": args.world_size,
         },
         "validation": results["validation"][0],
         "test": results["test"][0] if "test" in results else None,
         "checks": checks.to_dict(),
     }
-    model_dir = partial_dir / "model"
-    with quiet_transformers():
-        trainer.save_model(str(model_dir))  # safetensors weights, config with id2label, tokenizer
     (model_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle; run_config.yaml says it all
-    shutil.rmtree(partial_dir / "checkpoints", ignore_errors=True)
-    save_config(cfg, partial_dir / "run_config.yaml")
+    if not cfg.train.keep_checkpoints:
+        shutil.rmtree(partial_dir / CHECKPOINTS, ignore_errors=True)
+    save_config(cfg, partial_dir / CONFIG_FILE)
     write_text_atomic(partial_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_text_atomic(
         partial_dir / "log_history.json", json.dumps(trainer.state.log_history, indent=2) + "\n"
@@ -466,4 +553,5 @@ def train(
     report_file = _write_report(partial_dir, run_dir, warnings)
     _finish_run(partial_dir, run_dir)
     logger.info("saved the run to %s", run_dir)
+    _barrier(args)
     return TrainResult(run_dir, metrics, precision, warnings, report_file)

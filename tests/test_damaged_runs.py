@@ -1,0 +1,119 @@
+"""A damaged or unfinished run folder: a ModelError naming what is missing, never a half-loaded model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import textfit
+from textfit import Classifier, ModelError
+from textfit.cli import app
+
+
+@pytest.fixture(autouse=True)
+def _restore_textfit_logger() -> Iterator[None]:
+    """The CLI points the textfit logger at the runner's stderr; put it back after each test."""
+    logger = logging.getLogger("textfit")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
+
+
+@pytest.fixture
+def run_copy(tiny_run_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the shared tiny run, to damage."""
+    return Path(shutil.copytree(tiny_run_dir, tmp_path / "run"))
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _drop_id2label(path: Path) -> None:
+    config = json.loads(path.read_text(encoding="utf-8"))
+    del config["id2label"]
+    path.write_text(json.dumps(config), encoding="utf-8")
+
+
+def _remove_tokenizer(model: Path) -> None:
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt"):
+        (model / name).unlink(missing_ok=True)
+
+
+DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
+    "no weights": (lambda run: (run / "model" / "model.safetensors").unlink(), "has no safetensors weights"),
+    "truncated weights": (
+        lambda run: _truncate(run / "model" / "model.safetensors"),
+        "model.safetensors is damaged: truncated",
+    ),
+    "weights shorter than a header": (
+        lambda run: (run / "model" / "model.safetensors").write_bytes(b"\x01\x02"),
+        "model.safetensors is damaged: 2 bytes, shorter than a header",
+    ),
+    "no config": (
+        lambda run: (run / "model" / "config.json").unlink(),
+        "is not a textfit run: it has no model/config.json",
+    ),
+    "config not JSON": (
+        lambda run: (run / "model" / "config.json").write_text("{", encoding="utf-8"),
+        "config.json cannot be read",
+    ),
+    "no id2label": (
+        lambda run: _drop_id2label(run / "model" / "config.json"),
+        "config.json has no id2label: the label names of the model are missing",
+    ),
+    "no tokenizer": (lambda run: _remove_tokenizer(run / "model"), "has no tokenizer files (tokenizer.json)"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_run_names_what_is_missing(damage: str, run_copy: Path) -> None:
+    change, message = DAMAGES[damage]
+    change(run_copy)
+    with pytest.raises(ModelError, match=re.escape(message)) as err:
+        Classifier.load(run_copy)
+    if damage != "no config":
+        assert "train it again" in str(err.value.hint)
+
+
+def test_evaluate_and_predict_refuse_a_truncated_model(run_copy: Path, binary_test_csv: Path) -> None:
+    _truncate(run_copy / "model" / "model.safetensors")
+    with pytest.raises(ModelError, match="truncated"):
+        textfit.evaluate(run_copy, binary_test_csv)
+    with pytest.raises(ModelError, match="truncated"):
+        textfit.predict_file(run_copy, str(binary_test_csv), str(run_copy / "out.csv"))
+    assert not (run_copy / "out.csv").exists()
+    result = CliRunner().invoke(app, ["predict", str(run_copy), str(binary_test_csv)])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "model.safetensors is damaged: truncated" in result.stderr
+    assert "hint: the run may have been interrupted while saving" in result.stderr
+
+
+def test_an_unfinished_run_says_to_resume_it(run_copy: Path, tmp_path: Path) -> None:
+    partial = run_copy.rename(tmp_path / "run.partial")
+    with pytest.raises(ModelError, match=re.escape(f"{partial} is an unfinished run")) as err:
+        Classifier.load(partial)
+    assert f"textfit train --resume {tmp_path / 'run'}" in str(err.value.hint)
+    with pytest.raises(ModelError, match=re.escape(f"run folder {tmp_path / 'run'} does not exist")) as err:
+        Classifier.load(tmp_path / "run")
+    assert f"{partial} holds a run that did not finish" in str(err.value.hint)
+
+
+def test_a_run_stopped_while_replacing_another_points_at_the_old_one(run_copy: Path, tmp_path: Path) -> None:
+    old = run_copy.rename(tmp_path / "run.old")
+    with pytest.raises(ModelError, match=re.escape(f"run folder {tmp_path / 'run'} does not exist")) as err:
+        Classifier.load(tmp_path / "run")
+    assert f"{old} holds the run it was replacing when it stopped" in str(err.value.hint)
+
+
+def test_the_whole_run_still_loads(run_copy: Path) -> None:
+    assert Classifier.load(run_copy).labels == ["negative", "positive"]
