@@ -27,7 +27,7 @@ import pytest
 
 from browser import run_chromium
 from textfit import Classifier
-from textfit.serve import ServeSettings, create_app, run_info
+from textfit.serve import ServeSettings, create_app, predict_in_length_groups, run_info
 
 POSITIVE, NEGATIVE = "a good great day", "the awful sad movie"
 
@@ -263,6 +263,25 @@ def test_concurrent_requests_share_batches_and_each_gets_its_own_answer(classifi
     assert sum(batch_sizes) == len(texts)
     assert max(batch_sizes) <= 4
     assert len(batch_sizes) < len(texts), "no two requests shared a batch"
+
+
+def test_a_micro_batch_runs_in_groups_of_similar_length(classifier: Classifier) -> None:
+    calls: list[list[str]] = []
+
+    class Recording:
+        labels = classifier.labels
+
+        def predict_proba(self, texts: list[str], pairs: list[str] | None) -> Any:
+            calls.append(texts)
+            return classifier.predict_proba(texts, pairs)
+
+    long_text = " ".join(["good great"] * 40)
+    texts = ["bad day", long_text, "sad it", "happy day", long_text + " lovely"]
+
+    probabilities = predict_in_length_groups(Recording(), texts, None)
+
+    assert calls == [["sad it", "bad day", "happy day"], [long_text, long_text + " lovely"]]
+    np.testing.assert_allclose(probabilities, classifier.predict_proba(texts), atol=1e-5)
 
 
 def test_api_key(classifier: Classifier) -> None:
