@@ -36,20 +36,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def offline_rate(run_dir: Path, backend: str, texts: list[str]) -> tuple[float, str]:
+def offline_rate(run_dir: Path, backend: str, texts: list[str], threads: int | None) -> tuple[float, str]:
     """Texts/s of one predict call over all texts, the model loaded in this process; and its precision."""
+    import torch
+
     from textfit.onnx_runtime import OnnxClassifier
     from textfit.predict import Classifier
 
-    classifier = OnnxClassifier.load(run_dir) if backend == "onnx" else Classifier.load(run_dir, device="cpu")
+    if threads:
+        torch.set_num_threads(threads)
+    classifier = (
+        OnnxClassifier.load(run_dir, threads=threads)
+        if backend == "onnx"
+        else Classifier.load(run_dir, device="cpu")
+    )
     classifier.predict_proba(texts[:64])  # warm-up
     start = time.perf_counter()
     classifier.predict_proba(texts)
     return len(texts) / (time.perf_counter() - start), classifier.precision
 
 
-def start_server(run_dir: Path, backend: str, port: int) -> subprocess.Popen[str]:
+def start_server(run_dir: Path, backend: str, port: int, threads: int | None) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "textfit", "serve", str(run_dir), "--backend", backend]
+    command += ["--threads", str(threads)] if threads else []
     process = subprocess.Popen(
         [*command, "--port", str(port), "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
@@ -130,6 +139,7 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32", help="comma-separated client counts")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per client count")
     parser.add_argument("--max-requests", type=int, default=100_000, help="requests per client count")
+    parser.add_argument("--threads", type=int, help="CPU threads of the model (server and offline)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
 
@@ -137,9 +147,9 @@ def main() -> None:
         texts = [row["text"] for row in csv.DictReader(handle)]
     results = []
     for backend in args.backend or ["torch"]:
-        rate, precision = offline_rate(args.run_dir, backend, texts)
+        rate, precision = offline_rate(args.run_dir, backend, texts, args.threads)
         port = free_port()
-        server = start_server(args.run_dir, backend, port)
+        server = start_server(args.run_dir, backend, port, args.threads)
         try:
             load(port, texts, 4, 3.0, 200)  # warm-up
             for clients in (int(value) for value in args.clients.split(",")):
@@ -162,7 +172,12 @@ def main() -> None:
             f"{r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |"
         )
     if args.json_out:
-        environment = {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "table": str(args.table)}
+        environment = {
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+            "threads": args.threads,
+            "table": str(args.table),
+        }
         args.json_out.write_text(
             json.dumps({"environment": environment, "results": results}, indent=2) + "\n"
         )

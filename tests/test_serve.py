@@ -27,7 +27,8 @@ import pytest
 
 from browser import run_chromium
 from textfit import Classifier
-from textfit.serve import ServeSettings, create_app, predict_in_length_groups, run_info
+from textfit.batching import predict_in_length_groups
+from textfit.serve import ServeSettings, create_app, run_info
 
 POSITIVE, NEGATIVE = "a good great day", "the awful sad movie"
 
@@ -431,8 +432,20 @@ def free_port() -> int:
 def test_textfit_serve_command(tiny_run_dir: Path) -> None:
     port = free_port()
     env = {**os.environ, "TEXTFIT_API_KEY": "from-the-env"}
-    command = [sys.executable, "-m", "textfit", "serve", str(tiny_run_dir), "--port", str(port), "-q"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "textfit",
+        "serve",
+        str(tiny_run_dir),
+        "--port",
+        str(port),
+        "--threads",
+        "1",
+    ]
+    process = subprocess.Popen(
+        [*command, "-q"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 120
         while True:

@@ -645,6 +645,10 @@ def serve(
     max_wait_ms: Annotated[
         float, typer.Option(min=0, help="How long a request waits for others to batch with.")
     ] = 5.0,
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="CPU threads of the model (default: the library's, one per core)."),
+    ] = None,
     allow_pickle: AllowPickle = False,
     trust_remote_code: TrustRemoteCode = False,
     quiet: Quiet = False,
@@ -667,8 +671,12 @@ def serve(
         if backend == "onnx":
             from textfit.onnx_runtime import OnnxClassifier
 
-            classifier = OnnxClassifier.load(run_dir, batch_size=max_batch)
+            classifier = OnnxClassifier.load(run_dir, batch_size=max_batch, threads=threads)
         else:
+            if threads:
+                import torch
+
+                torch.set_num_threads(threads)
             classifier = Classifier.load(
                 run_dir,
                 batch_size=max_batch,
