@@ -24,8 +24,10 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path, help="a run folder exported with textfit export")
     parser.add_argument("table", type=Path, help="a CSV with a text column named text")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="CPU threads of each backend (default: the libraries')")
     args = parser.parse_args()
 
+    import torch
     from sklearn.metrics import f1_score
 
     from textfit.onnx_runtime import MODELS, OnnxClassifier, _session
@@ -35,11 +37,13 @@ def main() -> None:
         rows = list(csv.DictReader(handle))
     texts = [row["text"] for row in rows]
     gold = [row["label"] for row in rows] if rows and "label" in rows[0] else None
+    if args.threads:
+        torch.set_num_threads(args.threads)
     reference = Classifier.load(args.run_dir, precision="fp32")
     backends = {"PyTorch fp32": reference, "PyTorch bf16": Classifier.load(args.run_dir, precision="bf16")}
     for name, file in MODELS.items():
         if (args.run_dir / "onnx" / file).is_file():
-            session = _session(args.run_dir / "onnx" / file)
+            session = _session(args.run_dir / "onnx" / file, args.threads)
             backends[f"ONNX Runtime {name}"] = OnnxClassifier(
                 session, reference.model.config, reference.tokenizer, 64, name
             )
