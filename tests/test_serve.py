@@ -288,6 +288,7 @@ def test_a_micro_batch_runs_in_groups_of_similar_length(classifier: Classifier) 
 def test_api_key(classifier: Classifier) -> None:
     with live_server(create_app(classifier, ServeSettings(api_key="s3cret-key"))) as port:
         missing = call(port, "POST", "/predict", {"text": POSITIVE})
+        malformed = call(port, "POST", "/predict", raw=b"{not json")
         wrong = call(port, "POST", "/predict", {"text": POSITIVE}, {"X-API-Key": "s3cret-kez"})
         info = call(port, "GET", "/info")
         header = call(port, "POST", "/predict", {"text": POSITIVE}, {"X-API-Key": "s3cret-key"})
@@ -297,7 +298,7 @@ def test_api_key(classifier: Classifier) -> None:
     assert (missing[0], missing[1]["www-authenticate"]) == (401, "Bearer")
     assert missing[2] == {"error": "this service needs an API key", "hint": "send it as X-API-Key: KEY"}
     assert wrong[2] == {"error": "wrong API key", "hint": "send the key the server was started with"}
-    assert (wrong[0], info[0]) == (401, 401)
+    assert (wrong[0], info[0], malformed[0]) == (401, 401, 401)
     assert header[0] == bearer[0] == 200
     assert header[2]["predictions"][0]["label"] == "positive"
     assert health[:1] == (200,)

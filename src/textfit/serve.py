@@ -341,10 +341,18 @@ def create_app(
         logger.exception("prediction failed")
         return error_response(ServeError(500, "the model failed on this request; the server log has why"))
 
+    @app.middleware("http")  # added last, so it runs first: before the body is read or parsed
+    async def require_key(request: Request, call_next: Any) -> Any:
+        if request.url.path in ("/predict", "/info"):
+            try:
+                _check_api_key(request.headers, settings)
+            except ServeError as err:
+                return error_response(err)
+        return await call_next(request)
+
     @app.post("/predict", response_model=PredictResponse)
-    async def predict(body: PredictRequest, request: Request) -> PredictResponse:
+    async def predict(body: PredictRequest) -> PredictResponse:
         """Labels, probabilities and the top_k labels of one text or a batch."""
-        _check_api_key(request.headers, settings)
         texts, pairs = _request_texts(body, settings, pair_model)
         assert batcher is not None  # set by lifespan before any request
         return _predictions(await batcher.submit(texts, pairs), labels, body.top_k)
@@ -355,9 +363,8 @@ def create_app(
         return {"status": "ok", "api_key_required": settings.api_key is not None, "text_pair": pair_model}
 
     @app.get("/info")
-    async def info_route(request: Request) -> dict[str, Any]:
+    async def info_route() -> dict[str, Any]:
         """The labels, the model and its metrics at training time, the limits."""
-        _check_api_key(request.headers, settings)
         return {
             **(info or {}),
             "labels": labels,
