@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from conftest import CLASS_WORDS, class_rows, read_csv, write_csv
 from test_cli import invoke
@@ -77,7 +78,7 @@ def test_load_takes_the_int8_model_only_if_it_passed(exported_run: Path, tmp_pat
 def test_load_without_an_export_says_how_to_make_one(tiny_run_dir: Path) -> None:
     with pytest.raises(ModelError, match="has no checked ONNX export") as caught:
         OnnxClassifier.load(tiny_run_dir)
-    assert caught.value.hint == f"textfit export-onnx {tiny_run_dir} --check test.csv"
+    assert caught.value.hint == f"textfit export {tiny_run_dir} --format onnx --check test.csv"
 
 
 def test_check_model_bounds() -> None:
@@ -112,7 +113,9 @@ def test_cli_export_and_predict_with_onnx(exported_run: Path, binary_test_csv: P
     shutil.copytree(exported_run, run_dir)
     shutil.rmtree(run_dir / "onnx")
 
-    exported = invoke("export-onnx", run_dir, "--check", binary_test_csv, "--no-int8", "-q")
+    exported = invoke(
+        "export", run_dir, "--format", "onnx", "--check", binary_test_csv, "--quantize", "none", "-q"
+    )
     predicted = invoke(
         "predict", run_dir, binary_test_csv, "--backend", "onnx", "-o", tmp_path / "p.csv", "-q"
     )
@@ -133,3 +136,72 @@ def test_cli_rejects_an_unknown_backend(tiny_run_dir: Path, binary_test_csv: Pat
 
     assert result.exit_code == 2
     assert "unknown backend 'tensorrt': torch or onnx" in result.stderr
+
+
+def test_cli_export_checks_on_the_runs_test_file_by_default(exported_run: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(exported_run, run_dir)
+
+    result = invoke("export", run_dir, "--quantize", "int8", "-q")
+
+    test_file = yaml.safe_load((run_dir / "run_config.yaml").read_text(encoding="utf-8"))["data"]["test_file"]
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(
+        f"checked on {test_file} against PyTorch fp32 (bounds: labels agree on >= 99%"
+    )
+    assert "| int8 | " in result.stdout
+    assert "| fp32 | 100.00% |" in result.stdout
+    assert f"next: textfit serve {run_dir} --backend onnx" in result.stdout
+
+
+def test_cli_export_fails_when_a_model_is_outside_the_bounds(
+    exported_run: Path, binary_test_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import textfit.onnx_runtime
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(exported_run, run_dir)
+    monkeypatch.setattr(textfit.onnx_runtime, "MIN_AGREEMENT", 1.01)  # no model can reach it
+
+    result = invoke("export", run_dir, "--check", binary_test_csv, "--quantize", "none", "-q")
+
+    assert result.exit_code == 1
+    assert "| fp32 | 100.00% |" in result.stdout
+    assert "| no |" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"error: the fp32 export disagrees with PyTorch beyond the bounds; it is not used "
+        f"(figures in {run_dir / 'onnx' / 'check.json'})",
+        "hint: predict and serve with PyTorch (the default backend)",
+    ]
+
+
+def test_cli_export_usage_errors(tiny_run_dir: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run_dir)
+    (run_dir / "run_config.yaml").write_text("data: {}\n", encoding="utf-8")
+
+    tflite = invoke("export", run_dir, "--format", "tflite")
+    int4 = invoke("export", run_dir, "--quantize", "int4")
+    unchecked = invoke("export", run_dir)
+
+    assert tflite.exit_code == int4.exit_code == 2
+    assert "unknown format 'tflite': onnx" in tflite.stderr
+    assert "unknown --quantize 'int4': int8, none or auto" in int4.stderr
+    assert unchecked.exit_code == 1
+    assert unchecked.stdout == ""
+    assert unchecked.stderr.splitlines() == [
+        f"error: no check file given, and {run_dir} names no test or validation file that exists",
+        "hint: pass --check test.csv: a table of texts (with labels, for the F1 bound too)",
+    ]
+    assert not (run_dir / "onnx").exists()
+
+
+def test_cli_serve_with_onnx_needs_an_export(tiny_run_dir: Path) -> None:
+    result = invoke("serve", tiny_run_dir, "--backend", "onnx")
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"error: {tiny_run_dir} has no checked ONNX export "
+        f"({tiny_run_dir / 'onnx' / 'check.json'} is missing)",
+        f"hint: textfit export {tiny_run_dir} --format onnx --check test.csv",
+    ]

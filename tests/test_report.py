@@ -6,10 +6,8 @@ from __future__ import annotations
 import base64
 import importlib
 import json
-import os
 import re
 import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from browser import run_chromium
 from conftest import write_csv
 from textfit import DataConfig, DataError, ModelError, TrainResult, evaluate
 from textfit.cli import app
@@ -330,40 +329,6 @@ def test_report_errors_name_the_problem(run_copy: Path, tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- rendered in Chromium
-
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; CI installs it in .ci/run (apt-get install chromium)")
-        pytest.skip("chromium is not installed (apt-get install chromium); CI runs this test")
-    return path
-
-
-def run_chromium(profile: Path, *args: str) -> str:
-    profile.mkdir()
-    done = subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 def test_report_renders_in_headless_chromium(run_copy: Path, tmp_path: Path) -> None:

@@ -512,7 +512,7 @@ def predict(
     precision: InferencePrecision = "auto",
     backend: Annotated[
         str,
-        typer.Option(help="torch (default), or onnx: the model `textfit export-onnx` wrote and checked."),
+        typer.Option(help="torch (default), or onnx: the model `textfit export` wrote and checked."),
     ] = "torch",
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
@@ -574,15 +574,19 @@ def predict(
         typer.echo(f"next: textfit evaluate {run_dir} labelled.csv", err=True)
 
 
-@app.command("export-onnx")
-def export_onnx(
+@app.command("export")
+def export_command(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
+    export_format: Annotated[str, typer.Option("--format", help="onnx (ONNX Runtime).")] = "onnx",
+    quantize: Annotated[
+        str, typer.Option(help="int8, none, or auto (int8 where the CPU has int8 dot products).")
+    ] = "auto",
     check: Annotated[
-        Path, typer.Option(help="Table to compare ONNX with PyTorch on (with labels: the F1 bound too).")
-    ],
-    int8: Annotated[
-        bool | None,
-        typer.Option(help="Also write an int8 model (default: where the CPU has int8 dot products)."),
+        Path | None,
+        typer.Option(
+            help="Table to compare with PyTorch on (with labels: the F1 bound too); default: the run's "
+            "test file, else its validation file."
+        ),
     ] = None,
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
@@ -592,18 +596,25 @@ def export_onnx(
 ) -> None:
     """Export a run's model to RUN/onnx for ONNX Runtime (fp32, int8) and check it against PyTorch.
 
-    `textfit predict RUN file --backend onnx` then uses the int8 model where it passed the check.
-    Example: textfit export-onnx runs/train --check test.csv
+    Exit status 1 when an exported model disagrees with PyTorch beyond the bounds.
+    `textfit predict RUN file --backend onnx` and `textfit serve RUN --backend onnx` then use it.
+    Example: textfit export runs/train --format onnx --quantize int8 --check test.csv
     """
-    from textfit.onnx_runtime import MAX_F1_DROP, MIN_AGREEMENT
-    from textfit.onnx_runtime import export_onnx as export
+    from textfit.onnx_runtime import MAX_F1_DROP, MIN_AGREEMENT, default_check_file, export_onnx
 
     _setup_output(quiet, verbose)
+    if export_format != "onnx":
+        raise typer.BadParameter(f"unknown format {export_format!r}: onnx", param_hint="--format")
+    if quantize not in ("auto", "int8", "none"):
+        raise typer.BadParameter(
+            f"unknown --quantize {quantize!r}: int8, none or auto", param_hint="--quantize"
+        )
     try:
         cfg = _data_config(
             text_column=text_column, text_pair_column=text_pair_column, label_column=label_column
         )
-        checks = export(run_dir, check, cfg, int8)
+        check = check or default_check_file(run_dir)
+        checks = export_onnx(run_dir, check, cfg, None if quantize == "auto" else quantize == "int8")
     except TextfitError as err:
         raise _fail(err) from None
     typer.echo(
@@ -621,7 +632,101 @@ def export_onnx(
             f"| {c.model} | {c.agreement:.2%} | {c.max_probability_difference:.3g} | {f1} | {f1_pytorch} | "
             f"{'yes' if c.passed else 'no'} |"
         )
-    typer.echo(f"\nwritten to {run_dir / 'onnx'}; next: textfit predict {run_dir} new.csv --backend onnx")
+    failed = [c.model for c in checks if not c.passed]
+    if failed:
+        usable = [c.model for c in checks if c.passed]
+        typer.echo(
+            f"error: the {' and '.join(failed)} export disagrees with PyTorch beyond the bounds; "
+            f"it is not used (figures in {run_dir / 'onnx' / 'check.json'})",
+            err=True,
+        )
+        typer.echo(
+            f"hint: --backend onnx uses the {usable[0]} model"
+            if usable
+            else "hint: predict and serve with PyTorch (the default backend)",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"\nwritten to {run_dir / 'onnx'}; next: textfit serve {run_dir} --backend onnx")
+
+
+@app.command()
+def serve(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; other than 127.0.0.1 opens it to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    backend: Annotated[
+        str, typer.Option(help="torch (default), or onnx: the model `textfit export` wrote and checked.")
+    ] = "torch",
+    precision: InferencePrecision = "auto",
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TEXTFIT_API_KEY",
+            show_envvar=True,
+            help="Key that /predict and /info require (X-API-Key or Authorization: Bearer).",
+        ),
+    ] = None,
+    max_texts: Annotated[int, typer.Option(min=1, help="Most texts per request.")] = 256,
+    max_chars: Annotated[int, typer.Option(min=1, help="Most characters per text.")] = 20_000,
+    max_batch: Annotated[int, typer.Option(min=1, help="Most texts the model runs at once.")] = 64,
+    max_wait_ms: Annotated[
+        float, typer.Option(min=0, help="How long a request waits for others to batch with.")
+    ] = 5.0,
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="CPU threads of the model (default: the library's, one per core)."),
+    ] = None,
+    allow_pickle: AllowPickle = False,
+    trust_remote_code: TrustRemoteCode = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Serve a run over HTTP: POST /predict, GET /health, GET /info, a page at /, the API at /docs.
+
+    Example: textfit serve runs/train, then
+    curl -s localhost:8000/predict -H 'Content-Type: application/json' -d '{"text": "free prize"}'
+    """
+    from textfit.predict import Classifier
+    from textfit.serve import ServeSettings, run_info
+    from textfit.serve import serve as run_server
+
+    _setup_output(quiet, verbose)
+    if backend not in ("torch", "onnx"):
+        raise typer.BadParameter(f"unknown backend {backend!r}: torch or onnx", param_hint="--backend")
+    try:
+        classifier: Classifier
+        if backend == "onnx":
+            from textfit.onnx_runtime import OnnxClassifier
+
+            classifier = OnnxClassifier.load(run_dir, batch_size=max_batch, threads=threads)
+        else:
+            if threads:
+                import torch
+
+                torch.set_num_threads(threads)
+            classifier = Classifier.load(
+                run_dir,
+                batch_size=max_batch,
+                precision=precision,
+                allow_pickle=allow_pickle,
+                trust_remote_code=trust_remote_code,
+            )
+        settings = ServeSettings(
+            max_texts=max_texts,
+            max_chars=max_chars,
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            api_key=api_key or None,
+        )
+        info = run_info(run_dir)
+    except TextfitError as err:
+        raise _fail(err) from None
+    where = f"[{host}]" if ":" in host else host
+    typer.echo(f"serving {run_dir} on http://{where}:{port}/ (API at /docs; Ctrl-C stops)", err=True)
+    run_server(classifier, host, port, settings, info, "warning" if quiet else "debug" if verbose else "info")
 
 
 @app.command("init-config")

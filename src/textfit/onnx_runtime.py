@@ -110,7 +110,7 @@ class OnnxClassifier(Classifier):
         if not check_file.is_file():
             raise ModelError(
                 f"{run_dir} has no checked ONNX export ({check_file} is missing)",
-                hint=f"textfit export-onnx {run_dir} --check test.csv",
+                hint=f"textfit export {run_dir} --format onnx --check test.csv",
             )
         checks = json.loads(check_file.read_text(encoding="utf-8"))["checks"]
         passed = [check["model"] for check in checks if check["passed"]]
@@ -182,6 +182,27 @@ def _check_texts(check_file: Path, cfg: DataConfig, classifier: Classifier) -> t
     except DataError:  # no label column: agreement only
         columns, labelled = find_columns(table, cfg, need_label=False), False
     return table_examples(table, columns, drop_invalid=True, need_labels=labelled), labelled
+
+
+def default_check_file(run_dir: str | Path) -> Path:
+    """The table to check an export on when none is given: the run's test file, else its validation file.
+
+    Raises:
+        DataError: the run names neither, or they no longer exist.
+    """
+    import yaml
+
+    config_file = Path(run_dir) / "run_config.yaml"
+    data: dict[str, Any] = {}
+    if config_file.is_file():
+        data = (yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}).get("data") or {}
+    for key in ("test_file", "validation_file"):
+        if data.get(key) and Path(data[key]).is_file():
+            return Path(data[key])
+    raise DataError(
+        f"no check file given, and {run_dir} names no test or validation file that exists",
+        hint="pass --check test.csv: a table of texts (with labels, for the F1 bound too)",
+    )
 
 
 def check_model(
