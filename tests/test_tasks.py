@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import textfit
-from conftest import CLASS_WORDS, FILLER_WORDS, TOPIC_WORDS, read_csv
+from conftest import CLASS_WORDS, FILLER_WORDS, TOPIC_WORDS, pair_rows, read_csv
 from textfit import ConfigError, DataError
 from textfit.cli import app
 from textfit.config import DataConfig
@@ -279,3 +279,21 @@ def test_cli_ambiguous_labels_ask_for_task_and_task_flag_decides(
     assert "subset_accuracy" in accepted.stdout
     saved = json.loads((run_dir / "model" / "config.json").read_text(encoding="utf-8"))
     assert saved["textfit_label_delimiter"] == "|"
+
+
+def test_sentence_pair_regression_learns_from_the_second_text(
+    tiny_settings: dict[str, Any], make_csv: Any, tmp_path: Path
+) -> None:
+    # Only the second text carries the score: learnable only when the pair is encoded.
+    scores = {"positive": "1.5", "negative": "-0.5"}
+    rows = [{**row, "label": scores[row["label"]]} for row in pair_rows(24)]
+    train_file = make_csv("pairs.csv", rows)
+    settings = {**tiny_settings, "epochs": 10, "text_pair_column": "hypothesis", "text_column": "premise"}
+
+    result = textfit.train(train_file=train_file, output_dir=tmp_path / "run", progress=False, **settings)
+
+    assert result.metrics["task"] == "regression"
+    assert result.metrics["validation"]["pearson"] > 0.8
+    classifier = Classifier.load(result.run_dir)
+    high, low = classifier.predict(["soup cake", "soup cake"], text_pairs=["good great", "bad sad"])
+    assert high.score > 0.5 > low.score
