@@ -257,7 +257,7 @@ def test_a_metric_of_another_task_is_a_config_error(
     assert err.value.hint == "choose one of rmse, mae, pearson, spearman, loss"
 
 
-def test_cli_ambiguous_labels_ask_for_task_and_task_flag_decides(
+def test_cli_ambiguous_labels_ask_for_task_and_the_flags_decide(
     tiny_model_dir: Path, make_csv: Any, tmp_path: Path
 ) -> None:
     train_file = make_csv("topics.csv", topic_rows(60, seed=0))
@@ -271,14 +271,17 @@ def test_cli_ambiguous_labels_ask_for_task_and_task_flag_decides(
     assert "labels hold '|'" in refused.stderr
     assert "hint: pass --task multi_label --label-delimiter '|'" in refused.stderr
     run_dir = tmp_path / "b"
+    windows = ["--long-text", "window", "--stride", "2"]
     accepted = CliRunner().invoke(
-        app, [*base, "-o", str(run_dir), "--label-delimiter", "|", "--precision", "fp32"]
+        app,
+        [*base, "-o", str(run_dir), "--label-delimiter", "|", "--precision", "fp32", *windows],
     )
     assert accepted.exit_code == 0, accepted.stderr
     assert "task: multi_label (detected), labels joined by '|'" in accepted.stderr
     assert "subset_accuracy" in accepted.stdout
     saved = json.loads((run_dir / "model" / "config.json").read_text(encoding="utf-8"))
     assert saved["textfit_label_delimiter"] == "|"
+    assert saved["textfit_long_text"] == {"mode": "window", "stride": 2, "aggregation": "mean"}
 
 
 def test_sentence_pair_regression_learns_from_the_second_text(
@@ -297,3 +300,68 @@ def test_sentence_pair_regression_learns_from_the_second_text(
     classifier = Classifier.load(result.run_dir)
     high, low = classifier.predict(["soup cake", "soup cake"], text_pairs=["good great", "bad sad"])
     assert high.score > 0.5 > low.score
+
+
+# ---------------------------------------------------------------- long documents
+
+
+def long_rows(per_class: int, seed: int) -> list[dict[str, Any]]:
+    """Texts of 20 filler words, then the two class words: past the first 16 tokens."""
+    rng = random.Random(seed)
+    rows = []
+    for index in range(2 * per_class):
+        name = "positive" if index % 2 else "negative"
+        filler = [rng.choice(FILLER_WORDS) for _ in range(20)]
+        rows.append({"text": " ".join(filler + rng.sample(CLASS_WORDS[name], 2)), "label": name})
+    return rows
+
+
+def test_window_logits_are_averaged_or_maxed_per_text() -> None:
+    from textfit.predict import aggregate_windows
+
+    logits = np.array([[1.0, 0.0], [3.0, -2.0], [0.5, 0.5]], dtype=np.float32)
+    rows = np.array([0, 0, 1])
+
+    assert aggregate_windows(logits, rows, 2, "mean").tolist() == [[2.0, -1.0], [0.5, 0.5]]
+    assert aggregate_windows(logits, rows, 2, "max").tolist() == [[3.0, 0.0], [0.5, 0.5]]
+
+
+def test_windows_read_what_truncation_cuts_off(
+    tiny_settings: dict[str, Any], make_csv: Any, tmp_path: Path
+) -> None:
+    train_file = make_csv("long.csv", long_rows(30, seed=0))
+    test_file = make_csv("long_test.csv", long_rows(10, seed=1))
+    settings = {**tiny_settings, "epochs": 8}
+
+    cut = textfit.train(
+        train_file=train_file, test_file=test_file, output_dir=tmp_path / "cut", progress=False, **settings
+    )
+    windowed = textfit.train(
+        train_file=train_file,
+        test_file=test_file,
+        output_dir=tmp_path / "windows",
+        progress=False,
+        long_text="window",
+        stride=4,
+        window_aggregation="max",
+        **settings,
+    )
+
+    assert cut.metrics["test"]["f1_macro"] < 0.75  # the class words are past max_length
+    assert windowed.metrics["test"]["f1_macro"] > 0.9
+    assert windowed.metrics["long_texts"]["longer_than_max_length"] == 54  # every training text
+    assert windowed.metrics["long_texts"]["windows"] == 2 * 54  # 22 words: 14 per window, 4 shared
+    config = json.loads((windowed.run_dir / "model" / "config.json").read_text(encoding="utf-8"))
+    assert config["textfit_long_text"] == {"mode": "window", "stride": 4, "aggregation": "max"}
+    classifier = Classifier.load(windowed.run_dir)
+    texts = [row["text"] for row in long_rows(10, seed=1)]
+    assert classifier.predict_proba(texts).shape == (20, 2)
+    assert textfit.evaluate(windowed.run_dir, test_file).metrics["f1_macro"] == pytest.approx(
+        windowed.metrics["test"]["f1_macro"]
+    )
+
+
+def test_stride_must_be_below_half_the_window() -> None:
+    message = "model: stride 8 must be below half of max_length 16 (below 8), or windows barely move"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        textfit.load_config(None, {"model.long_text": "window", "model.stride": 8, "model.max_length": 16})

@@ -308,6 +308,12 @@ def train(
     label_delimiter: Annotated[
         str | None, typer.Option(help="Joins several labels in a label cell, e.g. '|': multi-label.")
     ] = None,
+    long_text: Annotated[
+        str | None, typer.Option(help="Texts over --max-length: truncate (default) or window.")
+    ] = None,
+    stride: Annotated[
+        int | None, typer.Option(help="Tokens shared by successive windows (default 64).")
+    ] = None,
     setting: Annotated[
         list[str] | None,
         typer.Option("--set", help="Any other setting as KEY=VALUE, e.g. --set train.weight_decay=0.1"),
@@ -344,6 +350,8 @@ def train(
         "train.loss": loss,
         "model.task": task,
         "data.label_delimiter": label_delimiter,
+        "model.long_text": long_text,
+        "model.stride": stride,
         **_data_overrides(
             train_file=train_file,
             validation_file=validation_file,

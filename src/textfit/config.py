@@ -131,12 +131,30 @@ class ModelConfig(_Section):
     max_length: int = Field(
         256, ge=8, le=8192, description="Tokens kept per text; longer texts are cut (the share is reported)."
     )
+    long_text: Literal["truncate", "window"] = Field(
+        "truncate",
+        description="Texts over max_length: truncate (cut), or window (overlapping windows in training "
+        "and prediction, the window logits averaged or maxed per text).",
+    )
+    stride: int = Field(64, ge=0, description="long_text window: tokens each window shares with the last.")
+    window_aggregation: Literal["mean", "max"] = Field(
+        "mean", description="long_text window: how a text's window logits become its logits."
+    )
     trust_remote_code: bool = Field(
         False, description="Allow a hub model to run its own Python code (off: safe by default)."
     )
     allow_pickle: bool = Field(
         False, description="Load pickled weights (pytorch_model.bin) where there is no safetensors file."
     )
+
+    @model_validator(mode="after")
+    def _stride_below_half(self) -> ModelConfig:
+        if self.long_text == "window" and self.stride >= self.max_length // 2:
+            raise ValueError(
+                f"stride {self.stride} must be below half of max_length {self.max_length} "
+                f"(below {self.max_length // 2}), or windows barely move"
+            )
+        return self
 
 
 class TrainConfig(_Section):

@@ -90,6 +90,27 @@ def model_folder(run_dir: Path, allow_pickle: bool = False) -> Path:
     )
 
 
+def aggregate_windows(
+    logits: NDArray[np.float32], rows: NDArray[np.int64], count: int, how: str
+) -> NDArray[np.float32]:
+    """The logits of each text from those of its windows: their mean or maximum, shape (count, labels).
+
+    Args:
+        logits: per window, shape (windows, labels).
+        rows: the text of each window, shape (windows,); every text has at least one.
+        count: the number of texts.
+        how: mean or max.
+    """
+    if how == "max":
+        result = np.full((count, logits.shape[1]), -np.inf, dtype=np.float32)
+        np.maximum.at(result, rows, logits)
+        return result
+    sums = np.zeros((count, logits.shape[1]), dtype=np.float32)
+    np.add.at(sums, rows, logits)
+    counts = np.bincount(rows, minlength=count).astype(np.float32)
+    return (sums / counts[:, None]).astype(np.float32)
+
+
 @dataclass
 class Prediction:
     """The predicted label of one text, its probability, and the top-k labels with theirs.
@@ -136,6 +157,8 @@ class Classifier:
         self.thresholds = np.asarray([saved.get(name, 0.5) for name in self.labels], dtype=np.float32)
         self.label_delimiter: str = getattr(config, "textfit_label_delimiter", None) or "|"
         self.columns: dict[str, Any] = dict(getattr(config, "textfit_columns", None) or {})
+        # {"mode": "window", "stride": ..., "aggregation": "mean" | "max"}; empty: texts are cut.
+        self.long_text: dict[str, Any] = dict(getattr(config, "textfit_long_text", None) or {})
 
     @classmethod
     def load(
@@ -193,33 +216,37 @@ class Classifier:
             )
         if not texts:  # the tokenizer fails on an empty batch (a file whose texts are all empty)
             return np.zeros((0, len(self.labels)), dtype=np.float32)
+        window = self.long_text.get("mode") == "window"
         encoded = self.tokenizer(
             list(texts),
             list(text_pairs) if text_pairs is not None else None,
-            truncation="longest_first",
+            truncation="only_first" if window and text_pairs is not None else "longest_first",
             max_length=self.tokenizer.model_max_length,
+            **({"stride": self.long_text["stride"], "return_overflowing_tokens": True} if window else {}),
         )
+        # Long documents: a text longer than max_length is read in overlapping windows (row of each).
+        rows = np.asarray(encoded.pop("overflow_to_sample_mapping", range(len(texts))), dtype=np.int64)
         features = [
             dict(zip(encoded.keys(), values, strict=True)) for values in zip(*encoded.values(), strict=True)
         ]
         batches = length_batches(
             [len(ids) for ids in encoded["input_ids"]], self.batch_size, MAX_BATCH_TOKENS
         )
-        probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        logits = np.zeros((len(features), len(self.labels)), dtype=np.float32)
         done = 0
         for batch_index in batches:
-            logits = self._logits([features[i] for i in batch_index])
-            if self.task == "regression":
-                probabilities[batch_index] = logits
-            elif self.task == "multi_label":
-                probabilities[batch_index] = 1.0 / (1.0 + np.exp(-logits))
-            else:
-                shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-                probabilities[batch_index] = shifted / shifted.sum(axis=-1, keepdims=True)
+            logits[batch_index] = self._logits([features[i] for i in batch_index])
             done += len(batch_index)
             if progress is not None:
-                progress(done, len(texts))
-        return probabilities
+                progress(round(done * len(texts) / len(features)), len(texts))
+        if window:
+            logits = aggregate_windows(logits, rows, len(texts), self.long_text.get("aggregation", "mean"))
+        if self.task == "regression":
+            return logits
+        if self.task == "multi_label":
+            return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]
 
     def _logits(self, features: list[dict[str, Any]]) -> NDArray[np.float32]:
         """The model's logits for one batch of tokenized texts (padded here)."""

@@ -141,6 +141,45 @@ def count_tokens(
     return np.concatenate(lengths).astype(np.int64) if lengths else np.zeros(0, np.int64)
 
 
+def tokenize_windows(
+    examples: Examples,
+    tokenizer: Any,
+    max_length: int,
+    stride: int,
+    label_ids: list[int] | NDArray[np.float32] | None = None,
+) -> tuple[Any, NDArray[np.int64]]:
+    """Tokenize texts longer than max_length as overlapping windows of max_length tokens.
+
+    Each window shares `stride` tokens with the one before and carries its text's label; with
+    sentence pairs the first text is windowed and the second repeated in each window.
+
+    Returns:
+        A datasets.Dataset as tokenize_examples gives (one row per window), and the example of each
+        window, shape (windows,).
+    """
+    from datasets import Dataset
+
+    pairs = examples.text_pairs
+    encoded = tokenizer(
+        examples.texts,
+        pairs,
+        truncation="only_first" if pairs is not None else True,
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+    )
+    rows = np.asarray(encoded["overflow_to_sample_mapping"], dtype=np.int64)
+    columns: dict[str, Any] = {
+        name: encoded[name] for name in ("input_ids", "token_type_ids") if name in encoded
+    }
+    columns["length"] = [len(ids) for ids in encoded["input_ids"]]
+    table = pa.table(columns)
+    if label_ids is not None:
+        labels = np.asarray(label_ids)[rows]
+        table = _with_labels(table, labels.tolist() if labels.dtype.kind == "i" else labels)
+    return Dataset(table), rows
+
+
 def _with_labels(tokens: pa.Table, label_ids: list[int] | NDArray[np.float32] | None) -> pa.Table:
     if label_ids is None:
         return tokens

@@ -30,7 +30,7 @@ from textfit.tasks import (
     targets,
     task_labels,
 )
-from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples
+from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples, tokenize_windows
 from textfit.tracking import check_trackers, use_mlflow_store, use_tensorboard_folder
 
 logger = logging.getLogger(__name__)
@@ -419,22 +419,52 @@ def train(
         logger.info("CPU fast path for %s (train.cpu_fast_path)", " and ".join(switched) or "nothing")
     max_length = cfg.model.max_length
     cache = cfg.data.cache
-    train_dataset = tokenize_examples(
-        splits.train,
-        tokenizer,
-        max_length,
-        train_label_ids,
-        cache=cache,
-        progress=tokenize_progress,
-    )
-    validation_dataset = tokenize_examples(
-        splits.validation,
-        tokenizer,
-        max_length,
-        targets(task, splits.validation, labels, delimiter),
-        cache=cache,
-        progress=tokenize_progress,
-    )
+    validation_targets = targets(task, splits.validation, labels, delimiter)
+    window = cfg.model.long_text == "window"
+    long_texts = None
+    if window:  # texts over max_length: overlapping windows, each with its text's label
+        stride = cfg.model.stride
+        train_dataset, window_rows = tokenize_windows(
+            splits.train, tokenizer, max_length, stride, train_label_ids
+        )
+        validation_dataset, _ = tokenize_windows(
+            splits.validation, tokenizer, max_length, stride, validation_targets
+        )
+        windows_per_text = np.bincount(window_rows, minlength=len(splits.train))
+        long_texts = {
+            "longer_than_max_length": int((windows_per_text > 1).sum()),
+            "windows": len(window_rows),
+        }
+        logger.info(
+            "long texts: %d of %d training texts are longer than max_length %d: %d windows (stride %d)",
+            long_texts["longer_than_max_length"],
+            len(splits.train),
+            max_length,
+            len(window_rows),
+            stride,
+        )
+        model.config.textfit_long_text = {
+            "mode": "window",
+            "stride": stride,
+            "aggregation": cfg.model.window_aggregation,
+        }
+    else:
+        train_dataset = tokenize_examples(
+            splits.train,
+            tokenizer,
+            max_length,
+            train_label_ids,
+            cache=cache,
+            progress=tokenize_progress,
+        )
+        validation_dataset = tokenize_examples(
+            splits.validation,
+            tokenizer,
+            max_length,
+            validation_targets,
+            cache=cache,
+            progress=tokenize_progress,
+        )
     # The metrics ignore the order, and batches of similar length pad less.
     by_length = np.argsort(token_lengths(validation_dataset), kind="stable")
     validation_dataset = validation_dataset.select(by_length)
@@ -443,7 +473,7 @@ def train(
         splits,
         max_length=max_length,
         group_column=cfg.data.group_column,
-        lengths=token_lengths(train_dataset),
+        lengths=None if window else token_lengths(train_dataset),  # windows: counted above
         lengths_cut=True,
     )
     checks.raise_on_failure()
@@ -513,6 +543,7 @@ def train(
             "class_weights": dict(zip(labels.names, weights, strict=True)) if weights else None,
         },
         "task": task,
+        "long_texts": long_texts,
         "validation": results["validation"][0],
         "test": results["test"][0] if "test" in results else None,
         "checks": checks.to_dict(),
