@@ -14,12 +14,13 @@ from typer.testing import CliRunner
 
 import textfit
 from conftest import CLASS_WORDS, FILLER_WORDS, TOPIC_WORDS, pair_rows, read_csv
-from textfit import ConfigError, DataError
+from textfit import ConfigError, DataError, ModelError
 from textfit.cli import app
 from textfit.config import DataConfig
 from textfit.data import read_examples
 from textfit.metrics import format_report, multilabel_report, regression_report, tune_thresholds
 from textfit.predict import Classifier, predict_file
+from textfit.report import write_report
 from textfit.tasks import detect_task, label_list
 
 
@@ -187,6 +188,10 @@ def test_tiny_multilabel_run_learns_topics_and_predicts_every_label_over_its_thr
     evaluated = textfit.evaluate(result.run_dir, test_file)
     assert evaluated.metrics["f1_micro"] == pytest.approx(test["f1_micro"])
     assert evaluated.predictions_file is None
+    assert not (result.run_dir / "report.html").exists()
+    message = "metrics.json: the report covers single-label classifiers; this is a multi-label run"
+    with pytest.raises(ModelError, match=re.escape(message)):
+        write_report(result.run_dir)
     output = tmp_path / "predictions.csv"
     assert predict_file(result.run_dir, str(test_file), str(output), classifier=classifier) == 30
     written = read_csv(output)
