@@ -366,7 +366,9 @@ def predict_file(
     """Predict every row of a table and write it with its predictions; returns the row count.
 
     Every input row is kept, in order, with its columns, then `predicted_label`,
-    `predicted_probability` and `top_k` (JSON list of [label, probability]). Empty texts get an
+    `predicted_probability` and `top_k` (JSON list of [label, probability]); a multi-label model
+    writes `predicted_labels` (joined by its delimiter) and `label_probabilities` (JSON list of the
+    labels over their thresholds), a regression model `predicted_value`. Empty texts get an
     empty prediction rather than being dropped. `-` reads stdin / writes stdout. The output format
     follows the output file's extension (CSV, TSV or JSON Lines); stdout gets the input's format.
     """
