@@ -297,6 +297,23 @@ def train(
     ] = None,
     trust_remote_code: TrustRemoteCode = False,
     allow_pickle: AllowPickle = False,
+    class_weights: Annotated[
+        str | None,
+        typer.Option(help="Loss weight per class: none (default), balanced, or LABEL=W,... (others 1)."),
+    ] = None,
+    loss: Annotated[str | None, typer.Option(help="cross_entropy (default) or focal.")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="auto (default), single_label, multi_label, regression.")
+    ] = None,
+    label_delimiter: Annotated[
+        str | None, typer.Option(help="Joins several labels in a label cell, e.g. '|': multi-label.")
+    ] = None,
+    long_text: Annotated[
+        str | None, typer.Option(help="Texts over --max-length: truncate (default) or window.")
+    ] = None,
+    stride: Annotated[
+        int | None, typer.Option(help="Tokens shared by successive windows (default 64).")
+    ] = None,
     setting: Annotated[
         list[str] | None,
         typer.Option("--set", help="Any other setting as KEY=VALUE, e.g. --set train.weight_decay=0.1"),
@@ -346,6 +363,12 @@ def train(
         "train.report_to": report_to.split(",") if report_to else None,
         "train.deepspeed": deepspeed,
         "train.fsdp": fsdp,
+        "train.class_weights": class_weights,
+        "train.loss": loss,
+        "model.task": task,
+        "data.label_delimiter": label_delimiter,
+        "model.long_text": long_text,
+        "model.stride": stride,
         **_data_overrides(
             train_file=train_file,
             validation_file=validation_file,
@@ -463,7 +486,8 @@ def evaluate(
         typer.echo(json.dumps(result.metrics, indent=2))
     else:
         typer.echo(format_report(result.metrics, f"{data_file} ({result.metrics['samples']} rows):"))
-        typer.echo(f"\npredictions written to {result.predictions_file}")
+        if result.predictions_file is not None:
+            typer.echo(f"\npredictions written to {result.predictions_file}")
         if result.report_file is not None:
             typer.echo(f"report written to {result.report_file}")
         typer.echo(f"metrics written to {result.output}")
@@ -552,7 +576,8 @@ def predict(
             )
         if text:
             for given, prediction in zip(text, classifier.predict(text, top_k=top_k), strict=True):
-                others = ", ".join(f"{label} {p:.3f}" for label, p in prediction.top_k[1:])
+                shown = prediction.labels if classifier.task == "multi_label" else prediction.top_k[1:]
+                others = ", ".join(f"{label} {p:.3f}" for label, p in shown)
                 typer.echo(
                     f"{prediction.label}\t{prediction.score:.3f}\t{given}"
                     + (f"\t({others})" if others else "")

@@ -40,7 +40,21 @@ BEST_MODEL_METRICS = (
     "top_2_accuracy",
     "top_3_accuracy",
     "loss",
+    # multi-label (metrics.multilabel_report)
+    "f1_micro",
+    "f1_samples",
+    "subset_accuracy",
+    "hamming_loss",
+    "precision_micro",
+    "recall_micro",
+    # regression (metrics.regression_report)
+    "rmse",
+    "mae",
+    "pearson",
+    "spearman",
 )
+# The metrics of BEST_MODEL_METRICS where lower is better.
+LOWER_IS_BETTER = ("loss", "hamming_loss", "rmse", "mae")
 
 # What train.report_to may name: the Trainer's experiment trackers, each with the modules that
 # provide it (any one is enough) and what to install when none is there.
@@ -84,6 +98,9 @@ class DataConfig(_Section):
     label_column: str | None = Field(
         None, description="Label column; null: found from common names (label, category, class, ...)."
     )
+    label_delimiter: str | None = Field(
+        None, description="Joins several labels in one label cell (e.g. '|'): a multi-label task."
+    )
     group_column: str | None = Field(
         None,
         description="Column of groups (a language, a source) whose rows and labels `textfit check` counts.",
@@ -106,8 +123,22 @@ class ModelConfig(_Section):
     """Which pretrained encoder to fine-tune."""
 
     name: str = Field("minilm", description="Preset (minilm, mpnet), local folder or hub id.")
+    task: Literal["auto", "single_label", "multi_label", "regression"] = Field(
+        "auto",
+        description="auto: lists (JSON or data.label_delimiter) are multi_label, numbers with decimals "
+        "regression, anything else single_label.",
+    )
     max_length: int = Field(
         256, ge=8, le=8192, description="Tokens kept per text; longer texts are cut (the share is reported)."
+    )
+    long_text: Literal["truncate", "window"] = Field(
+        "truncate",
+        description="Texts over max_length: truncate (cut), or window (overlapping windows in training "
+        "and prediction, the window logits averaged or maxed per text).",
+    )
+    stride: int = Field(64, ge=0, description="long_text window: tokens each window shares with the last.")
+    window_aggregation: Literal["mean", "max"] = Field(
+        "mean", description="long_text window: how a text's window logits become its logits."
     )
     trust_remote_code: bool = Field(
         False, description="Allow a hub model to run its own Python code (off: safe by default)."
@@ -115,6 +146,15 @@ class ModelConfig(_Section):
     allow_pickle: bool = Field(
         False, description="Load pickled weights (pytorch_model.bin) where there is no safetensors file."
     )
+
+    @model_validator(mode="after")
+    def _stride_below_half(self) -> ModelConfig:
+        if self.long_text == "window" and self.stride >= self.max_length // 2:
+            raise ValueError(
+                f"stride {self.stride} must be below half of max_length {self.max_length} "
+                f"(below {self.max_length // 2}), or windows barely move"
+            )
+        return self
 
 
 class TrainConfig(_Section):
@@ -183,6 +223,34 @@ class TrainConfig(_Section):
     fsdp: str | None = Field(
         None, description="FSDP options passed to the Trainer, e.g. 'full_shard auto_wrap'."
     )
+    class_weights: Literal["none", "balanced"] | dict[str, float] = Field(
+        "none",
+        description="Loss weight per class: none; balanced (rows / (classes * rows of the class)); "
+        "or label: weight (others weigh 1), on the command line spam=5,ham=1.",
+    )
+    loss: Literal["cross_entropy", "focal"] = Field(
+        "cross_entropy", description="Training loss of a classifier: cross_entropy or focal."
+    )
+    focal_gamma: float = Field(2.0, ge=0.0, description="Focal loss: rows scaled by (1 - p_true) ** gamma.")
+
+    @field_validator("class_weights", mode="before")
+    @classmethod
+    def _weights_mapping(cls, value: Any) -> Any:
+        if isinstance(value, str) and "=" in value:  # "spam=5,ham=1"
+            pairs = [part.partition("=") for part in value.split(",") if part.strip()]
+            value = {name.strip(): weight.strip() for name, _, weight in pairs}
+        if isinstance(value, dict):
+            for name, weight in value.items():
+                if isinstance(weight, bool) or not isinstance(weight, int | float | str):
+                    raise ValueError(f"the weight of {name!r} must be a number")
+                try:
+                    number = float(weight)
+                except ValueError:
+                    raise ValueError(f"the weight of {name!r} must be a number, not {weight!r}") from None
+                if not number > 0:  # also NaN
+                    raise ValueError(f"the weight of {name!r} must be above 0, not {weight}")
+            return {str(name): float(weight) for name, weight in value.items()}
+        return value
 
     @field_validator("eval_strategy", "save_strategy", "logging_strategy", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ Rows are validated with Arrow compute, so a million rows never become a million 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -144,6 +145,8 @@ class Splits:
     validation: Examples
     columns: Columns
     test: Examples | None = None
+    task: str = "single_label"  # see textfit.tasks
+    label_delimiter: str | None = None  # joins the labels of a multi-label cell
 
 
 # ---------------------------------------------------------------- columns and rows
@@ -248,6 +251,8 @@ def label_name(value: Any) -> str | None:
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, list | tuple):  # a multi-label cell (JSON Lines, Parquet): JSON, parsed by tasks.py
+        return json.dumps([label_name(item) for item in value], ensure_ascii=False)
     name = str(value).strip()
     return name or None
 
@@ -535,14 +540,17 @@ def stratified_split(examples: Examples, share: float, seed: int) -> tuple[Examp
     return examples.subset(train_idx), examples.subset(val_idx)
 
 
-def load_splits(cfg: DataConfig, seed: int) -> Splits:
+def load_splits(cfg: DataConfig, seed: int, task: str = "auto") -> Splits:
     """Read the training, validation and test tables named in cfg.
 
     Without a validation file, a stratified, seeded share of the training file is held out.
     `textfit.checks.check_data` takes the same steps, turning their errors into failed checks;
-    `check_splits` looks for duplicates, overlap and the rest.
+    `check_splits` looks for duplicates, overlap and the rest. The task (model.task; detected when
+    "auto", see `textfit.tasks.detect_task`) decides how labels are read; multi-label and regression
+    rows are split at random, not stratified.
 
     Raises:
+        ConfigError: the task cannot be told from the labels.
         DataError: naming the file, rows and columns of every problem, with a hint.
     """
     if cfg.train_file is None:
@@ -551,15 +559,22 @@ def load_splits(cfg: DataConfig, seed: int) -> Splits:
     columns = find_columns(table, cfg)
     group = find_group_column(table, cfg, required=True)
     examples = table_examples(table, columns, cfg.drop_invalid, group_column=group)
-    check_classes(examples)
+    from textfit import tasks  # tasks builds on this module
+
+    found, delimiter = tasks.detect_task(
+        list(examples.label_counts()), task, cfg.label_delimiter, cfg.train_file
+    )
+    if found == "single_label":
+        check_classes(examples)
     if cfg.validation_file is not None:
         train, validation = examples, read_examples(cfg.validation_file, cfg)
     else:
-        train, validation = stratified_split(examples, cfg.validation_split, seed)
+        split = stratified_split if found == "single_label" else tasks.random_split
+        train, validation = split(examples, cfg.validation_split, seed)
         train.dropped = examples.dropped
     test = read_examples(cfg.test_file, cfg) if cfg.test_file is not None else None
-    labels = LabelSet.from_labels(train.label_counts())
-    for evaluated in (validation, test):
+    labels = tasks.task_labels(found, train, delimiter, columns["label"] or "label")
+    for evaluated in (train, validation, test):
         if evaluated is not None:
-            labels.encode(evaluated)  # fail now on unknown labels, not after training
-    return Splits(train, validation, columns, test)
+            tasks.targets(found, evaluated, labels, delimiter)  # fail now on bad labels, not after training
+    return Splits(train, validation, columns, test, found, delimiter)

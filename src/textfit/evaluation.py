@@ -9,9 +9,9 @@ from typing import Any
 
 from textfit.config import DataConfig, write_text_atomic
 from textfit.data import LabelSet, find_columns, read_table, table_examples, with_trained_columns
-from textfit.metrics import classification_report
 from textfit.predict import Classifier, ProgressCallback
 from textfit.report import write_predictions, write_report
+from textfit.tasks import evaluation_report, targets
 
 
 @dataclass
@@ -66,14 +66,20 @@ def evaluate(
     cfg = with_trained_columns(cfg, table, classifier.columns)
     examples = table_examples(table, find_columns(table, cfg), cfg.drop_invalid)
     labels = LabelSet(tuple(classifier.labels))
-    label_ids = labels.encode(examples)
+    task = classifier.task
+    delimiter = classifier.label_delimiter if task == "multi_label" else None
+    thresholds = classifier.thresholds.tolist() if task == "multi_label" else None
+    targets(task, examples, labels, delimiter)  # unknown labels fail before any prediction
     probabilities = classifier.predict_proba(examples.texts, examples.text_pairs, progress)
-    metrics = classification_report(label_ids, probabilities, list(labels.names))
+    metrics = evaluation_report(task, labels, examples, probabilities, delimiter, thresholds)
+    metrics["task"] = task
     metrics["file"] = str(data_file)
     metrics["dropped_rows"] = examples.dropped
     metrics["precision"] = classifier.precision
     path = Path(output) if output is not None else run_dir / f"eval-{data_file.stem}.json"
     write_text_atomic(path, json.dumps(metrics, indent=2) + "\n")
+    if task != "single_label":  # the predictions table and the report show single-label predictions
+        return EvalReport(data_file, metrics, path)
     predictions = write_predictions(
         path.with_name(f"{path.stem}.predictions.parquet"), examples, labels.names, probabilities
     )

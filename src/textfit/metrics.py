@@ -115,20 +115,33 @@ def calibration(
 
 
 def format_report(report: dict[str, Any], title: str = "") -> str:
-    """A readable table: the overall metrics, then precision / recall / F1 / support per class."""
+    """A readable table: the overall metrics, then precision / recall / F1 / support per class.
+
+    Multi-label reports have their rows per label (with its threshold), and no confusion matrix;
+    regression reports only the overall metrics.
+    """
     lines = [title] if title else []
     overall = scalar_metrics(report)
     width = max(len(key) for key in overall)
     lines += [f"  {key:<{width}}  {value:.4f}" for key, value in overall.items()]
-    names = list(report["per_class"])
+    rows = report.get("per_class") or report.get("per_label")
+    if not rows:
+        return "\n".join(lines)
+    names = list(rows)
     name_width = max(10, *(len(name) for name in names))
+    threshold = "per_label" in report
     lines.append("")
-    lines.append(f"  {'label':<{name_width}}  precision  recall      f1  support")
-    for name, row in report["per_class"].items():
+    lines.append(
+        f"  {'label':<{name_width}}  precision  recall      f1  support"
+        + ("  threshold" if threshold else "")
+    )
+    for name, row in rows.items():
         lines.append(
             f"  {name:<{name_width}}  {row['precision']:9.4f}  {row['recall']:6.4f}  "
-            f"{row['f1']:.4f}  {row['support']:7d}"
+            f"{row['f1']:.4f}  {row['support']:7d}" + (f"  {row['threshold']:9.2f}" if threshold else "")
         )
+    if "confusion_matrix" not in report:
+        return "\n".join(lines)
     lines.append("")
     lines.append("  confusion matrix (rows: true, columns: predicted)")
     cell = max(
@@ -140,3 +153,105 @@ def format_report(report: dict[str, Any], title: str = "") -> str:
     for name, row in zip(names, report["confusion_matrix"], strict=True):
         lines.append(f"  {name:<{name_width}}" + "".join(f"  {value:>{cell}}" for value in row))
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- multi-label and regression
+
+# The thresholds tried per label when they are tuned on the validation set.
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
+
+
+def tune_thresholds(
+    label_matrix: NDArray[np.floating[Any]], probabilities: NDArray[np.floating[Any]]
+) -> list[float]:
+    """Per label, the threshold of THRESHOLD_GRID with the best F1 on these rows (ties: nearest 0.5).
+
+    Args:
+        label_matrix: true labels, 1 or 0, shape (n, labels).
+        probabilities: sigmoid probabilities, shape (n, labels).
+    """
+    truth = np.asarray(label_matrix) > 0.5
+    thresholds = []
+    for column in range(truth.shape[1]):
+        predicted = probabilities[:, column][:, None] >= THRESHOLD_GRID[None, :]  # (n, grid)
+        positive = truth[:, column][:, None]
+        hits = (predicted & positive).sum(axis=0)
+        f1 = 2 * hits / np.maximum(predicted.sum(axis=0) + positive.sum(), 1)
+        best = np.flatnonzero(f1 == f1.max())
+        thresholds.append(float(THRESHOLD_GRID[best[np.argmin(np.abs(THRESHOLD_GRID[best] - 0.5))]]))
+    return thresholds
+
+
+def multilabel_report(
+    label_matrix: NDArray[np.floating[Any]],
+    probabilities: NDArray[np.floating[Any]],
+    names: list[str],
+    thresholds: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """Every metric of a multi-label evaluation: a label is predicted where it reaches its threshold.
+
+    Args:
+        label_matrix: true labels, 1 or 0, shape (n, labels).
+        probabilities: sigmoid probabilities, shape (n, labels).
+        names: label names, in column order.
+        thresholds: per label; None: 0.5 each.
+
+    Returns:
+        F1, precision and recall (micro, macro, samples), subset accuracy (every label of a row
+        right), Hamming loss (share of wrong row-label cells), and per label precision, recall,
+        F1, support and threshold.
+    """
+    from sklearn.metrics import hamming_loss, precision_recall_fscore_support
+
+    cut = np.asarray(thresholds if thresholds is not None else [0.5] * len(names), dtype=np.float64)
+    y_true = (np.asarray(label_matrix) > 0.5).astype(np.int64)
+    y_pred = (probabilities >= cut[None, :]).astype(np.int64)
+    report: dict[str, Any] = {
+        "samples": len(y_true),
+        "subset_accuracy": float((y_true == y_pred).all(axis=1).mean()) if len(y_true) else 0.0,
+        "hamming_loss": float(hamming_loss(y_true, y_pred)) if len(y_true) else 0.0,
+    }
+    for average in ("micro", "macro", "samples"):
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            y_true, y_pred, average=average, zero_division=0
+        )
+        report[f"f1_{average}"] = float(f1)
+        report[f"precision_{average}"] = float(precision)
+        report[f"recall_{average}"] = float(recall)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, average=None, zero_division=0
+    )
+    report["per_label"] = {
+        name: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+            "threshold": float(cut[i]),
+        }
+        for i, name in enumerate(names)
+    }
+    report["labels"] = list(names)
+    return report
+
+
+def regression_report(
+    values: NDArray[np.floating[Any]], predicted: NDArray[np.floating[Any]]
+) -> dict[str, Any]:
+    """RMSE, MAE, Pearson and Spearman correlation of predicted against true values, shape (n,) each.
+
+    A correlation is 0 where either side is constant (it is undefined there).
+    """
+    from scipy.stats import pearsonr, spearmanr
+
+    truth = np.asarray(values, dtype=np.float64).ravel()
+    guess = np.asarray(predicted, dtype=np.float64).ravel()
+    errors = guess - truth
+    constant = len(truth) < 2 or np.ptp(truth) == 0 or np.ptp(guess) == 0
+    return {
+        "samples": len(truth),
+        "rmse": float(np.sqrt(np.mean(errors**2))) if len(truth) else 0.0,
+        "mae": float(np.mean(np.abs(errors))) if len(truth) else 0.0,
+        "pearson": 0.0 if constant else float(pearsonr(truth, guess).statistic),
+        "spearman": 0.0 if constant else float(spearmanr(truth, guess).statistic),
+    }

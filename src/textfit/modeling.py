@@ -195,8 +195,16 @@ def load_tokenizer(source: str, cfg: ModelConfig) -> Any:
     return tokenizer
 
 
-def load_pretrained(cfg: ModelConfig, id2label: dict[int, str], label2id: dict[str, int]) -> tuple[Any, Any]:
+def load_pretrained(
+    cfg: ModelConfig,
+    id2label: dict[int, str],
+    label2id: dict[str, int],
+    problem_type: str = "single_label_classification",
+) -> tuple[Any, Any]:
     """Load tokenizer and a sequence-classification model whose config carries the label names.
+
+    `problem_type` (single_label_classification, multi_label_classification, regression) picks
+    the model's loss: cross-entropy, binary cross-entropy per label, or mean squared error.
 
     Weights load from safetensors only unless cfg.allow_pickle; a model's own code runs only with
     cfg.trust_remote_code.
@@ -215,6 +223,7 @@ def load_pretrained(cfg: ModelConfig, id2label: dict[int, str], label2id: dict[s
                 num_labels=len(id2label),
                 id2label=id2label,
                 label2id=label2id,
+                problem_type=problem_type,
                 use_safetensors=None if cfg.allow_pickle else True,  # None: safetensors first
                 trust_remote_code=cfg.trust_remote_code,
                 ignore_mismatched_sizes=True,  # a fine-tuned model can get a new label set

@@ -90,8 +90,7 @@ class OnnxClassifier(Classifier):
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.precision = precision
-        self.labels = [config.id2label[i] for i in range(config.num_labels)]
-        self.columns = dict(getattr(config, "textfit_columns", None) or {})
+        self._read_config(config)
 
     @classmethod
     def load(  # type: ignore[override]

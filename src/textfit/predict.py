@@ -10,7 +10,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from textfit.config import DataConfig, write_text_atomic
 from textfit.data import Table, find_columns, read_table, table_format, text_column, with_trained_columns
 from textfit.errors import DataError, ModelError
 from textfit.modeling import check_remote_code, pad_multiple, pick_precision, quiet_transformers
+from textfit.tasks import TASKS_OF_PROBLEM_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -152,13 +153,41 @@ def _safetensors_problem(path: Path) -> str | None:
     return None
 
 
+def aggregate_windows(
+    logits: NDArray[np.float32], rows: NDArray[np.int64], count: int, how: str
+) -> NDArray[np.float32]:
+    """The logits of each text from those of its windows: their mean or maximum, shape (count, labels).
+
+    Args:
+        logits: per window, shape (windows, labels).
+        rows: the text of each window, shape (windows,); every text has at least one.
+        count: the number of texts.
+        how: mean or max.
+    """
+    if how == "max":
+        result = np.full((count, logits.shape[1]), -np.inf, dtype=np.float32)
+        np.maximum.at(result, rows, logits)
+        return result
+    sums = np.zeros((count, logits.shape[1]), dtype=np.float32)
+    np.add.at(sums, rows, logits)
+    counts = np.bincount(rows, minlength=count).astype(np.float32)
+    return (sums / counts[:, None]).astype(np.float32)
+
+
 @dataclass
 class Prediction:
-    """The predicted label of one text, its probability, and the top-k labels with theirs."""
+    """The predicted label of one text, its probability, and the top-k labels with theirs.
+
+    Multi-label: `labels` holds every label whose probability reaches its threshold, most probable
+    first, and `label` their names joined (empty when none does); `score` is the top probability.
+    Regression: `value` is the prediction (also `score`, and `label` as text).
+    """
 
     label: str
     score: float
     top_k: list[tuple[str, float]]
+    labels: list[tuple[str, float]] = field(default_factory=list)
+    value: float | None = None
 
 
 class Classifier:
@@ -178,9 +207,21 @@ class Classifier:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.precision = pick_precision(precision, model.device.type)
-        self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        # The columns the model was trained on (saved by textfit.train in config.json).
-        self.columns: dict[str, Any] = dict(getattr(model.config, "textfit_columns", None) or {})
+        self._read_config(model.config)
+
+    def _read_config(self, config: Any) -> None:
+        """The labels, task, thresholds and training columns that textfit.train saved in config.json."""
+        self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        # single_label, multi_label or regression, from the problem_type.
+        problem_type = getattr(config, "problem_type", None) or "single_label_classification"
+        self.task = TASKS_OF_PROBLEM_TYPES.get(problem_type, "single_label")
+        # Multi-label: the probability each label needs, tuned on the validation set.
+        saved = dict(getattr(config, "textfit_thresholds", None) or {})
+        self.thresholds = np.asarray([saved.get(name, 0.5) for name in self.labels], dtype=np.float32)
+        self.label_delimiter: str = getattr(config, "textfit_label_delimiter", None) or "|"
+        self.columns: dict[str, Any] = dict(getattr(config, "textfit_columns", None) or {})
+        # {"mode": "window", "stride": ..., "aggregation": "mean" | "max"}; empty: texts are cut.
+        self.long_text: dict[str, Any] = dict(getattr(config, "textfit_long_text", None) or {})
 
     @classmethod
     def load(
@@ -223,7 +264,8 @@ class Classifier:
     ) -> NDArray[np.float32]:
         """Class probabilities, shape (len(texts), number of labels), columns in `self.labels` order.
 
-        Texts are batched in order of length (less padding), then put back in input order.
+        Multi-label: each label's own (sigmoid) probability. Regression: the predicted value, shape
+        (len(texts), 1). Texts are batched in order of length (less padding), then put back in input order.
         """
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of texts; wrap a single text in a list")
@@ -237,28 +279,37 @@ class Classifier:
             )
         if not texts:  # the tokenizer fails on an empty batch (a file whose texts are all empty)
             return np.zeros((0, len(self.labels)), dtype=np.float32)
+        window = self.long_text.get("mode") == "window"
         encoded = self.tokenizer(
             list(texts),
             list(text_pairs) if text_pairs is not None else None,
-            truncation="longest_first",
+            truncation="only_first" if window and text_pairs is not None else "longest_first",
             max_length=self.tokenizer.model_max_length,
+            **({"stride": self.long_text["stride"], "return_overflowing_tokens": True} if window else {}),
         )
+        # Long documents: a text longer than max_length is read in overlapping windows (row of each).
+        rows = np.asarray(encoded.pop("overflow_to_sample_mapping", range(len(texts))), dtype=np.int64)
         features = [
             dict(zip(encoded.keys(), values, strict=True)) for values in zip(*encoded.values(), strict=True)
         ]
         batches = length_batches(
             [len(ids) for ids in encoded["input_ids"]], self.batch_size, MAX_BATCH_TOKENS
         )
-        probabilities = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        logits = np.zeros((len(features), len(self.labels)), dtype=np.float32)
         done = 0
         for batch_index in batches:
-            logits = self._logits([features[i] for i in batch_index])
-            shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-            probabilities[batch_index] = shifted / shifted.sum(axis=-1, keepdims=True)
+            logits[batch_index] = self._logits([features[i] for i in batch_index])
             done += len(batch_index)
             if progress is not None:
-                progress(done, len(texts))
-        return probabilities
+                progress(round(done * len(texts) / len(features)), len(texts))
+        if window:
+            logits = aggregate_windows(logits, rows, len(texts), self.long_text.get("aggregation", "mean"))
+        if self.task == "regression":
+            return logits
+        if self.task == "multi_label":
+            return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]
 
     def _logits(self, features: list[dict[str, Any]]) -> NDArray[np.float32]:
         """The model's logits for one batch of tokenized texts (padded here)."""
@@ -285,12 +336,39 @@ class Classifier:
         return [self._prediction(row, top_k) for row in probabilities]
 
     def _prediction(self, row: NDArray[np.float32], top_k: int) -> Prediction:
+        if self.task == "regression":
+            value = float(row[0])
+            return Prediction(label=f"{value:.6g}", score=value, top_k=[], value=value)
         ranked = np.argsort(-row)[: max(1, min(top_k, len(self.labels)))]
         top = [(self.labels[i], float(row[i])) for i in ranked]
+        if self.task == "multi_label":
+            chosen = [
+                (self.labels[i], float(row[i])) for i in np.argsort(-row) if row[i] >= self.thresholds[i]
+            ]
+            label = self.label_delimiter.join(name for name, _ in chosen)
+            return Prediction(label=label, score=top[0][1], top_k=top, labels=chosen)
         return Prediction(label=top[0][0], score=top[0][1], top_k=top)
 
 
 # ---------------------------------------------------------------- files
+
+
+def _prediction_cells(task: str, prediction: Prediction | None) -> dict[str, Any]:
+    """The output columns of one row's prediction (empty cells for a row without a text)."""
+    if task == "regression":
+        return {"predicted_value": round(prediction.score, 6) if prediction else ""}
+    if task == "multi_label":
+        return {
+            "predicted_labels": prediction.label if prediction else "",
+            "label_probabilities": [[name, round(p, 6)] for name, p in prediction.labels]
+            if prediction
+            else [],
+        }
+    return {
+        "predicted_label": prediction.label if prediction else "",
+        "predicted_probability": round(prediction.score, 6) if prediction else "",
+        "top_k": [[name, round(p, 6)] for name, p in prediction.top_k] if prediction else [],
+    }
 
 
 def _read_input(path: str, cfg: DataConfig) -> Table:
@@ -351,7 +429,9 @@ def predict_file(
     """Predict every row of a table and write it with its predictions; returns the row count.
 
     Every input row is kept, in order, with its columns, then `predicted_label`,
-    `predicted_probability` and `top_k` (JSON list of [label, probability]). Empty texts get an
+    `predicted_probability` and `top_k` (JSON list of [label, probability]); a multi-label model
+    writes `predicted_labels` (joined by its delimiter) and `label_probabilities` (JSON list of the
+    labels over their thresholds), a regression model `predicted_value`. Empty texts get an
     empty prediction rather than being dropped. `-` reads stdin / writes stdout. The output format
     follows the output file's extension (CSV, TSV or JSON Lines); stdout gets the input's format.
     """
@@ -381,11 +461,8 @@ def predict_file(
     rows = []
     for index in range(len(table)):
         row = {name: values[index] for name, values in table.columns.items()}
-        prediction = by_row.get(index)
-        row["predicted_label"] = prediction.label if prediction else ""
-        row["predicted_probability"] = round(prediction.score, 6) if prediction else ""
-        row["top_k"] = [[name, round(p, 6)] for name, p in prediction.top_k] if prediction else []
+        row.update(_prediction_cells(classifier.task, by_row.get(index)))
         rows.append(row)
-    fieldnames = [*table.columns, "predicted_label", "predicted_probability", "top_k"]
+    fieldnames = [*table.columns, *_prediction_cells(classifier.task, None)]
     _write_output(rows, fieldnames, output, out_format)
     return len(rows)

@@ -109,7 +109,13 @@ def _read_json(path: Path) -> Any:
         ) from None
 
 
-def _checked_metrics(metrics: Any, source: Path | str) -> dict[str, Any]:
+def _checked_metrics(metrics: Any, source: Path | str, task: str | None = None) -> dict[str, Any]:
+    task = task or (metrics.get("task") if isinstance(metrics, dict) else None)
+    if task in ("multi_label", "regression"):  # no confusion matrix, calibration or top label to draw
+        raise ModelError(
+            f"{source}: the report covers single-label classifiers; this is a {task.replace('_', '-')} run",
+            hint="its metrics are in metrics.json (and eval-<file>.json after textfit evaluate)",
+        )
     needed = ("labels", "per_class", "confusion_matrix", "accuracy", "samples")
     missing = [key for key in needed if not isinstance(metrics, dict) or key not in metrics]
     if missing:
@@ -127,7 +133,7 @@ def _find_split(run_dir: Path, split: str, run_metrics: dict[str, Any]) -> tuple
         metrics = _checked_metrics(_read_json(evaluated), evaluated)
         return metrics, evaluated.with_name(f"eval-{split}.predictions.parquet")
     if run_metrics.get(split):
-        metrics = _checked_metrics(run_metrics[split], run_dir / "metrics.json")
+        metrics = _checked_metrics(run_metrics[split], run_dir / "metrics.json", run_metrics.get("task"))
         return metrics, run_dir / f"predictions-{split}.parquet"
     found = [name for name in ("validation", "test") if run_metrics.get(name)]
     found += [path.stem.removeprefix("eval-") for path in sorted(run_dir.glob("eval-*.json"))]

@@ -54,7 +54,7 @@ def tokenize_examples(
     examples: Examples,
     tokenizer: Any,
     max_length: int,
-    label_ids: list[int] | None = None,
+    label_ids: list[int] | NDArray[np.float32] | None = None,
     *,
     cache: bool = True,
     chunk_rows: int = CHUNK_ROWS,
@@ -66,7 +66,8 @@ def tokenize_examples(
         examples: the examples to tokenize.
         tokenizer: a Hugging Face tokenizer (a fast one is used through its Rust backend).
         max_length: tokens kept per example.
-        label_ids: the label id of each example, for a `labels` column.
+        label_ids: the label id of each example, for a `labels` column; or floats: a number per
+            example (regression), or a row of 1 / 0 per example (multi-label).
         cache: reuse (or write) the token ids of the examples' file in cache_root()/tokenized.
             Off, or with a tokenizer that has no fast backend, only these examples are tokenized.
         chunk_rows: texts per tokenizer call.
@@ -106,7 +107,11 @@ def _dataset(table: pa.Table, key: str | None, selection: NDArray[np.int64] | No
         digest.update(np.ascontiguousarray(selection, dtype="<i8").tobytes())
     if "labels" in table.column_names:
         for chunk in table.column("labels").chunks:
-            digest.update(np.asarray(chunk, dtype="<i8").tobytes())
+            if pa.types.is_integer(chunk.type):
+                digest.update(np.asarray(chunk, dtype="<i8").tobytes())
+            else:  # floats, or lists of floats (multi-label)
+                values = chunk.flatten() if pa.types.is_fixed_size_list(chunk.type) else chunk
+                digest.update(np.asarray(values, dtype="<f4").tobytes())
     return Dataset(table, fingerprint=digest.hexdigest()[:32])
 
 
@@ -136,12 +141,57 @@ def count_tokens(
     return np.concatenate(lengths).astype(np.int64) if lengths else np.zeros(0, np.int64)
 
 
-def _with_labels(tokens: pa.Table, label_ids: list[int] | None) -> pa.Table:
+def tokenize_windows(
+    examples: Examples,
+    tokenizer: Any,
+    max_length: int,
+    stride: int,
+    label_ids: list[int] | NDArray[np.float32] | None = None,
+) -> tuple[Any, NDArray[np.int64]]:
+    """Tokenize texts longer than max_length as overlapping windows of max_length tokens.
+
+    Each window shares `stride` tokens with the one before and carries its text's label; with
+    sentence pairs the first text is windowed and the second repeated in each window.
+
+    Returns:
+        A datasets.Dataset as tokenize_examples gives (one row per window), and the example of each
+        window, shape (windows,).
+    """
+    from datasets import Dataset
+
+    pairs = examples.text_pairs
+    encoded = tokenizer(
+        examples.texts,
+        pairs,
+        truncation="only_first" if pairs is not None else True,
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+    )
+    rows = np.asarray(encoded["overflow_to_sample_mapping"], dtype=np.int64)
+    columns: dict[str, Any] = {
+        name: encoded[name] for name in ("input_ids", "token_type_ids") if name in encoded
+    }
+    columns["length"] = [len(ids) for ids in encoded["input_ids"]]
+    table = pa.table(columns)
+    if label_ids is not None:
+        labels = np.asarray(label_ids)[rows]
+        table = _with_labels(table, labels.tolist() if labels.dtype.kind == "i" else labels)
+    return Dataset(table), rows
+
+
+def _with_labels(tokens: pa.Table, label_ids: list[int] | NDArray[np.float32] | None) -> pa.Table:
     if label_ids is None:
         return tokens
     if len(label_ids) != tokens.num_rows:
         raise ValueError(f"{len(label_ids)} label ids for {tokens.num_rows} examples")
-    return tokens.append_column("labels", pa.array(label_ids, pa.int64()))
+    if isinstance(label_ids, list):
+        return tokens.append_column("labels", pa.array(label_ids, pa.int64()))
+    values = np.asarray(label_ids, dtype=np.float32)
+    if values.ndim == 1:  # regression
+        return tokens.append_column("labels", pa.array(values))
+    rows = pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), values.shape[1])  # multi-label
+    return tokens.append_column("labels", rows)
 
 
 # ---------------------------------------------------------------- tokenizing in chunks

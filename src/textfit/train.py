@@ -17,14 +17,23 @@ from typing import Any
 import numpy as np
 
 from textfit.checks import check_splits
-from textfit.config import RunConfig, save_config, with_settings, write_text_atomic
+from textfit.config import LOWER_IS_BETTER, RunConfig, save_config, with_settings, write_text_atomic
 from textfit.data import Examples, LabelSet, Splits, load_splits
 from textfit.errors import ConfigError, ModelError
-from textfit.metrics import classification_report, scalar_metrics
+from textfit.losses import class_weights, loss_function
+from textfit.metrics import classification_report, multilabel_report, scalar_metrics, tune_thresholds
 from textfit.modeling import load_pretrained, pad_multiple, pick_precision, quiet_transformers
 from textfit.report import write_predictions, write_report
 from textfit.resume import CHECKPOINTS, CONFIG_FILE, discard_partial, partial_dir_of, resume_point
-from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples
+from textfit.tasks import (
+    PROBLEM_TYPES,
+    best_model_metric,
+    evaluation_report,
+    label_matrix,
+    targets,
+    task_labels,
+)
+from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples, tokenize_windows
 from textfit.tracking import check_trackers, use_mlflow_store, use_tensorboard_folder
 
 logger = logging.getLogger(__name__)
@@ -63,12 +72,15 @@ def check_output_dir(run_dir: Path, overwrite: bool) -> None:
         )
 
 
-def training_arguments(cfg: RunConfig, output_dir: Path, precision: str, progress: bool) -> Any:
+def training_arguments(
+    cfg: RunConfig, output_dir: Path, precision: str, progress: bool, task: str = "single_label"
+) -> Any:
     """The one place the Trainer's TrainingArguments are built from a RunConfig."""
     import torch
     from transformers import TrainingArguments
 
     train = cfg.train
+    best_metric = best_model_metric(train.metric_for_best_model, task)
     return TrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=train.epochs,
@@ -91,7 +103,8 @@ def training_arguments(cfg: RunConfig, output_dir: Path, precision: str, progres
         fp16=precision == "fp16",
         use_cpu=not torch.cuda.is_available(),
         load_best_model_at_end=train.load_best_model_at_end and train.eval_strategy != "no",
-        metric_for_best_model=train.metric_for_best_model,
+        metric_for_best_model=best_metric,
+        greater_is_better=best_metric not in LOWER_IS_BETTER,
         train_sampling_strategy="random",  # group_by_length: see length_bucket_order
         report_to=train.report_to,
         run_name=cfg.resolved_output_dir().name,  # the run's name in mlflow and the like
@@ -105,10 +118,18 @@ def training_arguments(cfg: RunConfig, output_dir: Path, precision: str, progres
     )
 
 
-def _compute_metrics(eval_prediction: Any, labels: LabelSet) -> dict[str, float]:
+def _compute_metrics(eval_prediction: Any, labels: LabelSet, task: str = "single_label") -> dict[str, float]:
     logits = eval_prediction.predictions
-    logits = logits[0] if isinstance(logits, tuple) else logits
-    report = classification_report(eval_prediction.label_ids, np.asarray(logits), list(labels.names))
+    logits = np.asarray(logits[0] if isinstance(logits, tuple) else logits, dtype=np.float64)
+    truth = eval_prediction.label_ids
+    if task == "multi_label":  # thresholds 0.5 while training; tuned on validation at the end
+        report = multilabel_report(truth, 1.0 / (1.0 + np.exp(-logits)), list(labels.names))
+    elif task == "regression":
+        from textfit.metrics import regression_report
+
+        report = regression_report(truth, logits[:, 0])
+    else:
+        report = classification_report(truth, logits, list(labels.names))
     return scalar_metrics(report)
 
 
@@ -211,15 +232,12 @@ def _progress_callback() -> Any:
     return StderrProgress
 
 
-def _evaluate(
-    model: Any, tokenizer: Any, examples: Examples, labels: LabelSet, batch: int, precision: str
-) -> tuple[dict[str, Any], Any]:
-    """The metrics of the examples, and the class probabilities they come from."""
+def _scores(model: Any, tokenizer: Any, examples: Examples, batch: int, precision: str) -> Any:
+    """The model's probabilities (or values, for regression) for the examples, as Classifier gives them."""
     from textfit.predict import Classifier
 
     classifier = Classifier(model, tokenizer, batch_size=batch, precision=precision)
-    probabilities = classifier.predict_proba(examples.texts, examples.text_pairs)
-    return classification_report(labels.encode(examples), probabilities, list(labels.names)), probabilities
+    return classifier.predict_proba(examples.texts, examples.text_pairs)
 
 
 def _write_report(partial_dir: Path, run_dir: Path, warnings: list[str]) -> Path | None:
@@ -271,16 +289,14 @@ def _model_card(cfg: RunConfig, splits: Splits, labels: LabelSet, metrics: dict[
         "",
         "## Metrics",
         "",
-        "| split | accuracy | macro F1 | weighted F1 | samples |",
-        "|---|---:|---:|---:|---:|",
+        f"| split | {' | '.join(CARD_METRICS[metrics['task']].values())} | samples |",
+        "|---|" + "---:|" * (len(CARD_METRICS[metrics["task"]]) + 1),
     ]
     for split in ("validation", "test"):
         report = metrics.get(split)
         if report:
-            lines.append(
-                f"| {split} | {report['accuracy']:.4f} | {report['f1_macro']:.4f} | "
-                f"{report['f1_weighted']:.4f} | {report['samples']} |"
-            )
+            shown = " | ".join(f"{report[key]:.4f}" for key in CARD_METRICS[metrics["task"]])
+            lines.append(f"| {split} | {shown} | {report['samples']} |")
     lines += [
         "",
         "## Use",
@@ -293,6 +309,19 @@ def _model_card(cfg: RunConfig, splits: Splits, labels: LabelSet, metrics: dict[
         "",
     ]
     return "\n".join(lines)
+
+
+# The metrics in the model card's table, per task.
+CARD_METRICS = {
+    "single_label": {"accuracy": "accuracy", "f1_macro": "macro F1", "f1_weighted": "weighted F1"},
+    "multi_label": {
+        "f1_micro": "micro F1",
+        "f1_macro": "macro F1",
+        "subset_accuracy": "subset accuracy",
+        "hamming_loss": "Hamming loss",
+    },
+    "regression": {"rmse": "RMSE", "mae": "MAE", "pearson": "Pearson", "spearman": "Spearman"},
+}
 
 
 def _finish_run(partial_dir: Path, run_dir: Path) -> None:
@@ -410,7 +439,11 @@ def train(
     if cfg.train.precision == "auto":
         logger.info("precision: %s (auto: the fastest this hardware runs well)", precision)
     partial_dir = partial_dir_of(run_dir)
-    args = training_arguments(cfg, partial_dir / CHECKPOINTS, precision, progress)
+    # The processes' roles before the data is read; the task, and so its metric, is known only after.
+    any_task = cfg.model_copy(
+        update={"train": cfg.train.model_copy(update={"metric_for_best_model": "loss"})}
+    )
+    args = training_arguments(any_task, partial_dir / CHECKPOINTS, precision, progress)
     main = args.should_save  # in a distributed run, only the main process writes the run folder
     if main and checkpoint is None:
         discard_partial(partial_dir)
@@ -418,8 +451,15 @@ def train(
     _barrier(args)
     set_seed(cfg.train.seed)
 
-    splits = load_splits(cfg.data, cfg.train.seed)
-    labels = LabelSet.from_labels(splits.train.labels)
+    splits = load_splits(cfg.data, cfg.train.seed, cfg.model.task)
+    task, delimiter = splits.task, splits.label_delimiter
+    labels = task_labels(task, splits.train, delimiter, splits.columns["label"] or "label")
+    logger.info(
+        "task: %s (%s)%s",
+        task,
+        "detected" if cfg.model.task == "auto" else "model.task",
+        f", labels joined by {delimiter!r}" if delimiter else "",
+    )
     logger.info(
         "columns: text %r, label %r%s; %d labels; %d training, %d validation rows",
         splits.columns["text"],
@@ -429,26 +469,67 @@ def train(
         len(splits.train),
         len(splits.validation),
     )
+    if task != "single_label" and (cfg.train.class_weights != "none" or cfg.train.loss != "cross_entropy"):
+        raise ConfigError(
+            f"train.class_weights and train.loss apply to single-label classification, not to {task}",
+            hint="leave out --class-weights and --loss for this task",
+        )
+    train_label_ids = targets(task, splits.train, labels, delimiter)
+    args = training_arguments(cfg, partial_dir / CHECKPOINTS, precision, progress, task)  # checks the metric
+    weights = class_weights(cfg.train.class_weights, labels.names, train_label_ids)
+    if weights is not None or cfg.train.loss != "cross_entropy":
+        logger.info(
+            "loss: %s%s",
+            cfg.train.loss + (f" (gamma {cfg.train.focal_gamma:g})" if cfg.train.loss == "focal" else ""),
+            ", class weights " + ", ".join(f"{n} {w:.4g}" for n, w in zip(labels.names, weights, strict=True))
+            if weights
+            else "",
+        )
     max_length = cfg.model.max_length
     cache = cfg.data.cache
+    validation_targets = targets(task, splits.validation, labels, delimiter)
+    window = cfg.model.long_text == "window"
+    long_texts = None
     # The main process extracts the model and fills the tokenization cache; the others then read them.
     with args.main_process_first(desc="tokenization"):
-        tokenizer, model = load_pretrained(cfg.model, labels.id2label, labels.label2id)
-        train_dataset = tokenize_examples(
-            splits.train,
-            tokenizer,
+        tokenizer, model = load_pretrained(cfg.model, labels.id2label, labels.label2id, PROBLEM_TYPES[task])
+        if window:  # texts over max_length: overlapping windows, each with its text's label
+            train_dataset, window_rows = tokenize_windows(
+                splits.train, tokenizer, max_length, cfg.model.stride, train_label_ids
+            )
+            validation_dataset, _ = tokenize_windows(
+                splits.validation, tokenizer, max_length, cfg.model.stride, validation_targets
+            )
+        else:
+            train_dataset = tokenize_examples(
+                splits.train,
+                tokenizer,
+                max_length,
+                train_label_ids,
+                cache=cache,
+                progress=tokenize_progress,
+            )
+            validation_dataset = tokenize_examples(
+                splits.validation,
+                tokenizer,
+                max_length,
+                validation_targets,
+                cache=cache,
+                progress=tokenize_progress,
+            )
+    if window:
+        windows_per_text = np.bincount(window_rows, minlength=len(splits.train))
+        long_texts = {
+            "longer_than_max_length": int((windows_per_text > 1).sum()),
+            "windows": len(window_rows),
+        }
+        logger.info(
+            "long texts: %d of %d training texts are longer than max_length %d: %d windows (stride %d)",
+            long_texts["longer_than_max_length"],
+            len(splits.train),
             max_length,
-            labels.encode(splits.train),
-            cache=cache,
-            progress=tokenize_progress,
-        )
-        validation_dataset = tokenize_examples(
-            splits.validation,
-            tokenizer,
-            max_length,
-            labels.encode(splits.validation),
-            cache=cache,
-            progress=tokenize_progress,
+            len(window_rows),
+            cfg.model.stride,
         )
     # The metrics ignore the order, and batches of similar length pad less.
     by_length = np.argsort(token_lengths(validation_dataset), kind="stable")
@@ -458,7 +539,7 @@ def train(
         splits,
         max_length=max_length,
         group_column=cfg.data.group_column,
-        lengths=token_lengths(train_dataset),
+        lengths=None if window else token_lengths(train_dataset),  # windows: counted above
         lengths_cut=True,
     )
     checks.raise_on_failure()
@@ -474,8 +555,8 @@ def train(
         nonlocal model, args
         if fresh:  # a retry with other batch sizes starts again from the pretrained weights
             set_seed(cfg.train.seed)
-            _, model = load_pretrained(cfg.model, labels.id2label, labels.label2id)
-            args = training_arguments(cfg, partial_dir / CHECKPOINTS, precision, progress)
+            _, model = load_pretrained(cfg.model, labels.id2label, labels.label2id, PROBLEM_TYPES[task])
+            args = training_arguments(cfg, partial_dir / CHECKPOINTS, precision, progress, task)
             if main:
                 shutil.rmtree(partial_dir / CHECKPOINTS, ignore_errors=True)
                 save_config(cfg, partial_dir / CONFIG_FILE)
@@ -489,7 +570,8 @@ def train(
             eval_dataset=validation_dataset,
             processing_class=tokenizer,
             data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple()),
-            compute_metrics=partial(_compute_metrics, labels=labels),
+            compute_metrics=partial(_compute_metrics, labels=labels, task=task),
+            compute_loss_func=loss_function(weights, cfg.train.loss, cfg.train.focal_gamma),
             callbacks=list(callbacks or []),
         )
         trainer.remove_callback(ProgressCallback)
@@ -505,6 +587,12 @@ def train(
     trainer, output, cfg = _fit(build, cfg, checkpoint)
     train_seconds = time.perf_counter() - started
     fastpath.disable(model)
+    if window:  # saved with the model, so that evaluate and predict read windows too
+        model.config.textfit_long_text = {
+            "mode": "window",
+            "stride": cfg.model.stride,
+            "aggregation": cfg.model.window_aggregation,
+        }
 
     # With load_best_model_at_end the Trainer has loaded the best checkpoint's weights into model.
     model.config.textfit_columns = {  # so evaluate / predict read the same columns by default
@@ -519,8 +607,21 @@ def train(
         return TrainResult(run_dir, written, precision, warnings, main_process=False)
     batch = cfg.train.eval_batch_size
     evaluated = {"validation": splits.validation} | ({"test": splits.test} if splits.test else {})
+    scores = {
+        split: _scores(model, tokenizer, examples, batch, precision) for split, examples in evaluated.items()
+    }
+    thresholds = None
+    if task == "multi_label":  # each label's threshold, at its best validation F1; used in prediction
+        thresholds = tune_thresholds(label_matrix(splits.validation, labels, delimiter), scores["validation"])
+        model.config.textfit_thresholds = dict(zip(labels.names, thresholds, strict=True))
+        model.config.textfit_label_delimiter = delimiter
+        logger.info("label thresholds (tuned on validation): %s", model.config.textfit_thresholds)
+        model.config.save_pretrained(str(model_dir))  # saved above, before the thresholds were known
     results = {
-        split: _evaluate(model, tokenizer, examples, labels, batch, precision)
+        split: (
+            evaluation_report(task, labels, examples, scores[split], delimiter, thresholds),
+            scores[split],
+        )
         for split, examples in evaluated.items()
     }
     metrics: dict[str, Any] = {
@@ -532,7 +633,11 @@ def train(
             "final_loss": output.training_loss,
             "precision": precision,
             "processes": args.world_size,
+            "loss": cfg.train.loss,
+            "class_weights": dict(zip(labels.names, weights, strict=True)) if weights else None,
         },
+        "task": task,
+        "long_texts": long_texts,
         "validation": results["validation"][0],
         "test": results["test"][0] if "test" in results else None,
         "checks": checks.to_dict(),
@@ -546,11 +651,15 @@ def train(
         partial_dir / "log_history.json", json.dumps(trainer.state.log_history, indent=2) + "\n"
     )
     write_text_atomic(model_dir / "README.md", _model_card(cfg, splits, labels, metrics))
-    for split, (_, probabilities) in results.items():
-        write_predictions(
-            partial_dir / f"predictions-{split}.parquet", evaluated[split], labels.names, probabilities
-        )
-    report_file = _write_report(partial_dir, run_dir, warnings)
+    report_file = None
+    if task == "single_label":  # the predictions table and report.html show single-label predictions
+        for split, (_, probabilities) in results.items():
+            write_predictions(
+                partial_dir / f"predictions-{split}.parquet", evaluated[split], labels.names, probabilities
+            )
+        report_file = _write_report(partial_dir, run_dir, warnings)
+    else:
+        logger.info("no report.html for a %s run: the metrics are in metrics.json", task)
     _finish_run(partial_dir, run_dir)
     logger.info("saved the run to %s", run_dir)
     _barrier(args)
