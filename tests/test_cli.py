@@ -231,7 +231,7 @@ def test_check_group_column_and_the_default_model(make_csv: Any) -> None:
     assert "PASS  length      median " in result.stdout
     assert "WARN  groups      2 groups lack a label in training: " in result.stdout
     assert result.stdout.splitlines()[-1] == (
-        f"next: textfit train {data} --drop-invalid --set data.group_column=language"
+        f"next: textfit train {data} --drop-invalid --group-column language"
     )
 
 

@@ -45,6 +45,10 @@ InferencePrecision = Annotated[
 DropInvalid = Annotated[
     bool, typer.Option(help="Drop rows with an empty text or label, and report how many.")
 ]
+GroupColumn = Annotated[
+    str | None,
+    typer.Option(help="Column of groups (a language, a source): every metric per group too, weakest first."),
+]
 AllowPickle = Annotated[
     bool, typer.Option(help="Load pickled weights (.bin) where there are no safetensors: they can run code.")
 ]
@@ -124,6 +128,15 @@ def _fail(err: TextfitError) -> typer.Exit:
     if err.hint:
         typer.echo(f"hint: {err.hint}", err=True)
     return typer.Exit(1)
+
+
+def _echo_groups(report: dict[str, Any], column: str | None) -> None:
+    """The per-group table of a report that has one (data.group_column), weakest group first."""
+    from textfit.metrics import format_groups
+
+    if report.get("groups"):
+        typer.echo(f"\n  per {column or 'group'}, weakest macro-F1 first:")
+        typer.echo(format_groups(report["groups"], column or "group"))
 
 
 def _data_overrides(**values: Any) -> dict[str, Any]:
@@ -242,8 +255,8 @@ def check(
             typer.echo(
                 f"next: {report.failed[0].hint or 'fix the failures above'}; then textfit check {again}"
             )
-        else:  # train runs the same checks; the group column is a setting there
-            args += [f"--set data.group_column={group}"] if group else []
+        else:  # train runs the same checks, and reports its metrics per group
+            args += [f"--group-column {group}"] if group else []
             typer.echo(f"next: textfit train {' '.join(args)}")
     if report.failed:
         raise typer.Exit(1)
@@ -272,6 +285,7 @@ def train(
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
+    group_column: GroupColumn = None,
     table_format: Format = "auto",
     encoding: Encoding = None,
     delimiter: Delimiter = None,
@@ -337,6 +351,7 @@ def train(
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
+            group_column=group_column,
             format=None if table_format == "auto" else table_format,
             encoding=encoding,
             delimiter=delimiter,
@@ -367,6 +382,7 @@ def train(
     for split in ("validation", "test"):
         if result.metrics.get(split):
             typer.echo("\n" + format_report(result.metrics[split], f"{split}:"))
+            _echo_groups(result.metrics[split], cfg.data.group_column)
     if result.report_file is not None:
         typer.echo(f"\nreport: {result.report_file} (figures, calibration, the most confident mistakes)")
     typer.echo(f"\nnext: textfit predict {result.run_dir} new_texts.csv -o predictions.csv")
@@ -384,6 +400,7 @@ def evaluate(
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
+    group_column: GroupColumn = None,
     table_format: Format = "auto",
     encoding: Encoding = None,
     delimiter: Delimiter = None,
@@ -410,6 +427,7 @@ def evaluate(
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
+            group_column=group_column,
             format=table_format,
             encoding=encoding,
             delimiter=delimiter,
@@ -433,6 +451,7 @@ def evaluate(
         typer.echo(json.dumps(result.metrics, indent=2))
     else:
         typer.echo(format_report(result.metrics, f"{data_file} ({result.metrics['samples']} rows):"))
+        _echo_groups(result.metrics, group_column)
         typer.echo(f"\npredictions written to {result.predictions_file}")
         if result.report_file is not None:
             typer.echo(f"report written to {result.report_file}")

@@ -86,7 +86,8 @@ class DataConfig(_Section):
     )
     group_column: str | None = Field(
         None,
-        description="Column of groups (a language, a source) whose rows and labels `textfit check` counts.",
+        description="Column of groups (a language, a source): `textfit check` counts rows and labels per "
+        "group, and every validation and test metric is also reported per group.",
     )
     validation_split: float = Field(
         0.1, gt=0.0, lt=1.0, description="Share of the training file held out for validation."

@@ -8,8 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from textfit.config import DataConfig, write_text_atomic
-from textfit.data import LabelSet, find_columns, read_table, table_examples, with_trained_columns
-from textfit.metrics import classification_report
+from textfit.data import (
+    LabelSet,
+    find_columns,
+    find_group_column,
+    read_table,
+    table_examples,
+    with_trained_columns,
+)
+from textfit.metrics import classification_report, group_reports
 from textfit.predict import Classifier, ProgressCallback
 from textfit.report import write_predictions, write_report
 
@@ -42,7 +49,8 @@ def evaluate(
     Args:
         run_dir: a run folder written by `train` (or a model folder).
         data_file: a table with text and label columns (found as in training, or named in cfg).
-        cfg: how to read the table (columns, format, encoding, drop_invalid).
+        cfg: how to read the table (columns, format, encoding, drop_invalid); with a group_column,
+            the metrics have "groups": a report per group, the weakest macro-F1 first.
         output: where to write the metrics JSON; default RUN_DIR/eval-<file stem>.json.
         classifier: an already loaded classifier for run_dir.
         progress: called with (texts done, texts in all) after each batch.
@@ -64,11 +72,16 @@ def evaluate(
     cfg = cfg or DataConfig()
     table = read_table(data_file, cfg.format, cfg.encoding, cfg.delimiter)
     cfg = with_trained_columns(cfg, table, classifier.columns)
-    examples = table_examples(table, find_columns(table, cfg), cfg.drop_invalid)
+    group = find_group_column(table, cfg, required=True)
+    examples = table_examples(table, find_columns(table, cfg), cfg.drop_invalid, group_column=group)
     labels = LabelSet(tuple(classifier.labels))
     label_ids = labels.encode(examples)
     probabilities = classifier.predict_proba(examples.texts, examples.text_pairs, progress)
     metrics = classification_report(label_ids, probabilities, list(labels.names))
+    if group is not None:
+        groups = examples.column("group").to_pylist()
+        metrics["groups"] = group_reports(label_ids, probabilities, list(labels.names), groups)
+        metrics["group_column"] = group
     metrics["file"] = str(data_file)
     metrics["dropped_rows"] = examples.dropped
     metrics["precision"] = classifier.precision

@@ -18,7 +18,7 @@ from textfit.checks import check_splits
 from textfit.config import RunConfig, save_config, with_settings, write_text_atomic
 from textfit.data import Examples, LabelSet, Splits, load_splits
 from textfit.errors import ConfigError
-from textfit.metrics import classification_report, scalar_metrics
+from textfit.metrics import classification_report, group_reports, scalar_metrics
 from textfit.modeling import load_pretrained, pad_multiple, pick_precision, quiet_transformers
 from textfit.report import write_predictions, write_report
 from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples
@@ -201,14 +201,26 @@ def _progress_callback() -> Any:
 
 
 def _evaluate(
-    model: Any, tokenizer: Any, examples: Examples, labels: LabelSet, batch: int, precision: str
+    model: Any,
+    tokenizer: Any,
+    examples: Examples,
+    labels: LabelSet,
+    batch: int,
+    precision: str,
+    group_column: str | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """The metrics of the examples, and the class probabilities they come from."""
     from textfit.predict import Classifier
 
     classifier = Classifier(model, tokenizer, batch_size=batch, precision=precision)
     probabilities = classifier.predict_proba(examples.texts, examples.text_pairs)
-    return classification_report(labels.encode(examples), probabilities, list(labels.names)), probabilities
+    label_ids = labels.encode(examples)
+    report = classification_report(label_ids, probabilities, list(labels.names))
+    if "group" in examples.data.column_names:  # data.group_column: every metric per group too
+        groups = examples.column("group").to_pylist()
+        report["groups"] = group_reports(label_ids, probabilities, list(labels.names), groups)
+        report["group_column"] = group_column
+    return report, probabilities
 
 
 def _write_report(partial_dir: Path, run_dir: Path, warnings: list[str]) -> Path | None:
@@ -432,7 +444,7 @@ def train(
     batch = cfg.train.eval_batch_size
     evaluated = {"validation": splits.validation} | ({"test": splits.test} if splits.test else {})
     results = {
-        split: _evaluate(model, tokenizer, examples, labels, batch, precision)
+        split: _evaluate(model, tokenizer, examples, labels, batch, precision, cfg.data.group_column)
         for split, examples in evaluated.items()
     }
     metrics: dict[str, Any] = {
