@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from textfit.checks import check_splits
+from textfit.checks import check_splits, few_examples_advice
 from textfit.config import RunConfig, save_config, with_settings, write_text_atomic
 from textfit.data import Examples, LabelSet, Splits, load_splits
 from textfit.errors import ConfigError
@@ -407,6 +407,10 @@ def train(
     )
     checks.raise_on_failure()
     warnings = checks.warnings
+    advice = few_examples_advice(
+        splits.train.label_counts(), cfg.train.epochs, cfg.train.batch_size, cfg.model.name
+    )
+    warnings += [advice] if advice else []
     for warning in warnings:
         logger.warning(warning)
     logger.info("data checks: %s", checks.tally())
