@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 import textfit
 from conftest import CLASS_WORDS, FILLER_WORDS, class_rows, pair_rows, read_csv, write_csv
 from textfit import ConfigError, DataError, ModelError, TrainResult, load_config
+from textfit.checks import few_examples_advice
 from textfit.config import DataConfig, ModelConfig
 from textfit.data import read_examples
 from textfit.modeling import load_tokenizer, pick_precision
@@ -326,7 +327,7 @@ def test_train_runs_the_data_checks_and_keeps_their_warnings(
             **quick(tiny_settings),
         )
 
-    assert result.warnings == [repeats]
+    assert result.warnings == [repeats, few_examples_advice({"positive": 12, "negative": 14}, 1, 4, "x")]
     assert repeats in caplog.text
     metrics = json.loads((result.run_dir / "metrics.json").read_text(encoding="utf-8"))
     checks = {check["name"]: check["status"] for check in metrics["checks"]["checks"]}

@@ -7,6 +7,7 @@ from textfit.errors import ConfigError, DataError, ModelError, TextfitError
 from textfit.evaluation import EvalReport, evaluate
 from textfit.predict import Classifier, Prediction, predict_file
 from textfit.train import TrainResult, train
+from textfit.tune import TuneResult, tune
 
 __version__ = "0.1.0"
 
@@ -23,9 +24,11 @@ __all__ = [
     "TextfitError",
     "TrainConfig",
     "TrainResult",
+    "TuneResult",
     "__version__",
     "evaluate",
     "load_config",
     "predict_file",
     "train",
+    "tune",
 ]

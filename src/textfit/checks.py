@@ -38,6 +38,7 @@ Status = Literal["pass", "warn", "fail"]
 
 IMBALANCE_RATIO = 10.0  # the largest class this many times the smallest, or more: warn
 RARE_CLASS_ROWS = 10  # a class with fewer training rows than this: warn
+FEW_EXAMPLES_ROWS = 50  # the smallest class with fewer training rows: advice at train start
 TRUNCATED_SHARE = 0.01  # more than this share of the training texts over max_length: warn
 LENGTH_LIMIT = 8192  # check_data counts tokens up to this (the largest model.max_length)
 SHOWN = 5  # labels, or repeated, overlapping or conflicting texts, listed as examples
@@ -651,3 +652,36 @@ def _groups(train: Examples, column: str) -> Check:
         f"{counted(per_group.num_rows, 'group', 'groups')} in {column!r}, each with every label: {top}{more}"
     )
     return Check("groups", "pass", summary, details, data)
+
+
+def few_examples_advice(counts: dict[str, int], epochs: float, batch_size: int, model: str) -> str | None:
+    """A warning with what to expect and what to change when the smallest class has few training rows.
+
+    Args:
+        counts: training rows per label.
+        epochs: the run's epochs (more epochs are suggested below 10).
+        batch_size: the run's batch size (a smaller one is suggested above 16).
+        model: the run's model name (mpnet is suggested for minilm).
+
+    Returns:
+        The warning, or None when every class has FEW_EXAMPLES_ROWS training rows or more.
+    """
+    if not counts or min(counts.values()) >= FEW_EXAMPLES_ROWS:
+        return None
+    smallest = min(counts, key=counts.__getitem__)
+    steps = [
+        flag for flag, needed in (("--epochs 20", epochs < 10), ("--batch-size 8", batch_size > 16)) if needed
+    ]
+    advice = (
+        [f"train longer on smaller batches ({' '.join(steps)}: more updates from the same rows)"]
+        if steps
+        else []
+    )
+    advice += ["a larger model (--model mpnet) may help"] if model == "minilm" else []
+    advice += ["keep the learning rate (a larger one often diverges)", "label more rows if you can"]
+    text = "; ".join(advice)
+    return (
+        f"few labelled examples: {smallest!r} has {counts[smallest]} training rows (under "
+        f"{FEW_EXAMPLES_ROWS} per class); expect lower scores that change from seed to seed, and "
+        f"validation scores on few rows that say little. {text[0].upper()}{text[1:]}"
+    )

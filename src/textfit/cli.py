@@ -45,6 +45,10 @@ InferencePrecision = Annotated[
 DropInvalid = Annotated[
     bool, typer.Option(help="Drop rows with an empty text or label, and report how many.")
 ]
+GroupColumn = Annotated[
+    str | None,
+    typer.Option(help="Column of groups (a language, a source): every metric per group too, weakest first."),
+]
 AllowPickle = Annotated[
     bool, typer.Option(help="Load pickled weights (.bin) where there are no safetensors: they can run code.")
 ]
@@ -124,6 +128,15 @@ def _fail(err: TextfitError) -> typer.Exit:
     if err.hint:
         typer.echo(f"hint: {err.hint}", err=True)
     return typer.Exit(1)
+
+
+def _echo_groups(report: dict[str, Any], column: str | None) -> None:
+    """The per-group table of a report that has one (data.group_column), weakest group first."""
+    from textfit.metrics import format_groups
+
+    if report.get("groups"):
+        typer.echo(f"\n  per {column or 'group'}, weakest macro-F1 first:")
+        typer.echo(format_groups(report["groups"], column or "group"))
 
 
 def _data_overrides(**values: Any) -> dict[str, Any]:
@@ -242,8 +255,8 @@ def check(
             typer.echo(
                 f"next: {report.failed[0].hint or 'fix the failures above'}; then textfit check {again}"
             )
-        else:  # train runs the same checks; the group column is a setting there
-            args += [f"--set data.group_column={group}"] if group else []
+        else:  # train runs the same checks, and reports its metrics per group
+            args += [f"--group-column {group}"] if group else []
             typer.echo(f"next: textfit train {' '.join(args)}")
     if report.failed:
         raise typer.Exit(1)
@@ -272,6 +285,7 @@ def train(
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
+    group_column: GroupColumn = None,
     table_format: Format = "auto",
     encoding: Encoding = None,
     delimiter: Delimiter = None,
@@ -377,6 +391,7 @@ def train(
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
+            group_column=group_column,
             format=None if table_format == "auto" else table_format,
             encoding=encoding,
             delimiter=delimiter,
@@ -420,9 +435,106 @@ def train(
     for split in ("validation", "test"):
         if result.metrics.get(split):
             typer.echo("\n" + format_report(result.metrics[split], f"{split}:"))
+            _echo_groups(result.metrics[split], result.metrics[split].get("group_column"))
     if result.report_file is not None:
         typer.echo(f"\nreport: {result.report_file} (figures, calibration, the most confident mistakes)")
     typer.echo(f"\nnext: textfit predict {result.run_dir} new_texts.csv -o predictions.csv")
+
+
+@app.command()
+def tune(
+    train_file: Annotated[
+        Path | None, typer.Argument(help="Training table (CSV, TSV, JSON Lines, Parquet).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML config; its tune section holds the search space; flags win.")
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output-dir", "-o", help="Study folder (default runs/<file name>-tune)."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Preset (minilm, mpnet), local model folder, or hub id.")
+    ] = None,
+    validation_file: Annotated[
+        Path | None, typer.Option(help="Validation table (the trials' metric).")
+    ] = None,
+    text_column: TextColumn = None,
+    text_pair_column: PairColumn = None,
+    label_column: LabelColumn = None,
+    n_trials: Annotated[
+        int | None, typer.Option(help="Trials in the study in all, earlier ones counted (default 20).")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="Start no trial after this many seconds.")] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Any other setting as KEY=VALUE, e.g. --set tune.epochs=[2,4]"),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Delete the study in the folder and start again.")] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Search learning rate, epochs, batch size, warmup and weight decay with Optuna trials.
+
+    Each trial trains a run into OUTPUT_DIR/trials/NNN; the best is copied to OUTPUT_DIR/best, every
+    trial listed in OUTPUT_DIR/trials.csv. Run the same command again to continue a stopped study.
+    Example: textfit tune data.csv --n-trials 20
+    """
+    import yaml
+
+    from textfit.config import load_config
+    from textfit.tune import SEARCHED
+    from textfit.tune import tune as run_tune
+
+    _setup_output(quiet, verbose)
+    overrides: dict[str, Any] = {
+        "output_dir": output_dir,
+        "model.name": model,
+        "tune.n_trials": n_trials,
+        "tune.timeout": timeout,
+        **_data_overrides(
+            train_file=train_file,
+            validation_file=validation_file,
+            text_column=text_column,
+            text_pair_column=text_pair_column,
+            label_column=label_column,
+        ),
+    }
+    for item in setting or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        overrides[key.strip()] = yaml.safe_load(value)
+    try:
+        cfg = load_config(config, overrides)
+        if cfg.data.train_file is None:
+            raise typer.BadParameter("give a training file (or a --config that names one)")
+        result = run_tune(cfg, overwrite=overwrite, progress=not quiet)
+    except TextfitError as err:
+        raise _fail(err) from None
+    rows = sorted(
+        result.trials,
+        key=lambda row: (
+            row["value"] is None,
+            -(row["value"] or 0) if result.direction == "maximize" else row["value"] or 0,
+        ),
+    )
+    names = [name for name in SEARCHED if any(row[name] is not None for row in rows)]
+    typer.echo(f"{len(rows)} trials in {result.trials_file}, best first ({result.metric}):")
+    typer.echo("  " + "  ".join(f"{h:>13}" for h in ["trial", "state", result.metric, *names]))
+    for row in rows:
+        cells = [str(row["trial"]), row["state"], "-" if row["value"] is None else f"{row['value']:.4f}"]
+        cells += ["-" if row[name] is None else f"{row[name]:.4g}" for name in names]
+        typer.echo("  " + "  ".join(f"{cell:>13}" for cell in cells))
+    if result.best_dir is None:
+        typer.echo("error: no trial completed (every trial was pruned or failed)", err=True)
+        typer.echo("hint: run the same command again with a larger --n-trials to go on", err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"\nbest: trial {result.best_trial}, {result.metric} {result.best_value:.4f}; "
+        f"run saved to {result.best_dir}"
+    )
+    typer.echo(f"next: textfit evaluate {result.best_dir} test.csv")
 
 
 @app.command()
@@ -437,6 +549,7 @@ def evaluate(
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
+    group_column: GroupColumn = None,
     table_format: Format = "auto",
     encoding: Encoding = None,
     delimiter: Delimiter = None,
@@ -463,6 +576,7 @@ def evaluate(
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
+            group_column=group_column,
             format=table_format,
             encoding=encoding,
             delimiter=delimiter,
@@ -486,6 +600,7 @@ def evaluate(
         typer.echo(json.dumps(result.metrics, indent=2))
     else:
         typer.echo(format_report(result.metrics, f"{data_file} ({result.metrics['samples']} rows):"))
+        _echo_groups(result.metrics, group_column)
         if result.predictions_file is not None:
             typer.echo(f"\npredictions written to {result.predictions_file}")
         if result.report_file is not None:

@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -103,7 +104,8 @@ class DataConfig(_Section):
     )
     group_column: str | None = Field(
         None,
-        description="Column of groups (a language, a source) whose rows and labels `textfit check` counts.",
+        description="Column of groups (a language, a source): `textfit check` counts rows and labels per "
+        "group, and every validation and test metric is also reported per group.",
     )
     validation_split: float = Field(
         0.1, gt=0.0, lt=1.0, description="Share of the training file held out for validation."
@@ -301,6 +303,57 @@ class TrainConfig(_Section):
         return self
 
 
+class TuneConfig(_Section):
+    """What `textfit tune` searches: trials, and a range per setting (null: keep the train setting)."""
+
+    n_trials: int = Field(
+        20, ge=1, description="Trials in the study in all (a resumed study counts its own)."
+    )
+    timeout: float | None = Field(
+        None, gt=0, description="Stop starting trials after this many seconds; null: no limit."
+    )
+    pruning: bool = Field(
+        True, description="Stop a trial early when its validation metric is below the median of earlier ones."
+    )
+    keep_trial_models: bool = Field(
+        False, description="Keep every trial's model; false: only RUN_DIR/best keeps one (saves disk)."
+    )
+    learning_rate: tuple[float, float] | None = Field(
+        (1e-5, 3e-4), description="[low, high] of the learning rate, searched on a log scale."
+    )
+    epochs: tuple[int, int] | None = Field((1, 5), description="[low, high] of the epochs (whole numbers).")
+    batch_size: list[int] | None = Field([16, 32], description="Batch sizes to choose among.")
+    warmup_ratio: tuple[float, float] | None = Field(
+        (0.0, 0.2), description="[low, high] of the warmup share."
+    )
+    weight_decay: tuple[float, float] | None = Field(
+        (0.0, 0.1), description="[low, high] of the weight decay."
+    )
+
+    @field_validator("learning_rate", "epochs", "warmup_ratio", "weight_decay")
+    @classmethod
+    def _a_range(cls, value: tuple[float, float] | None, info: ValidationInfo) -> tuple[float, float] | None:
+        if value is None:
+            return value
+        low, high = value
+        if not 0 <= low <= high:
+            raise ValueError(f"[{low}, {high}] is not a range: give [low, high], 0 <= low <= high")
+        if info.field_name == "learning_rate" and low <= 0:
+            raise ValueError("a log scale needs a low above 0")
+        if info.field_name == "epochs" and low < 1:
+            raise ValueError("a trial trains at least 1 epoch")
+        if info.field_name == "warmup_ratio" and high >= 1:
+            raise ValueError("the warmup share is below 1")
+        return value
+
+    @field_validator("batch_size")
+    @classmethod
+    def _batch_sizes(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (not value or min(value) < 1):
+            raise ValueError("give one or more batch sizes of at least 1")
+        return value
+
+
 class RunConfig(_Section):
     """Everything one training run needs; saved as run_config.yaml in the run folder."""
 
@@ -308,6 +361,7 @@ class RunConfig(_Section):
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
 
     def resolved_output_dir(self) -> Path:
         """The run folder: output_dir, or runs/<stem of the training file>."""
@@ -342,11 +396,11 @@ def _describe(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         # Compare the last parts of keys as deep as this one: 'train.zzzz' is not a misspelt
         # 'train' nor 'train.seed', and 'data.epochs' is 'train.epochs' (setting names are unique).
-        by_leaf = {
-            name.rpartition(".")[2]: name
-            for name in _field_names(RunConfig)
-            if name.count(".") == key.count(".")
-        }
+        # A leaf in two sections (epochs: train and tune): the key's own section first, then not tune.
+        section = key.partition(".")[0]
+        names = [name for name in _field_names(RunConfig) if name.count(".") == key.count(".")]
+        names.sort(key=lambda name: (name.startswith(f"{section}."), not name.startswith("tune.")))
+        by_leaf = {name.rpartition(".")[2]: name for name in names}  # the last, best-ranked, wins
         close = difflib.get_close_matches(key.rpartition(".")[2], list(by_leaf), n=1)
         suggestion = f" (did you mean {by_leaf[close[0]]!r}?)" if close else ""
         return f"{key}: unknown setting{suggestion}"

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from textfit.config import DataConfig, write_text_atomic
-from textfit.data import LabelSet, find_columns, read_table, table_examples, with_trained_columns
+from textfit.data import (
+    LabelSet,
+    find_columns,
+    find_group_column,
+    read_table,
+    table_examples,
+    with_trained_columns,
+)
 from textfit.predict import Classifier, ProgressCallback
 from textfit.report import write_predictions, write_report
 from textfit.tasks import evaluation_report, targets
@@ -42,7 +49,8 @@ def evaluate(
     Args:
         run_dir: a run folder written by `train` (or a model folder).
         data_file: a table with text and label columns (found as in training, or named in cfg).
-        cfg: how to read the table (columns, format, encoding, drop_invalid).
+        cfg: how to read the table (columns, format, encoding, drop_invalid); with a group_column,
+            the metrics have "groups": a report per group, the weakest macro-F1 first.
         output: where to write the metrics JSON; default RUN_DIR/eval-<file stem>.json.
         classifier: an already loaded classifier for run_dir.
         progress: called with (texts done, texts in all) after each batch.
@@ -64,14 +72,15 @@ def evaluate(
     cfg = cfg or DataConfig()
     table = read_table(data_file, cfg.format, cfg.encoding, cfg.delimiter)
     cfg = with_trained_columns(cfg, table, classifier.columns)
-    examples = table_examples(table, find_columns(table, cfg), cfg.drop_invalid)
+    group = find_group_column(table, cfg, required=True)
+    examples = table_examples(table, find_columns(table, cfg), cfg.drop_invalid, group_column=group)
     labels = LabelSet(tuple(classifier.labels))
     task = classifier.task
     delimiter = classifier.label_delimiter if task == "multi_label" else None
     thresholds = classifier.thresholds.tolist() if task == "multi_label" else None
     targets(task, examples, labels, delimiter)  # unknown labels fail before any prediction
     probabilities = classifier.predict_proba(examples.texts, examples.text_pairs, progress)
-    metrics = evaluation_report(task, labels, examples, probabilities, delimiter, thresholds)
+    metrics = evaluation_report(task, labels, examples, probabilities, delimiter, thresholds, group)
     metrics["task"] = task
     metrics["file"] = str(data_file)
     metrics["dropped_rows"] = examples.dropped

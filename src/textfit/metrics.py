@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+EMPTY_GROUP = "(empty)"  # the group of rows whose group cell is empty
+
 
 def top_k_values(num_labels: int) -> list[int]:
     """The k of the top-k accuracies worth reporting: 2 and 3, where there are more classes than k."""
@@ -68,6 +70,44 @@ def classification_report(
     report["labels"] = list(names)
     report["confusion_matrix"] = confusion_matrix(y_true, y_pred, labels=ids).tolist()
     return report
+
+
+def group_reports(
+    label_ids: NDArray[np.int64] | list[int],
+    probabilities: NDArray[np.floating[Any]],
+    names: list[str],
+    groups: Sequence[str | None],
+) -> dict[str, dict[str, Any]]:
+    """A classification_report per group (a language, a source), the weakest macro-F1 first.
+
+    Args:
+        label_ids: true label ids, shape (n,).
+        probabilities: class probabilities, shape (n, classes).
+        names: label names, in id order.
+        groups: each example's group; None or "" (an empty cell) is the group "(empty)".
+
+    Returns:
+        {group: report}, ordered by macro-F1, then accuracy, then name.
+    """
+    y_true = np.asarray(label_ids)
+    keys = np.array([group or EMPTY_GROUP for group in groups], dtype=object)
+    reports = {
+        str(group): classification_report(y_true[keys == group], probabilities[keys == group], names)
+        for group in sorted(set(keys.tolist()))
+    }
+    order = sorted(reports, key=lambda group: (reports[group]["f1_macro"], reports[group]["accuracy"]))
+    return {group: reports[group] for group in order}
+
+
+def format_groups(groups: dict[str, dict[str, Any]], column: str = "group") -> str:
+    """A table of accuracy, macro-F1 and rows per group, in the given order (weakest first)."""
+    width = max(len(column), *(len(name) for name in groups))
+    lines = [f"  {column:<{width}}  accuracy  macro-F1     rows"]
+    lines += [
+        f"  {name:<{width}}  {report['accuracy']:8.4f}  {report['f1_macro']:8.4f}  {report['samples']:7d}"
+        for name, report in groups.items()
+    ]
+    return "\n".join(lines)
 
 
 def scalar_metrics(report: dict[str, Any]) -> dict[str, float]:

@@ -336,6 +336,7 @@ def _body(
         f"<p>{shown}</p>",
         '<h2 id="metrics">Metrics</h2>',
         _table(["metric", *splits], rows),
+        *_groups_section(metrics),
         '<h2 id="per-class">Precision, recall and F1 per class</h2>',
         _figure(figures["per_class"], "per-class bars", f"{split}: scores per class"),
         "<details><summary>table</summary>"
@@ -385,6 +386,22 @@ def _body(
         _wrong_table(table),
     ]
     return "\n".join(parts)
+
+
+def _groups_section(metrics: dict[str, Any]) -> list[str]:
+    """The metrics per group (data.group_column), weakest macro-F1 first; nothing without groups."""
+    groups = metrics.get("groups")
+    if not isinstance(groups, dict) or not groups:
+        return []
+    column = str(metrics.get("group_column") or "group")
+    rows = [
+        [name, g["accuracy"], g["f1_macro"], g["f1_weighted"], g["samples"]] for name, g in groups.items()
+    ]
+    return [
+        '<h2 id="groups">Metrics per group</h2>',
+        f'<p class="note">Per {html.escape(column)}, the weakest macro-F1 first.</p>',
+        _table([column, "accuracy", "macro F1", "weighted F1", "rows"], rows),
+    ]
 
 
 def _report_name(split: str) -> str:

@@ -211,20 +211,30 @@ def evaluation_report(
     scores: NDArray[np.float32],
     delimiter: str | None,
     thresholds: Sequence[float] | None = None,
+    group_column: str | None = None,
 ) -> dict[str, Any]:
     """The metrics of a task's predictions (`Classifier.predict_proba`) against the examples' labels.
+
+    With a group column (examples read with data.group_column), a single-label report also holds
+    every metric per group (`groups`, the weakest macro-F1 first).
 
     Raises:
         DataError: unknown labels, or (regression) labels that are not numbers.
     """
-    from textfit.metrics import classification_report, multilabel_report, regression_report
+    from textfit.metrics import classification_report, group_reports, multilabel_report, regression_report
 
     if task == "multi_label":
         truth = label_matrix(examples, labels, delimiter)
         return multilabel_report(truth, scores, list(labels.names), thresholds)
     if task == "regression":
         return regression_report(label_values(examples), scores[:, 0])
-    return classification_report(labels.encode(examples), scores, list(labels.names))
+    label_ids = labels.encode(examples)
+    report = classification_report(label_ids, scores, list(labels.names))
+    if group_column is not None and "group" in examples.data.column_names:
+        groups = examples.column("group").to_pylist()
+        report["groups"] = group_reports(label_ids, scores, list(labels.names), groups)
+        report["group_column"] = group_column
+    return report
 
 
 def best_model_metric(metric: str, task: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from textfit.checks import check_splits
+from textfit.checks import check_splits, few_examples_advice
 from textfit.config import LOWER_IS_BETTER, RunConfig, save_config, with_settings, write_text_atomic
 from textfit.data import Examples, LabelSet, Splits, load_splits
 from textfit.errors import ConfigError, ModelError
@@ -544,6 +544,10 @@ def train(
     )
     checks.raise_on_failure()
     warnings = checks.warnings
+    advice = few_examples_advice(
+        splits.train.label_counts(), cfg.train.epochs, cfg.train.batch_size, cfg.model.name
+    )
+    warnings += [advice] if advice else []
     for warning in warnings:
         logger.warning(warning)
     logger.info("data checks: %s", checks.tally())
@@ -619,7 +623,9 @@ def train(
         model.config.save_pretrained(str(model_dir))  # saved above, before the thresholds were known
     results = {
         split: (
-            evaluation_report(task, labels, examples, scores[split], delimiter, thresholds),
+            evaluation_report(
+                task, labels, examples, scores[split], delimiter, thresholds, cfg.data.group_column
+            ),
             scores[split],
         )
         for split, examples in evaluated.items()

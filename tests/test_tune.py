@@ -1,0 +1,187 @@
+"""textfit tune: trials on the tiny model, the trials table, the best run, resuming, pruning, errors."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from typer.testing import CliRunner
+
+from conftest import read_csv
+from textfit import ConfigError, RunConfig, load_config
+from textfit.cli import app
+from textfit.config import with_settings
+from textfit.predict import Classifier
+from textfit.tune import pruning_callback, tune
+
+runner = CliRunner()
+SPACE = {
+    "tune.learning_rate": [1e-3, 1e-2],
+    "tune.epochs": [1, 2],
+    "tune.batch_size": [4, 8],
+    "tune.warmup_ratio": [0.0, 0.1],
+}
+
+
+@pytest.fixture(autouse=True)
+def _restore_textfit_logger() -> Iterator[None]:
+    """The CLI points the textfit logger at the runner's stderr; put it back after each test."""
+    logger = logging.getLogger("textfit")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
+
+
+def tune_config(tiny_settings: dict[str, Any], train_file: Path, run_dir: Path, **tune: Any) -> RunConfig:
+    settings = {**tiny_settings, "train_file": train_file, "output_dir": run_dir, **SPACE}
+    cfg = with_settings(None, {**settings, **{f"tune.{k}": v for k, v in tune.items()}})
+    # weight_decay: not searched (null), the train setting; a null cannot come through with_settings
+    return cfg.model_copy(update={"tune": cfg.tune.model_copy(update={"weight_decay": None})})
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory, tiny_settings: dict[str, Any], binary_csv: Path) -> Any:
+    run_dir = tmp_path_factory.mktemp("tune") / "study"
+    return tune(tune_config(tiny_settings, binary_csv, run_dir, n_trials=3, pruning=False))
+
+
+def test_three_trials_a_table_and_the_best_run(study: Any) -> None:
+    run_dir = study.run_dir
+    assert study.new_trials == 3
+    rows = read_csv(run_dir / "trials.csv")
+    assert [row["trial"] for row in rows] == ["0", "1", "2"]
+    assert {row["state"] for row in rows} == {"complete"}
+    assert list(rows[0]) == [
+        "trial", "state", "value", "learning_rate", "epochs", "batch_size", "warmup_ratio",
+        "weight_decay", "seconds", "run",
+    ]  # fmt: skip
+    assert {row["weight_decay"] for row in rows} == {""}, "a null range is not searched"
+    assert all(1e-3 <= float(row["learning_rate"]) <= 1e-2 for row in rows)
+    assert {row["batch_size"] for row in rows} <= {"4", "8"}
+    values = [float(row["value"]) for row in rows]
+    assert study.best_value == max(values)
+    assert study.best_trial == values.index(max(values))
+    assert study.direction == "maximize"
+    assert study.metric == "f1_macro"
+
+    best = study.best_dir
+    assert best == run_dir / "best"
+    best_trial = run_dir / "trials" / f"{study.best_trial:03d}"
+    assert (best / "metrics.json").read_text() == (best_trial / "metrics.json").read_text()
+    classifier = Classifier.load(best)
+    assert classifier.predict(["good great lovely"])[0].label == "positive"
+    for trial in range(3):
+        folder = run_dir / "trials" / f"{trial:03d}"
+        assert (folder / "metrics.json").is_file()
+        assert not (folder / "model").exists(), "only best keeps a model"
+    saved = load_config(run_dir / "tune_config.yaml")
+    assert saved.tune.n_trials == 3
+
+
+def test_a_second_call_continues_the_study_and_fails_a_killed_trial(
+    study: Any, tiny_settings: dict[str, Any], binary_csv: Path
+) -> None:
+    run_dir = study.run_dir
+    stored = optuna.load_study(study_name="textfit", storage=f"sqlite:///{run_dir / 'optuna.db'}")
+    stored.ask()  # a trial left running, as by a tune killed mid-trial
+
+    again = tune(tune_config(tiny_settings, binary_csv, run_dir, n_trials=4, pruning=False))
+
+    assert again.new_trials == 1, "n_trials counts the trials done before"
+    rows = read_csv(run_dir / "trials.csv")
+    assert [(row["trial"], row["state"]) for row in rows] == [
+        ("0", "complete"), ("1", "complete"), ("2", "complete"), ("3", "fail"), ("4", "complete"),
+    ]  # fmt: skip
+    values = [float(row["value"]) for row in rows if row["value"]]
+    assert again.best_value == max(values)
+
+    done = tune(tune_config(tiny_settings, binary_csv, run_dir, n_trials=4))
+    assert done.new_trials == 0
+    assert len(done.trials) == 5
+
+
+def test_the_pruning_callback_prunes_a_trial_below_the_median() -> None:
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(n_startup_trials=2))
+    for value in (0.9, 0.8):
+        trial = study.ask()
+        trial.report(value, step=1)
+        study.tell(trial, value)
+    good, bad = study.ask(), study.ask()
+
+    pruning_callback(good, "f1_macro").on_evaluate(None, None, None, metrics={"eval_f1_macro": 0.95})
+    callback = pruning_callback(bad, "f1_macro")
+    callback.on_evaluate(None, None, None, metrics={"eval_loss": 0.3})  # no f1: nothing reported
+    with pytest.raises(optuna.TrialPruned, match=re.escape("f1_macro 0.1 after evaluation 1")):
+        callback.on_evaluate(None, None, None, metrics={"eval_f1_macro": 0.1})
+    assert callback.values == [0.1]
+
+
+def test_a_bad_trial_is_pruned_in_training(
+    tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    # Two good trials, then a learning rate too small to learn anything: pruned after its first epoch.
+    cfg = tune_config(tiny_settings, binary_csv, tmp_path / "study", n_trials=2, epochs=[3, 3])
+    tune(cfg.model_copy(update={"tune": cfg.tune.model_copy(update={"learning_rate": (5e-3, 1e-2)})}))
+    slow = cfg.tune.model_copy(update={"learning_rate": (1e-9, 2e-9), "n_trials": 3})
+
+    result = tune(cfg.model_copy(update={"tune": slow}))
+
+    assert [row["state"] for row in result.trials] == ["complete", "complete", "pruned"]
+    assert not (tmp_path / "study" / "trials" / "002").exists()
+    assert not (tmp_path / "study" / "trials" / "002.partial").exists()
+
+
+def test_a_folder_that_holds_no_study_is_refused(
+    tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "study").mkdir()
+    (tmp_path / "study" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match=re.escape("holds no study (no optuna.db)")) as caught:
+        tune(tune_config(tiny_settings, binary_csv, tmp_path / "study", n_trials=1))
+    assert caught.value.hint == "pass --output-dir to write somewhere else, or --overwrite to replace it"
+
+
+def test_search_ranges_are_checked() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {"tune.learning_rate": [0, 1e-3], "tune.epochs": [3, 2], "tune.batch_size": []})
+    assert caught.value.message.splitlines()[1:] == [
+        "  tune.learning_rate: a log scale needs a low above 0",
+        "  tune.epochs: [3, 2] is not a range: give [low, high], 0 <= low <= high",
+        "  tune.batch_size: give one or more batch sizes of at least 1",
+    ]
+
+
+def test_tune_without_optuna_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    with pytest.raises(ConfigError, match="textfit tune needs the package optuna") as caught:
+        tune(tune_config(tiny_settings, binary_csv, tmp_path / "study"))
+    assert caught.value.hint == 'pip install "textfit[tune]" (or optuna)'
+
+
+def test_cli_tune_prints_the_trials_best_first(
+    tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    args = ["tune", str(binary_csv), "-o", str(tmp_path / "study"), "--n-trials", "2", "-q"]
+    args += [f"--set=train.{k}={v}" for k, v in tiny_settings.items() if k not in ("model", "max_length")]
+    args += [f"--set=model.name={tiny_model_dir}", "--set=model.max_length=16", "--set=tune.epochs=[1,1]"]
+    args += ["--set=tune.learning_rate=[0.001,0.01]", "--set=tune.batch_size=[4]"]
+
+    result = runner.invoke(app, args)
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"2 trials in {tmp_path / 'study' / 'trials.csv'}, best first (f1_macro):"
+    assert lines[1].split() == ["trial", "state", "f1_macro", "learning_rate", "epochs", "batch_size",
+                                "warmup_ratio", "weight_decay"]  # fmt: skip
+    first, second = (float(line.split()[2]) for line in lines[2:4])
+    assert first >= second
+    assert lines[-2].startswith("best: trial ")
+    assert lines[-1] == f"next: textfit evaluate {tmp_path / 'study' / 'best'} test.csv"
