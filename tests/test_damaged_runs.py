@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,6 @@ from typer.testing import CliRunner
 import textfit
 from textfit import Classifier, ModelError
 from textfit.cli import app
-
-
-@pytest.fixture(autouse=True)
-def _restore_textfit_logger() -> Iterator[None]:
-    """The CLI points the textfit logger at the runner's stderr; put it back after each test."""
-    logger = logging.getLogger("textfit")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +21,6 @@ from textfit.evaluation import evaluate
 from textfit.metrics import classification_report, format_groups, group_reports
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _restore_textfit_logger() -> Iterator[None]:
-    """The CLI points the textfit logger at the runner's stderr; put it back after each test."""
-    logger = logging.getLogger("textfit")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 @pytest.fixture(scope="module")

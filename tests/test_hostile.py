@@ -17,7 +17,7 @@ import re
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -398,16 +398,6 @@ def test_a_big_endian_utf16_file_without_bom_is_named(tmp_path: Path) -> None:
 runner = CliRunner()
 
 
-@pytest.fixture
-def _restore_textfit_logger() -> Iterator[None]:
-    import logging
-
-    logger = logging.getLogger("textfit")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
-
-
 def cli_flags(settings: dict[str, Any]) -> list[str]:
     flags = []
     if "delimiter" in settings:
@@ -417,7 +407,6 @@ def cli_flags(settings: dict[str, Any]) -> list[str]:
     return flags
 
 
-@pytest.mark.usefixtures("_restore_textfit_logger")
 @pytest.mark.parametrize("name", ERRORS)
 def test_hostile_input_through_the_cli_is_an_error_line_not_a_traceback(
     tmp_path: Path, tiny_model_dir: Path, name: str

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +25,6 @@ SPACE = {
     "tune.batch_size": [4, 8],
     "tune.warmup_ratio": [0.0, 0.1],
 }
-
-
-@pytest.fixture(autouse=True)
-def _restore_textfit_logger() -> Iterator[None]:
-    """The CLI points the textfit logger at the runner's stderr; put it back after each test."""
-    logger = logging.getLogger("textfit")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def tune_config(tiny_settings: dict[str, Any], train_file: Path, run_dir: Path, **tune: Any) -> RunConfig:

@@ -29,31 +29,38 @@ Scheduler = Literal[
 ]
 
 
-# What metric_for_best_model may name: the validation metrics of metrics.classification_report.
-BEST_MODEL_METRICS = (
-    "accuracy",
-    "f1_macro",
-    "f1_weighted",
-    "precision_macro",
-    "precision_weighted",
-    "recall_macro",
-    "recall_weighted",
-    "top_2_accuracy",
-    "top_3_accuracy",
-    "loss",
-    # multi-label (metrics.multilabel_report)
-    "f1_micro",
-    "f1_samples",
-    "subset_accuracy",
-    "hamming_loss",
-    "precision_micro",
-    "recall_micro",
-    # regression (metrics.regression_report)
-    "rmse",
-    "mae",
-    "pearson",
-    "spearman",
-)
+# The validation metrics each task reports (metrics.classification_report, multilabel_report,
+# regression_report), which metric_for_best_model may name for that task.
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "single_label": (
+        "accuracy",
+        "f1_macro",
+        "f1_weighted",
+        "precision_macro",
+        "precision_weighted",
+        "recall_macro",
+        "recall_weighted",
+        "top_2_accuracy",
+        "top_3_accuracy",
+        "loss",
+    ),
+    "multi_label": (
+        "f1_micro",
+        "f1_macro",
+        "f1_samples",
+        "subset_accuracy",
+        "hamming_loss",
+        "precision_micro",
+        "precision_macro",
+        "recall_micro",
+        "recall_macro",
+        "loss",
+    ),
+    "regression": ("rmse", "mae", "pearson", "spearman", "loss"),
+}
+# What metric_for_best_model may name, whatever the task (the task's own list is checked once the
+# task is known).
+BEST_MODEL_METRICS = tuple(dict.fromkeys(name for names in TASK_METRICS.values() for name in names))
 # The metrics of BEST_MODEL_METRICS where lower is better.
 LOWER_IS_BETTER = ("loss", "hamming_loss", "rmse", "mae")
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from textfit.config import TASK_METRICS
 from textfit.data import Examples, LabelSet
 from textfit.errors import ConfigError, DataError, list_problems
 from textfit.tables import counted
@@ -252,33 +253,3 @@ def best_model_metric(metric: str, task: str) -> str:
             hint=f"choose one of {', '.join(allowed)}",
         )
     return metric
-
-
-# The validation metrics each task reports, which metric_for_best_model may name.
-TASK_METRICS: dict[str, tuple[str, ...]] = {
-    "single_label": (
-        "accuracy",
-        "f1_macro",
-        "f1_weighted",
-        "precision_macro",
-        "precision_weighted",
-        "recall_macro",
-        "recall_weighted",
-        "top_2_accuracy",
-        "top_3_accuracy",
-        "loss",
-    ),
-    "multi_label": (
-        "f1_micro",
-        "f1_macro",
-        "f1_samples",
-        "precision_micro",
-        "precision_macro",
-        "recall_micro",
-        "recall_macro",
-        "subset_accuracy",
-        "hamming_loss",
-        "loss",
-    ),
-    "regression": ("rmse", "mae", "pearson", "spearman", "loss"),
-}
