@@ -324,8 +324,8 @@ CARD_METRICS = {
 }
 
 
-def _finish_run(partial_dir: Path, run_dir: Path) -> None:
-    """Move the finished run into place; an old run it replaces is removed only after that."""
+def finish_run(partial_dir: Path, run_dir: Path) -> None:
+    """Move a finished folder (RUN.partial) into place; an old run it replaces is removed only after."""
     old = run_dir.with_name(run_dir.name + ".old")
     if run_dir.exists():
         shutil.rmtree(old, ignore_errors=True)
@@ -666,7 +666,7 @@ def train(
         report_file = _write_report(partial_dir, run_dir, warnings)
     else:
         logger.info("no report.html for a %s run: the metrics are in metrics.json", task)
-    _finish_run(partial_dir, run_dir)
+    finish_run(partial_dir, run_dir)
     logger.info("saved the run to %s", run_dir)
     _barrier(args)
     return TrainResult(run_dir, metrics, precision, warnings, report_file)

@@ -142,15 +142,12 @@ def _fail_stale_trials(study: Any, storage: Any) -> int:
 
 def _copy_best(trial_dir: Path, best_dir: Path) -> None:
     """Replace RUN_DIR/best with a copy of the trial's run folder (the old best is removed after)."""
+    from textfit.train import finish_run
+
     partial = best_dir.with_name(best_dir.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(trial_dir, partial)
-    old = best_dir.with_name(best_dir.name + ".old")
-    if best_dir.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        best_dir.rename(old)
-    partial.rename(best_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    finish_run(partial, best_dir)
 
 
 def tune(
