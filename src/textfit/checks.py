@@ -30,7 +30,7 @@ from textfit.data import (
     table_examples,
 )
 from textfit.errors import DataError, ModelError
-from textfit.tables import counted
+from textfit.tables import Table, counted
 
 __all__ = ["Check", "CheckReport", "check_data", "check_splits", "format_checks"]
 
@@ -150,10 +150,19 @@ def check_data(cfg: RunConfig, tokenizer: Any = None) -> CheckReport:
         The report; `report.failed` lists the failures.
     """
     data = cfg.data
-    if data.train_file is None:
-        raise DataError("no training file given", hint="textfit check data.csv")
+    hub: dict[str, Table] = {}  # the splits of a data set, by role
+    if data.dataset is not None:
+        from textfit.hub_data import load_dataset_tables
+
+        try:
+            tables = load_dataset_tables(data)
+        except DataError as err:
+            return CheckReport([_failure("read", err)])
+        data, hub = tables.data, tables.tables
+    elif data.train_file is None:
+        raise DataError("no training file given", hint="textfit check data.csv (or --dataset NAME)")
     early: list[Check] = []  # failures found while loading
-    loaded = _read_file(data.train_file, data, early, training=True)
+    loaded = _read_file(hub["train"] if hub else data.train_file, data, early, training=True)
     if loaded is None:
         return CheckReport(early)
     examples, columns = loaded
@@ -161,20 +170,22 @@ def check_data(cfg: RunConfig, tokenizer: Any = None) -> CheckReport:
         check_classes(examples)
     except DataError as err:
         return CheckReport([*early, _failure("labels", err)])
-    if data.validation_file is None:
+    validation_source = data.validation_file or hub.get("validation")
+    if validation_source is None:
         try:
             train, validation = stratified_split(examples, data.validation_split, cfg.train.seed)
         except DataError as err:
             return CheckReport([*early, _failure("split", err)])
         train.dropped = examples.dropped
     else:
-        read = _read_file(data.validation_file, data, early, training=False)
+        read = _read_file(validation_source, data, early, training=False)
         if read is None:
             return CheckReport(early)
         train, validation = examples, read[0]
     test = None
-    if data.test_file is not None:
-        read = _read_file(data.test_file, data, early, training=False)
+    test_source = data.test_file or hub.get("test")
+    if test_source is not None:
+        read = _read_file(test_source, data, early, training=False)
         test = None if read is None else read[0]
     labels = LabelSet.from_labels(train.label_counts())
     for evaluated in (validation, test):
@@ -202,10 +213,10 @@ def _failure(name: str, err: DataError | ModelError) -> Check:
 def _read_file(
     path: Any, cfg: DataConfig, early: list[Check], training: bool
 ) -> tuple[Examples, Columns] | None:
-    """The examples of one file; None, with a failed check in `early`, where it cannot be loaded."""
+    """The examples of one file (or split); None, with a failed check in `early`, if it cannot be read."""
     step = "read"
     try:
-        table = read_table(path, cfg.format, cfg.encoding, cfg.delimiter)
+        table = path if isinstance(path, Table) else read_table(path, cfg.format, cfg.encoding, cfg.delimiter)
         step = "columns"
         columns = find_columns(table, cfg)
         group = find_group_column(table, cfg, required=training)

@@ -55,6 +55,28 @@ AllowPickle = Annotated[
 TrustRemoteCode = Annotated[
     bool, typer.Option(help="Let the model run its own Python code (off by default).")
 ]
+Dataset = Annotated[
+    str | None,
+    typer.Option(
+        help="Data set instead of TRAIN_FILE: a Hugging Face Hub id (glue, dair-ai/emotion), a folder "
+        "laid out like a Hub data set, or a save_to_disk folder."
+    ),
+]
+DatasetConfig = Annotated[str | None, typer.Option(help="Configuration of the data set, e.g. mrpc of glue.")]
+TrainSplit = Annotated[
+    str | None, typer.Option(help="Split of the data set to train on (default train); slices: train[:2000].")
+]
+ValidationSplitName = Annotated[
+    str | None,
+    typer.Option(
+        help="Split to validate on (default: validation, valid or dev, else a share of the training "
+        "split); none: that share."
+    ),
+]
+TestSplit = Annotated[
+    str | None,
+    typer.Option(help="Split evaluated after training (default: test, if labelled); none: no test."),
+]
 
 
 class _Messages(logging.Formatter):
@@ -143,6 +165,15 @@ def _data_overrides(**values: Any) -> dict[str, Any]:
     return {f"data.{key}": value for key, value in values.items()}
 
 
+def _dataset_overrides(train_file: Path | None, dataset: str | None, **splits: str | None) -> dict[str, Any]:
+    """The data set flags as dotted settings; TRAIN_FILE and --dataset together are a usage error."""
+    if train_file is not None and dataset is not None:
+        raise typer.BadParameter(
+            f"give a training file ({train_file}) or --dataset ({dataset}), not both", param_hint="--dataset"
+        )
+    return _data_overrides(dataset=dataset, **splits)
+
+
 def _data_config(**values: Any) -> DataConfig:
     """The data settings of evaluate / predict, validated like train's (ConfigError, not a traceback)."""
     from textfit.config import load_config
@@ -175,6 +206,11 @@ def check(
     ] = None,
     validation_file: Annotated[Path | None, typer.Option(help="Validation table.")] = None,
     test_file: Annotated[Path | None, typer.Option(help="Test table.")] = None,
+    dataset: Dataset = None,
+    dataset_config: DatasetConfig = None,
+    train_split: TrainSplit = None,
+    validation_split_name: ValidationSplitName = None,
+    test_split: TestSplit = None,
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
@@ -197,13 +233,18 @@ def check(
     """Check labelled tables before training: columns, rows, labels, repeats, overlap, lengths.
 
     One line per check (PASS / WARN / FAIL); exit status 1 when a check fails.
-    Example: textfit check data.csv --validation-file dev.csv
+    Example: textfit check data.csv --validation-file dev.csv, or textfit check --dataset dair-ai/emotion
     """
     from textfit.checks import check_data, format_checks
     from textfit.config import load_config
 
     _setup_output(quiet, verbose)
     given: dict[str, Any] = {
+        "--dataset": dataset,
+        "--dataset-config": dataset_config,
+        "--train-split": train_split,
+        "--validation-split-name": validation_split_name,
+        "--test-split": test_split,
         "--validation-file": validation_file,
         "--test-file": test_file,
         "--text-column": text_column,
@@ -235,10 +276,18 @@ def check(
                     delimiter=delimiter,
                     drop_invalid=drop_invalid or None,
                 ),
+                **_dataset_overrides(
+                    train_file,
+                    dataset,
+                    dataset_config=dataset_config,
+                    train_split=train_split,
+                    validation_split_name=validation_split_name,
+                    test_split=test_split,
+                ),
             },
         )
-        if cfg.data.train_file is None:
-            raise typer.BadParameter("give a training file (or a --config that names one)")
+        if cfg.data.train_file is None and cfg.data.dataset is None:
+            raise typer.BadParameter("give a training file or --dataset NAME (or a --config that names one)")
         report = check_data(cfg)
     except TextfitError as err:
         raise _fail(err) from None
@@ -282,6 +331,11 @@ def train(
         float | None, typer.Option(help="Share of the training file held out (default 0.1).")
     ] = None,
     test_file: Annotated[Path | None, typer.Option(help="Test table, evaluated after training.")] = None,
+    dataset: Dataset = None,
+    dataset_config: DatasetConfig = None,
+    train_split: TrainSplit = None,
+    validation_split_name: ValidationSplitName = None,
+    test_split: TestSplit = None,
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
@@ -349,6 +403,7 @@ def train(
     """Fine-tune a model on a labelled table, evaluate it, and save the run.
 
     Example: textfit train data.csv --test-file test.csv --epochs 2
+    A data set: textfit train --dataset glue --dataset-config mrpc
     Resume an interrupted run: textfit train --resume runs/data
     Several processes: torchrun --nproc_per_node 2 -m textfit train data.csv
     """
@@ -398,6 +453,14 @@ def train(
             drop_invalid=drop_invalid or None,
             cache=None if cache else False,
         ),
+        **_dataset_overrides(
+            train_file,
+            dataset,
+            dataset_config=dataset_config,
+            train_split=train_split,
+            validation_split_name=validation_split_name,
+            test_split=test_split,
+        ),
     }
     for item in setting or []:
         key, sep, value = item.partition("=")
@@ -418,8 +481,10 @@ def train(
                 )
             else:
                 cfg = load_config(config, overrides)
-                if cfg.data.train_file is None:
-                    raise typer.BadParameter("give a training file (or a --config that names one)")
+                if cfg.data.train_file is None and cfg.data.dataset is None:
+                    raise typer.BadParameter(
+                        "give a training file or --dataset NAME (or a --config that names one)"
+                    )
                 result = run_training(
                     cfg, overwrite=overwrite, progress=not quiet, tokenize_progress=tokenize_progress
                 )
@@ -459,6 +524,11 @@ def tune(
     validation_file: Annotated[
         Path | None, typer.Option(help="Validation table (the trials' metric).")
     ] = None,
+    dataset: Dataset = None,
+    dataset_config: DatasetConfig = None,
+    train_split: TrainSplit = None,
+    validation_split_name: ValidationSplitName = None,
+    test_split: TestSplit = None,
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
@@ -499,6 +569,14 @@ def tune(
             text_pair_column=text_pair_column,
             label_column=label_column,
         ),
+        **_dataset_overrides(
+            train_file,
+            dataset,
+            dataset_config=dataset_config,
+            train_split=train_split,
+            validation_split_name=validation_split_name,
+            test_split=test_split,
+        ),
     }
     for item in setting or []:
         key, sep, value = item.partition("=")
@@ -507,8 +585,8 @@ def tune(
         overrides[key.strip()] = yaml.safe_load(value)
     try:
         cfg = load_config(config, overrides)
-        if cfg.data.train_file is None:
-            raise typer.BadParameter("give a training file (or a --config that names one)")
+        if cfg.data.train_file is None and cfg.data.dataset is None:
+            raise typer.BadParameter("give a training file or --dataset NAME (or a --config that names one)")
         result = run_tune(cfg, overwrite=overwrite, progress=not quiet)
     except TextfitError as err:
         raise _fail(err) from None

@@ -92,6 +92,28 @@ class DataConfig(_Section):
         None, description="Validation table; when absent, a stratified split of the training file."
     )
     test_file: Path | None = Field(None, description="Test table, evaluated after training.")
+    dataset: str | None = Field(
+        None,
+        description="Data set to train on instead of train_file: a Hugging Face Hub id (glue, "
+        "dair-ai/emotion), a folder laid out like a Hub data set repository (Parquet, CSV, JSON files), "
+        "or a folder written by save_to_disk.",
+    )
+    dataset_config: str | None = Field(
+        None, description="Configuration (subset) of the data set, e.g. mrpc of glue."
+    )
+    train_split: str = Field(
+        "train", description="Split of the data set to train on; slices work: train[:2000], train[:10%]."
+    )
+    validation_split_name: str | None = Field(
+        None,
+        description="Split of the data set to validate on; null: its validation (or valid, dev) split, "
+        "else a stratified validation_split share of the training split; none: always that share.",
+    )
+    test_split: str | None = Field(
+        None,
+        description="Split of the data set evaluated after training; null: its test split if that has "
+        "labels; none: no test.",
+    )
     format: TableFormat = Field("auto", description="Table format; 'auto' goes by file extension.")
     encoding: str | None = Field(
         None, description="Text encoding, e.g. latin-1; null: UTF-8, or UTF-16 / UTF-8 with a BOM."
@@ -126,6 +148,14 @@ class DataConfig(_Section):
         description="Reuse the token ids of unchanged texts and tokenizer from $TEXTFIT_CACHE "
         "(else ~/.cache/textfit); false: tokenize on every run.",
     )
+
+    @model_validator(mode="after")
+    def _one_training_source(self) -> DataConfig:
+        if self.train_file is not None and self.dataset is not None:
+            raise ValueError(
+                f"give a training file ({self.train_file}) or a data set ({self.dataset}), not both"
+            )
+        return self
 
 
 class ModelConfig(_Section):
@@ -364,26 +394,37 @@ class TuneConfig(_Section):
 class RunConfig(_Section):
     """Everything one training run needs; saved as run_config.yaml in the run folder."""
 
-    output_dir: Path | None = Field(None, description="Run folder; default runs/<training file name>.")
+    output_dir: Path | None = Field(
+        None, description="Run folder; default runs/<training file name>, or runs/<data set>-<config>."
+    )
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     tune: TuneConfig = Field(default_factory=TuneConfig)
 
     def resolved_output_dir(self) -> Path:
-        """The run folder: output_dir, or runs/<stem of the training file>."""
+        """The run folder: output_dir, or runs/<stem of the training file>, or runs/<data set>[-<config>]."""
         if self.output_dir is not None:
             return self.output_dir
-        stem = self.data.train_file.stem if self.data.train_file else "run"
+        data = self.data
+        if data.dataset is not None:  # the last part of a hub id or folder: runs/glue-mrpc
+            name = Path(data.dataset.rstrip("/\\")).name or "dataset"
+            return Path("runs") / (f"{name}-{data.dataset_config}" if data.dataset_config else name)
+        stem = data.train_file.stem if data.train_file else "run"
         return Path("runs") / stem
 
     def with_absolute_paths(self) -> RunConfig:
-        """The config with its data files as absolute paths, so the saved copy works from anywhere."""
-        files = {
+        """The config with its data files (and a local data set folder) as absolute paths.
+
+        The saved copy then works from anywhere; a hub id stays as it is.
+        """
+        files: dict[str, Any] = {
             key: Path(value).resolve()
             for key in ("train_file", "validation_file", "test_file")
             if (value := getattr(self.data, key)) is not None
         }
+        if self.data.dataset is not None and Path(self.data.dataset).expanduser().is_dir():
+            files["dataset"] = str(Path(self.data.dataset).expanduser().resolve())
         return self.model_copy(update={"data": self.data.model_copy(update=files)})
 
 

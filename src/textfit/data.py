@@ -147,6 +147,7 @@ class Splits:
     test: Examples | None = None
     task: str = "single_label"  # see textfit.tasks
     label_delimiter: str | None = None  # joins the labels of a multi-label cell
+    dataset_splits: dict[str, str] | None = None  # with data.dataset: the split read for each role
 
 
 # ---------------------------------------------------------------- columns and rows
@@ -410,12 +411,13 @@ def table_examples(
     )
 
 
-def read_examples(path: Path, cfg: DataConfig, need_labels: bool = True) -> Examples:
-    """Read a table and return its validated examples (see `read_table`, `table_examples`).
+def read_examples(path: Path | Table, cfg: DataConfig, need_labels: bool = True) -> Examples:
+    """Read a table (or take one already read) and return its validated examples.
 
-    The group column (cfg.group_column) comes along where the table has it.
+    See `read_table`, `table_examples`. The group column (cfg.group_column) comes along where the
+    table has it.
     """
-    table = read_table(path, cfg.format, cfg.encoding, cfg.delimiter)
+    table = path if isinstance(path, Table) else read_table(path, cfg.format, cfg.encoding, cfg.delimiter)
     columns = find_columns(table, cfg, need_labels)
     group = find_group_column(table, cfg, required=False)
     return table_examples(table, columns, cfg.drop_invalid, need_labels, group)
@@ -541,9 +543,9 @@ def stratified_split(examples: Examples, share: float, seed: int) -> tuple[Examp
 
 
 def load_splits(cfg: DataConfig, seed: int, task: str = "auto") -> Splits:
-    """Read the training, validation and test tables named in cfg.
+    """Read the training, validation and test tables named in cfg (files, or the splits of cfg.dataset).
 
-    Without a validation file, a stratified, seeded share of the training file is held out.
+    Without a validation file (or split), a stratified, seeded share of the training file is held out.
     `textfit.checks.check_data` takes the same steps, turning their errors into failed checks;
     `check_splits` looks for duplicates, overlap and the rest. The task (model.task; detected when
     "auto", see `textfit.tasks.detect_task`) decides how labels are read; multi-label and regression
@@ -553,28 +555,37 @@ def load_splits(cfg: DataConfig, seed: int, task: str = "auto") -> Splits:
         ConfigError: the task cannot be told from the labels.
         DataError: naming the file, rows and columns of every problem, with a hint.
     """
-    if cfg.train_file is None:
-        raise DataError("no training file given", hint="textfit train data.csv")
-    table = read_table(cfg.train_file, cfg.format, cfg.encoding, cfg.delimiter)
+    hub: dict[str, Table] = {}  # the splits of a data set, by role
+    dataset_splits = None
+    if cfg.dataset is not None:
+        from textfit.hub_data import load_dataset_tables  # hub_data builds on this module
+
+        loaded = load_dataset_tables(cfg)
+        cfg, hub, dataset_splits = loaded.data, loaded.tables, loaded.splits  # data: pair columns found
+        table = hub["train"]
+    elif cfg.train_file is None:
+        raise DataError("no training file given", hint="textfit train data.csv (or --dataset NAME)")
+    else:
+        table = read_table(cfg.train_file, cfg.format, cfg.encoding, cfg.delimiter)
     columns = find_columns(table, cfg)
     group = find_group_column(table, cfg, required=True)
     examples = table_examples(table, columns, cfg.drop_invalid, group_column=group)
     from textfit import tasks  # tasks builds on this module
 
-    found, delimiter = tasks.detect_task(
-        list(examples.label_counts()), task, cfg.label_delimiter, cfg.train_file
-    )
+    found, delimiter = tasks.detect_task(list(examples.label_counts()), task, cfg.label_delimiter, table.path)
     if found == "single_label":
         check_classes(examples)
-    if cfg.validation_file is not None:
-        train, validation = examples, read_examples(cfg.validation_file, cfg)
+    validation_source = cfg.validation_file or hub.get("validation")
+    if validation_source is not None:
+        train, validation = examples, read_examples(validation_source, cfg)
     else:
         split = stratified_split if found == "single_label" else tasks.random_split
         train, validation = split(examples, cfg.validation_split, seed)
         train.dropped = examples.dropped
-    test = read_examples(cfg.test_file, cfg) if cfg.test_file is not None else None
+    test_source = cfg.test_file or hub.get("test")
+    test = read_examples(test_source, cfg) if test_source is not None else None
     labels = tasks.task_labels(found, train, delimiter, columns["label"] or "label")
     for evaluated in (train, validation, test):
         if evaluated is not None:
             tasks.targets(found, evaluated, labels, delimiter)  # fail now on bad labels, not after training
-    return Splits(train, validation, columns, test, found, delimiter)
+    return Splits(train, validation, columns, test, found, delimiter, dataset_splits)

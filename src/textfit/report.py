@@ -421,7 +421,10 @@ def _read_run_config(path: Path) -> dict[str, str]:
     try:
         cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
         data, model = cfg["data"], cfg["model"]
-        files = {"training file": Path(data["train_file"]).name}
+        if data.get("dataset"):  # a data set by name: its id (or folder) and config
+            files = {"data set": "/".join(filter(None, [data["dataset"], data.get("dataset_config")]))}
+        else:
+            files = {"training file": Path(data["train_file"]).name}
         if data.get("validation_file"):
             files["validation file"] = Path(data["validation_file"]).name
         return {"model": str(model["name"]), **files}

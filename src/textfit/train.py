@@ -264,18 +264,25 @@ def _model_card(cfg: RunConfig, splits: Splits, labels: LabelSet, metrics: dict[
         f"# Text classifier fine-tuned from `{cfg.model.name}` with textfit",
         "",
         "## Data",
-        f"- training file: `{cfg.data.train_file}` ({len(splits.train)} rows used"
+    ]
+    data, kind = cfg.data, "file" if cfg.data.dataset is None else "split"
+    if data.dataset is not None:
+        config = f" (config `{data.dataset_config}`)" if data.dataset_config else ""
+        lines.append(f"- data set: `{data.dataset}`{config}")
+    held_out = splits.validation.data is splits.train.data
+    lines += [
+        f"- training {kind}: `{splits.train.source}` ({len(splits.train)} rows used"
         + (f", {splits.train.dropped} dropped" if splits.train.dropped else "")
         + ")",
         f"- validation: {len(splits.validation)} rows"
         + (
-            f" from `{cfg.data.validation_file}`"
-            if cfg.data.validation_file
-            else f" (stratified {cfg.data.validation_split:g} of the training file, seed {cfg.train.seed})"
+            f" (stratified {data.validation_split:g} of the training {kind}, seed {cfg.train.seed})"
+            if held_out
+            else f" from `{splits.validation.source}`"
         ),
     ]
     if splits.test is not None:
-        lines.append(f"- test file: `{cfg.data.test_file}` ({len(splits.test)} rows)")
+        lines.append(f"- test {kind}: `{splits.test.source}` ({len(splits.test)} rows)")
     lines += [
         f"- columns: text `{splits.columns['text']}`"
         + (f", text pair `{splits.columns['text_pair']}`" if splits.columns["text_pair"] else "")
@@ -309,6 +316,15 @@ def _model_card(cfg: RunConfig, splits: Splits, labels: LabelSet, metrics: dict[
         "",
     ]
     return "\n".join(lines)
+
+
+def _dataset_entry(cfg: RunConfig, splits: Splits) -> dict[str, Any]:
+    """metrics.json's "dataset": the data set's id (or folder), its config, and the split of each role."""
+    return {
+        "name": cfg.data.dataset,
+        "config": cfg.data.dataset_config,
+        "splits": splits.dataset_splits,
+    }
 
 
 # The metrics in the model card's table, per task.
@@ -643,6 +659,7 @@ def train(
             "class_weights": dict(zip(labels.names, weights, strict=True)) if weights else None,
         },
         "task": task,
+        **({"dataset": _dataset_entry(cfg, splits)} if cfg.data.dataset is not None else {}),
         "long_texts": long_texts,
         "validation": results["validation"][0],
         "test": results["test"][0] if "test" in results else None,
