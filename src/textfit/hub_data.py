@@ -167,9 +167,9 @@ def _load(path: str, config: str | None, name: str) -> dict[str, Any]:
             hint="install the package named above, or pick a data set of texts",
         ) from None
     except DatasetBuildError as err:  # a malformed CSV, files whose columns differ, ...
-        cause = err.__cause__ or err
+        cause = " ".join(str(err.__cause__ or err).split())
         raise DataError(
-            f"cannot read data set {name!r}: {str(cause).splitlines()[0]}",
+            f"cannot read data set {name!r}: {cause[:300]}",
             hint="fix the data files (each split's files need the same columns)",
         ) from None
     except (FileNotFoundError, ConnectionError) as err:  # also datasets' DataFilesNotFoundError, ...
@@ -299,7 +299,7 @@ def _quiet_datasets() -> Iterator[None]:
         yield
         return
     level, bars = ds_logging.get_verbosity(), datasets.is_progress_bar_enabled()
-    ds_logging.set_verbosity_error()
+    ds_logging.set_verbosity(logging.CRITICAL)  # its errors come back as exceptions, worded here
     with contextlib.suppress(Exception):  # HF_DATASETS_DISABLE_PROGRESS_BARS=0 forbids it
         datasets.disable_progress_bars()
     try:
