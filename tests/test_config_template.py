@@ -81,7 +81,10 @@ def _setting_block(text: str, key: str) -> str:
         ("early_stopping_patience", "never stop early. Range: >= 1.\n  early_stopping_patience: null"),
         ("report_to", "report_to: [none]"),
         ("learning_rate", "# Peak learning rate of AdamW. Range: > 0.\n  learning_rate: 0.0001"),
-        ("output_dir", "# Run folder; default runs/<training file name>.\noutput_dir: null"),
+        (
+            "output_dir",
+            "# Run folder; default runs/<training file name>, or runs/<data set>-<config>.\noutput_dir: null",
+        ),
     ],
 )
 def test_defaults_allowed_values_and_bounds_are_shown(key: str, expected: str) -> None:

@@ -662,7 +662,7 @@ def test_encode_unknown_labels(tmp_path: Path) -> None:
 def test_no_training_file() -> None:
     with pytest.raises(DataError, match=re.escape("no training file given")) as caught:
         load_splits(DataConfig(), seed=0)
-    assert caught.value.hint == "textfit train data.csv"
+    assert caught.value.hint == "textfit train data.csv (or --dataset NAME)"
 
 
 def test_stratified_split_is_seeded(tmp_path: Path) -> None:

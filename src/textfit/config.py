@@ -111,8 +111,8 @@ class DataConfig(_Section):
     )
     test_split: str | None = Field(
         None,
-        description="Split of the data set evaluated after training; null: its test split if that has "
-        "labels; none: no test.",
+        description="Split of the data set evaluated after training; null: its test split, where that "
+        "has labels; none: no test split.",
     )
     format: TableFormat = Field("auto", description="Table format; 'auto' goes by file extension.")
     encoding: str | None = Field(
