@@ -517,3 +517,45 @@ def test_check_a_data_set_from_the_cli(tmp_path: Path, tiny_model_dir: Path) -> 
     assert failed.stdout.startswith(
         "FAIL  read  cannot load data set 'someone/missing': it is not in the local cache"
     )
+
+
+def test_a_hub_that_fails_midway_falls_back_to_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshot(Path(hub_constants.HF_HUB_CACHE), "someone/reviews", split_rows())
+    real = datasets.load_dataset
+    asked: list[str] = []
+
+    def flaky(path: str, *args: Any, **kwargs: Any) -> Any:
+        asked.append(path)
+        if path == "someone/reviews" and not hub_constants.HF_HUB_OFFLINE:
+            raise ConnectionError("Couldn't reach 'someone/reviews' on the Hub (ConnectError)")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub_data, "_hub_reachable", lambda: True)
+    monkeypatch.setattr(datasets, "load_dataset", flaky)
+
+    loaded = load_dataset_tables(DataConfig(dataset="someone/reviews"))
+
+    assert len(loaded.tables["train"]) == 48
+    assert asked[0] == "someone/reviews"
+    assert asked[1].endswith(f"snapshots/{SHA}")
+    assert hub_constants.HF_HUB_OFFLINE is False  # offline only while loading from the cache
+
+
+def test_no_data_set_given() -> None:
+    with pytest.raises(DataError, match=re.escape("no data set given")) as caught:
+        load_dataset_tables(DataConfig())
+
+    assert caught.value.hint == "textfit train --dataset glue --dataset-config mrpc"
+
+
+@pytest.mark.parametrize("command", ["train", "check", "tune"])
+def test_the_data_set_flags_are_on_train_check_and_tune(command: str) -> None:
+    from textfit.cli import app
+
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0
+    for flag in ("--dataset", "--dataset-config", "--train-split", "--validation-split-name", "--test-split"):
+        assert f"{flag} " in result.stdout
