@@ -321,7 +321,9 @@ def train(
     ] = None,
     output_dir: Annotated[
         Path | None,
-        typer.Option("--output-dir", "-o", help="Run folder (default runs/<file name>)."),
+        typer.Option(
+            "--output-dir", "-o", help="Run folder (default runs/<file name>, or runs/<data set>-<config>)."
+        ),
     ] = None,
     model: Annotated[
         str | None, typer.Option(help="Preset (minilm, mpnet), local model folder, or hub id.")

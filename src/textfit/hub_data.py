@@ -77,7 +77,9 @@ def load_dataset_tables(cfg: DataConfig) -> DatasetTables:
     """
     if cfg.dataset is None:
         raise DataError("no data set given", hint="textfit train --dataset glue --dataset-config mrpc")
-    name = cfg.dataset + (f"/{cfg.dataset_config}" if cfg.dataset_config else "")
+    name = (cfg.dataset.rstrip("/\\") or cfg.dataset) + (
+        f"/{cfg.dataset_config}" if cfg.dataset_config else ""
+    )
     splits = _open(cfg.dataset, cfg.dataset_config, name)
     wanted: dict[str, str | None] = {"train": cfg.train_split}
     if cfg.validation_file is None:
