@@ -135,6 +135,15 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.fixture
+def all_threads() -> Iterator[None]:
+    """A real encoder is faster on every core (conftest's one thread suits only tiny models)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(threads, len(os.sched_getaffinity(0))))
+    yield
+    torch.set_num_threads(threads)
+
+
 # ---------------------------------------------------------------- the tiny model
 
 

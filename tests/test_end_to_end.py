@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 import textfit
 from conftest import read_csv, write_csv
@@ -22,15 +19,6 @@ def stratified_sample(source: Path, size: int, target: Path) -> Path:
     rows = read_csv(source)
     kept, _ = train_test_split(rows, train_size=size, stratify=[row["label"] for row in rows], random_state=0)
     return write_csv(target, kept, fieldnames=["text", "label"])
-
-
-@pytest.fixture
-def all_threads() -> Iterator[None]:
-    """A real encoder is faster on every core (conftest's one thread suits only tiny models)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(threads, len(os.sched_getaffinity(0))))
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.slow

@@ -1,18 +1,45 @@
-"""Every YAML config in the repository loads with load_config: a renamed setting breaks this test."""
+"""Every YAML config in the repository loads; each tutorial scenario has a runnable example.
+
+The examples whose data is on this machine (the packaged SMS sample, ../shared/data/ag_news) are
+trained end to end on a small slice through the command each one's comment gives.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 from pathlib import Path
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+from conftest import read_csv, write_csv
+from textfit.cli import app
 from textfit.config import RunConfig, load_config
 from textfit.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
 SKIPPED_FOLDERS = {"runs", "build", "dist", "node_modules", "site-packages"}  # and hidden ones (.venv, .git)
+# The scenarios the tutorials cover, each with its example (examples/<name>.yaml) and what it must name.
+SCENARIOS: dict[str, dict[str, str]] = {
+    "sms_spam": {
+        "run": "sms_spam",
+        "model": "minilm",
+        "train_file": "src/textfit/samples/sms_spam/train.csv",
+    },
+    "emotion": {"run": "emotion", "model": "distilbert-base-uncased", "dataset": "dair-ai/emotion"},
+    "nace_multilingual": {
+        "run": "nace",
+        "model": "bert-base-multilingual-uncased",
+        "train_file": "data/companies.csv",
+    },
+    "mrpc": {"run": "mrpc", "model": "bert-base-uncased", "dataset": "nyu-mll/glue"},
+    "ag_news": {"run": "ag_news", "model": "minilm", "train_file": "../shared/data/ag_news/train.csv"},
+}
 
 
 def repository_yaml_files() -> list[Path]:
@@ -31,10 +58,22 @@ def repository_yaml_files() -> list[Path]:
 CONFIGS = repository_yaml_files()
 
 
-def test_the_examples_are_found() -> None:
-    names = {path.name for path in CONFIGS if path.parent == ROOT / "examples" / "configs"}
+def example_command(path: Path) -> list[str]:
+    """The `textfit train --config ...` command an example's comment gives, as arguments."""
+    commands = [
+        line.lstrip("# ").strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.startswith("#") and "textfit train --config" in line
+    ]
+    assert len(commands) == 1, f"{path.name}: one `textfit train --config` command in its comments"
+    return shlex.split(commands[0])
 
-    assert {"sms_spam.yaml", "multilingual.yaml", "long_run.yaml", "sentence_pair.yaml"} <= names
+
+def test_the_examples_are_found() -> None:
+    names = {path.name for path in CONFIGS if path.parent == EXAMPLES / "configs"}
+
+    assert {"multilingual.yaml", "long_run.yaml", "sentence_pair.yaml"} <= names
+    assert {path.stem for path in EXAMPLES.glob("*.yaml")} == set(SCENARIOS)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: str(path.relative_to(ROOT)))
@@ -42,22 +81,99 @@ def test_config_file_is_valid(path: Path) -> None:
     cfg = load_config(path)
 
     assert cfg != RunConfig(), "an example that sets nothing shows nothing"
-    assert cfg.data.train_file is not None, "an example names its training file"
+    assert cfg.data.train_file is not None or cfg.data.dataset is not None, "an example names its data"
 
 
-def test_the_sms_spam_example_names_the_packaged_sample() -> None:
-    cfg = load_config(ROOT / "examples" / "configs" / "sms_spam.yaml")
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_each_scenario_names_its_data_model_and_command(name: str) -> None:
+    path = EXAMPLES / f"{name}.yaml"
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg = load_config(path)
 
-    assert cfg.data.train_file is not None
-    assert cfg.data.test_file is not None
-    assert (ROOT / cfg.data.train_file).is_file()
-    assert (ROOT / cfg.data.test_file).is_file()
+    assert example_command(path) == ["textfit", "train", "--config", f"examples/{name}.yaml"]
+    assert written["model"]["name"] == SCENARIOS[name]["model"], "the model is named, not left to the default"
+    if "dataset" in SCENARIOS[name]:
+        assert cfg.data.dataset == SCENARIOS[name]["dataset"]
+        assert cfg.data.train_file is None
+    else:
+        assert str(cfg.data.train_file) == SCENARIOS[name]["train_file"]
+        assert cfg.data.dataset is None
+    assert cfg.output_dir == Path("runs") / SCENARIOS[name]["run"]
+
+
+def test_the_multilingual_codes_example_ranks_by_top_2_accuracy() -> None:
+    cfg = load_config(EXAMPLES / "nace_multilingual.yaml")
+
+    assert cfg.train.metric_for_best_model == "top_2_accuracy"
+    assert cfg.train.class_weights == "balanced"
+
+
+def test_the_mrpc_example_encodes_sentence_pairs() -> None:
+    cfg = load_config(EXAMPLES / "mrpc.yaml")
+
+    assert (cfg.data.dataset_config, cfg.data.text_column, cfg.data.text_pair_column) == (
+        "mrpc",
+        "sentence1",
+        "sentence2",
+    )
 
 
 def test_a_renamed_setting_in_an_example_fails(tmp_path: Path) -> None:
-    text = (ROOT / "examples" / "configs" / "long_run.yaml").read_text(encoding="utf-8")
+    text = (EXAMPLES / "configs" / "long_run.yaml").read_text(encoding="utf-8")
     renamed = tmp_path / "long_run.yaml"
     renamed.write_text(text.replace("early_stopping_patience:", "patience:"), encoding="utf-8")
 
     with pytest.raises(ConfigError, match=re.escape("train.patience: unknown setting")):
         load_config(renamed)
+
+
+def label_slice(source: Path, per_label: int, target: Path) -> Path:
+    """The first `per_label` rows of each label of `source`, in file order."""
+    kept: dict[str, list[dict[str, str]]] = {}
+    for row in read_csv(source):
+        rows = kept.setdefault(row["label"], [])
+        if len(rows) < per_label:
+            rows.append(row)
+    return write_csv(target, [row for rows in kept.values() for row in rows], fieldnames=["text", "label"])
+
+
+# (example, training rows per label, test rows per label, least test macro-F1: chance is 0.5 / 0.25)
+RUNNABLE = [("sms_spam", 120, 40, 0.75), ("ag_news", 80, 40, 0.5)]
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("all_threads")
+@pytest.mark.parametrize(("name", "train_rows", "test_rows", "least_f1"), RUNNABLE)
+def test_an_example_with_local_data_trains_on_a_slice(
+    name: str,
+    train_rows: int,
+    test_rows: int,
+    least_f1: float,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = load_config(EXAMPLES / f"{name}.yaml")
+    assert cfg.data.train_file is not None
+    assert cfg.data.test_file is not None
+    data = {"train": ROOT / cfg.data.train_file, "test": ROOT / cfg.data.test_file}
+    missing = [str(path) for path in data.values() if not path.is_file()]
+    assert not missing, f"the example's data is missing: {missing} (CI clones beside ../shared)"
+    train_file = label_slice(data["train"], train_rows, tmp_path / "train.csv")
+    test_file = label_slice(data["test"], test_rows, tmp_path / "test.csv")
+    monkeypatch.chdir(ROOT)  # the examples' paths start from the repository root
+
+    result = CliRunner().invoke(
+        app,
+        [
+            *example_command(EXAMPLES / f"{name}.yaml")[1:],
+            "--set", f"data.train_file={train_file}",
+            "--set", f"data.test_file={test_file}",
+            "--output-dir", str(tmp_path / "run"),
+            "-q",
+        ],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["test"]["samples"] == test_rows * len(metrics["test"]["per_class"])
+    assert metrics["test"]["f1_macro"] >= least_f1, metrics["test"]
