@@ -44,6 +44,7 @@ class StandInHub:
         self.commits: list[dict[str, Any]] = []  # {"repo", "revision", "summary", "files": {path: bytes}}
         self.branches: list[tuple[str, str]] = []
         self.fail_with: int | None = None  # answer every request with this status
+        self.card_errors: list[str] = []  # what /api/validate-yaml finds wrong in README.md
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,7 +91,8 @@ class StandInHub:
             self.repos[repo_id] = {"private": payload.get("visibility") == "private", "payload": payload}
             return self.answer(request, 200, {"url": f"{self.url}/{repo_id}"})
         if method == "POST" and path == "/api/validate-yaml":
-            return self.answer(request, 200, {"errors": [], "warnings": []})
+            errors = [{"message": message} for message in self.card_errors]
+            return self.answer(request, 400 if errors else 200, {"errors": errors, "warnings": []})
         if method == "POST" and (match := re.fullmatch(r"/api/models/([^/]+/[^/]+)/branch/(.+)", path)):
             self.branches.append((match[1], match[2]))
             return self.answer(request, 200, {})
@@ -545,6 +547,19 @@ def test_refusals_of_the_hub_are_clear_errors(
     assert len(hub.requests) <= 2  # no retry loop
 
 
+def test_a_card_the_hub_refuses_is_a_clear_error(hub: StandInHub, tiny_run_dir: Path) -> None:
+    hub.card_errors = ['"base_model" is not a valid model id']
+
+    with pytest.raises(HubError) as caught:
+        push_run(tiny_run_dir, REPO)
+
+    assert caught.value.message == (
+        f"{hub.url} refused the model card's metadata when pushing to {REPO}: "
+        '- "base_model" is not a valid model id'
+    )
+    assert hub.commits == []
+
+
 def test_unfinished_and_damaged_runs_are_refused(hub: StandInHub, tiny_run_dir: Path, tmp_path: Path) -> None:
     partial = shutil.copytree(tiny_run_dir, tmp_path / "run.partial")
     with pytest.raises(ModelError, match=re.escape(f"{partial} is an unfinished run")):
@@ -574,6 +589,13 @@ def test_a_repo_id_needs_an_owner(hub: StandInHub, tiny_run_dir: Path) -> None:
 def test_a_bad_repo_id_in_the_config_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=re.escape("hub.push_to_hub: 'a/b/c' is not a Hub repo id")):
         load_config(None, {"hub.push_to_hub": "a/b/c"})
+
+
+def test_hub_settings_by_name() -> None:
+    from textfit.config import with_settings
+
+    hub = with_settings(None, {"push_to_hub": REPO, "private": False}).hub
+    assert (hub.push_to_hub, hub.private) == (REPO, False)
 
 
 def test_tune_does_not_push(tmp_path: Path, binary_csv: Path) -> None:
@@ -710,3 +732,22 @@ def test_train_push_to_hub_offline_fails_before_training(
         in result.stderr
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_only_the_main_process_of_a_distributed_run_pushes(
+    hub: StandInHub, tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    from test_distributed import _flags, _torchrun
+
+    settings = {**tiny_settings, "batch_size": 2, "epochs": 2}
+    done = _torchrun(
+        "train", str(binary_csv), "-o", "run", "--push-to-hub", REPO, *_flags(settings), cwd=tmp_path
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count(f"pushed to {hub.url}/{REPO}") == 1
+    assert len(hub.commits) == 1
+    assert (
+        hub.commits[0]["files"]["model.safetensors"]
+        == (tmp_path / "run" / "model" / "model.safetensors").read_bytes()
+    )

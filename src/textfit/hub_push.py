@@ -338,6 +338,14 @@ def _hub_errors(repo_id: str, endpoint: str, retry: str) -> Iterator[None]:
             f"pushing to {repo_id} on {endpoint} failed: HTTP {status}{said}",
             hint=f"the Hub may be busy or down; {again}",
         ) from None
+    except ValueError as err:  # create_commit's answer to a README.md whose metadata the Hub refuses
+        if not isinstance(err.__cause__, HfHubHTTPError):
+            raise
+        raise HubError(
+            f"{endpoint} refused the model card's metadata when pushing to {repo_id}: "
+            + " ".join(str(err).split("\n")[1:]),
+            hint=f"the card's metadata comes from the run's settings (base model, data set); {again}",
+        ) from None
     except httpx2.TimeoutException:
         raise HubError(
             f"no answer from {endpoint} within {TIMEOUT_SECONDS:g} s when pushing to {repo_id}",
