@@ -11,12 +11,15 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from textfit.config import DataConfig
 from textfit.errors import TextfitError
+
+if TYPE_CHECKING:
+    from textfit.hub_push import PushResult
 
 app = typer.Typer(
     name="textfit",
@@ -893,7 +896,7 @@ def serve(
     run_server(classifier, host, port, settings, info, "warning" if quiet else "debug" if verbose else "info")
 
 
-def _echo_pushed(pushed: Any) -> None:
+def _echo_pushed(pushed: PushResult) -> None:
     """What a push uploaded (one file a line), where, and what it left out and why."""
     typer.echo(
         f"pushed to {pushed.url} ({'private' if pushed.private else 'public'}, branch {pushed.revision})"
