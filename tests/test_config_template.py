@@ -44,7 +44,7 @@ def test_the_template_lists_every_setting_in_order() -> None:
     text = default_config_yaml()
 
     assert _keys_in_order(text) == _field_names(RunConfig)
-    assert set(yaml.safe_load(text)) == {"output_dir", "data", "model", "train", "tune"}
+    assert set(yaml.safe_load(text)) == {"output_dir", "data", "model", "train", "tune", "hub"}
 
 
 def test_every_setting_has_an_explanation_above_it() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from textfit.config import DataConfig, ModelConfig, RunConfig, TrainConfig, load_config
-from textfit.errors import ConfigError, DataError, ModelError, TextfitError
+from textfit.errors import ConfigError, DataError, HubError, ModelError, TextfitError
 from textfit.evaluation import EvalReport, evaluate
+from textfit.hub_push import PushResult, push_run
 from textfit.predict import Classifier, Prediction, predict_file
 from textfit.train import TrainResult, train
 from textfit.tune import TuneResult, tune
@@ -17,9 +18,11 @@ __all__ = [
     "DataConfig",
     "DataError",
     "EvalReport",
+    "HubError",
     "ModelConfig",
     "ModelError",
     "Prediction",
+    "PushResult",
     "RunConfig",
     "TextfitError",
     "TrainConfig",
@@ -29,6 +32,7 @@ __all__ = [
     "evaluate",
     "load_config",
     "predict_file",
+    "push_run",
     "train",
     "tune",
 ]

