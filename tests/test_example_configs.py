@@ -11,12 +11,13 @@ import os
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from conftest import read_csv, write_csv
+from conftest import CLASS_WORDS, TOPIC_WORDS, class_rows, pair_rows, read_csv, write_csv
 from textfit.cli import app
 from textfit.config import RunConfig, load_config
 from textfit.errors import ConfigError
@@ -177,3 +178,132 @@ def test_an_example_with_local_data_trains_on_a_slice(
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["test"]["samples"] == test_rows * len(metrics["test"]["per_class"])
     assert metrics["test"]["f1_macro"] >= least_f1, metrics["test"]
+
+
+# ---------------------------------------------------------------- the Hub examples, on stand-in data
+
+
+def hub_repository(root: Path, config: str, features: Any, splits: dict[str, dict[str, list[Any]]]) -> Path:
+    """A folder laid out like a Hub data set repository: <config>/<split>-00000-of-00001.parquet,
+    the configurations named in README.md, the features (ClassLabel names) kept in the Parquet files."""
+    import datasets
+
+    for split, columns in splits.items():
+        path = root / config / f"{split}-00000-of-00001.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        datasets.Dataset.from_dict(columns, features=features).to_parquet(str(path))
+    files = [{"split": split, "path": f"{config}/{split}-*"} for split in splits]
+    card = yaml.safe_dump({"configs": [{"config_name": config, "data_files": files}]})
+    (root / "README.md").write_text(f"---\n{card}---\n", encoding="utf-8")
+    return root
+
+
+def mrpc_like(root: Path) -> Path:
+    """nyu-mll/glue's mrpc layout: sentence1, sentence2, a ClassLabel label, idx; test unlabelled (-1)."""
+    import datasets
+
+    names = ["not_equivalent", "equivalent"]
+    features = datasets.Features(
+        {
+            "sentence1": datasets.Value("string"),
+            "sentence2": datasets.Value("string"),
+            "label": datasets.ClassLabel(names=names),
+            "idx": datasets.Value("int32"),
+        }
+    )
+    meaning = {"negative": "not_equivalent", "positive": "equivalent"}
+    splits = {}
+    for split, rows in {"train": pair_rows(24), "validation": pair_rows(8, start=24)}.items():
+        splits[split] = {
+            "sentence1": [row["premise"] for row in rows],
+            "sentence2": [row["hypothesis"] for row in rows],
+            "label": [names.index(meaning[row["label"]]) for row in rows],
+            "idx": list(range(len(rows))),
+        }
+    test = pair_rows(4, start=32)
+    splits["test"] = {
+        "sentence1": [row["premise"] for row in test],
+        "sentence2": [row["hypothesis"] for row in test],
+        "label": [-1] * len(test),
+        "idx": list(range(len(test))),
+    }
+    return hub_repository(root, "mrpc", features, splits)
+
+
+EMOTIONS = ["sadness", "joy", "love", "anger", "fear", "surprise"]
+
+
+def emotion_like(root: Path) -> Path:
+    """dair-ai/emotion's layout: text and a ClassLabel of the six emotions, config 'split'."""
+    import datasets
+
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=EMOTIONS)}
+    )
+    words = {**TOPIC_WORDS, **CLASS_WORDS}  # five word sets stand for five of the emotions
+    as_emotion = dict(zip(words, EMOTIONS, strict=False))
+    splits = {}
+    for split, rows in {
+        "train": class_rows(words, 16),
+        "validation": class_rows(words, 4, start=16),
+        "test": class_rows(words, 4, start=20),
+    }.items():
+        splits[split] = {
+            "text": [row["text"] for row in rows],
+            "label": [EMOTIONS.index(as_emotion[row["label"]]) for row in rows],
+        }
+    return hub_repository(root, "split", features, splits)
+
+
+TINY_OVERRIDES = [
+    "--max-length", "16", "--epochs", "8", "--learning-rate", "5e-3", "--batch-size", "4",
+    "--precision", "fp32", "--set", "train.lr_scheduler=constant", "--set", "train.warmup_ratio=0.0",
+    "--set", "train.save_strategy=no", "--set", "train.load_best_model_at_end=false",
+    "--set", "train.logging_strategy=no", "--set", "train.group_by_length=false", "--seed", "0",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "stand_in", "splits"),
+    [
+        ("mrpc", mrpc_like, {"train": "train", "validation": "validation"}),
+        ("emotion", emotion_like, {"train": "train", "validation": "validation", "test": "test"}),
+    ],
+)
+def test_a_hub_example_runs_on_a_folder_laid_out_like_its_data_set(
+    name: str,
+    stand_in: Any,
+    splits: dict[str, str],
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The example's own settings (config, splits, columns) on data shaped like the Hub's; the model
+    is the tiny one and the data set a local folder: nothing is downloaded."""
+    folder = stand_in(tmp_path / name)
+    monkeypatch.chdir(ROOT)
+
+    result = CliRunner().invoke(
+        app,
+        [
+            *example_command(EXAMPLES / f"{name}.yaml")[1:],
+            "--set", f"data.dataset={folder}",
+            "--model", str(tiny_model_dir),
+            "--output-dir", str(tmp_path / "run"),
+            *TINY_OVERRIDES,
+            "-q",
+        ],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    run = tmp_path / "run"
+    metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["dataset"]["splits"] == splits  # mrpc's unlabelled test split is skipped
+    labels = json.loads((run / "model" / "config.json").read_text(encoding="utf-8"))["id2label"]
+    if name == "mrpc":
+        assert metrics["test"] is None
+        assert sorted(labels.values()) == ["equivalent", "not_equivalent"]
+        assert metrics["validation"]["f1_macro"] >= 0.9, "the pair is encoded as a pair: only sentence2 tells"
+    else:
+        assert set(labels.values()) == set(EMOTIONS[:5])
+        assert metrics["test"]["f1_macro"] >= 0.8, metrics["test"]
