@@ -143,6 +143,22 @@ def _data_overrides(**values: Any) -> dict[str, Any]:
     return {f"data.{key}": value for key, value in values.items()}
 
 
+def _set_overrides(items: list[str] | None) -> dict[str, Any]:
+    """The --set KEY=VALUE items as dotted overrides, each VALUE read as YAML; null sets None."""
+    import yaml
+
+    from textfit.config import NULL
+
+    overrides: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        parsed = yaml.safe_load(value)
+        overrides[key.strip()] = NULL if parsed is None else parsed
+    return overrides
+
+
 def _data_config(**values: Any) -> DataConfig:
     """The data settings of evaluate / predict, validated like train's (ConfigError, not a traceback)."""
     from textfit.config import load_config
@@ -352,8 +368,6 @@ def train(
     Resume an interrupted run: textfit train --resume runs/data
     Several processes: torchrun --nproc_per_node 2 -m textfit train data.csv
     """
-    import yaml
-
     from textfit.config import load_config
     from textfit.metrics import format_report
     from textfit.train import train as run_training
@@ -399,11 +413,7 @@ def train(
             cache=None if cache else False,
         ),
     }
-    for item in setting or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
-        overrides[key.strip()] = yaml.safe_load(value)
+    overrides |= _set_overrides(setting)
     try:
         with _progress_bar(quiet, "tokenizing") as tokenize_progress:
             if resume is not None:  # the saved settings; flags given must agree with them
@@ -480,8 +490,6 @@ def tune(
     trial listed in OUTPUT_DIR/trials.csv. Run the same command again to continue a stopped study.
     Example: textfit tune data.csv --n-trials 20
     """
-    import yaml
-
     from textfit.config import load_config
     from textfit.tune import SEARCHED
     from textfit.tune import tune as run_tune
@@ -500,11 +508,7 @@ def tune(
             label_column=label_column,
         ),
     }
-    for item in setting or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
-        overrides[key.strip()] = yaml.safe_load(value)
+    overrides |= _set_overrides(setting)
     try:
         cfg = load_config(config, overrides)
         if cfg.data.train_file is None:
