@@ -604,7 +604,7 @@ def evaluate(
         typer.echo(json.dumps(result.metrics, indent=2))
     else:
         typer.echo(format_report(result.metrics, f"{data_file} ({result.metrics['samples']} rows):"))
-        _echo_groups(result.metrics, group_column)
+        _echo_groups(result.metrics, result.metrics.get("group_column"))
         if result.predictions_file is not None:
             typer.echo(f"\npredictions written to {result.predictions_file}")
         if result.report_file is not None:
