@@ -49,6 +49,12 @@ GroupColumn = Annotated[
     str | None,
     typer.Option(help="Column of groups (a language, a source): every metric per group too, weakest first."),
 ]
+TaskOption = Annotated[
+    str | None, typer.Option("--task", help="auto (default), single_label, multi_label, regression.")
+]
+LabelDelimiter = Annotated[
+    str | None, typer.Option(help="Joins several labels in a label cell, e.g. '|': multi-label.")
+]
 AllowPickle = Annotated[
     bool, typer.Option(help="Load pickled weights (.bin) where there are no safetensors: they can run code.")
 ]
@@ -201,6 +207,8 @@ def check(
         str | None, typer.Option(help="Whose tokenizer counts the tokens (default minilm).")
     ] = None,
     max_length: Annotated[int | None, typer.Option(help="Tokens kept per text (default 256).")] = None,
+    task: TaskOption = None,
+    label_delimiter: LabelDelimiter = None,
     table_format: Format = "auto",
     encoding: Encoding = None,
     delimiter: Delimiter = None,
@@ -212,7 +220,8 @@ def check(
 ) -> None:
     """Check labelled tables before training: columns, rows, labels, repeats, overlap, lengths.
 
-    One line per check (PASS / WARN / FAIL); exit status 1 when a check fails.
+    One line per check (PASS / WARN / FAIL), then the task of the labels; exit status 1 when a
+    check fails. Multi-label tables are counted per label; regression targets get their spread.
     Example: textfit check data.csv --validation-file dev.csv
     """
     from textfit.checks import check_data, format_checks
@@ -227,6 +236,8 @@ def check(
         "--label-column": label_column,
         "--model": model,
         "--max-length": max_length,
+        "--task": task,
+        "--label-delimiter": label_delimiter,
         "--format": None if table_format == "auto" else table_format,
         "--encoding": encoding,
         "--delimiter": delimiter,
@@ -238,6 +249,8 @@ def check(
             {
                 "model.name": model,
                 "model.max_length": max_length,
+                "model.task": task,
+                "data.label_delimiter": label_delimiter,
                 **_data_overrides(
                     train_file=train_file,
                     validation_file=validation_file,
@@ -332,12 +345,8 @@ def train(
         typer.Option(help="Loss weight per class: none (default), balanced, or LABEL=W,... (others 1)."),
     ] = None,
     loss: Annotated[str | None, typer.Option(help="cross_entropy (default) or focal.")] = None,
-    task: Annotated[
-        str | None, typer.Option(help="auto (default), single_label, multi_label, regression.")
-    ] = None,
-    label_delimiter: Annotated[
-        str | None, typer.Option(help="Joins several labels in a label cell, e.g. '|': multi-label.")
-    ] = None,
+    task: TaskOption = None,
+    label_delimiter: LabelDelimiter = None,
     long_text: Annotated[
         str | None, typer.Option(help="Texts over --max-length: truncate (default) or window.")
     ] = None,

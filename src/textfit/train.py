@@ -30,6 +30,7 @@ from textfit.tasks import (
     best_model_metric,
     evaluation_report,
     label_matrix,
+    label_occurrences,
     targets,
     task_labels,
 )
@@ -544,8 +545,11 @@ def train(
     )
     checks.raise_on_failure()
     warnings = checks.warnings
-    advice = few_examples_advice(
-        splits.train.label_counts(), cfg.train.epochs, cfg.train.batch_size, cfg.model.name
+    advice = few_examples_advice(  # rows per class, or per label of the lists; none for regression
+        label_occurrences(task, splits.train, delimiter),
+        cfg.train.epochs,
+        cfg.train.batch_size,
+        cfg.model.name,
     )
     warnings += [advice] if advice else []
     for warning in warnings:
