@@ -20,6 +20,7 @@ from textfit.data import (
 )
 from textfit.predict import Classifier, ProgressCallback
 from textfit.report import write_predictions, write_report
+from textfit.report_tasks import write_task_predictions
 from textfit.tasks import evaluation_report, targets
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def evaluate(
     task = classifier.task
     delimiter = classifier.label_delimiter if task == "multi_label" else None
     thresholds = classifier.thresholds.tolist() if task == "multi_label" else None
-    targets(task, examples, labels, delimiter)  # unknown labels fail before any prediction
+    truth = targets(task, examples, labels, delimiter)  # unknown labels fail before any prediction
     probabilities = classifier.predict_proba(examples.texts, examples.text_pairs, progress)
     metrics = evaluation_report(task, labels, examples, probabilities, delimiter, thresholds, group)
     metrics["task"] = task
@@ -94,11 +95,13 @@ def evaluate(
     metrics["precision"] = classifier.precision
     path = Path(output) if output is not None else run_dir / f"eval-{data_file.stem}.json"
     write_text_atomic(path, json.dumps(metrics, indent=2) + "\n")
-    if task != "single_label":  # the predictions table and the report show single-label predictions
-        return EvalReport(data_file, metrics, path)
-    predictions = write_predictions(
-        path.with_name(f"{path.stem}.predictions.parquet"), examples, labels.names, probabilities
-    )
+    predictions_file = path.with_name(f"{path.stem}.predictions.parquet")
+    if task == "single_label":
+        predictions = write_predictions(predictions_file, examples, labels.names, probabilities)
+    else:
+        predictions = write_task_predictions(
+            predictions_file, task, examples, labels.names, probabilities, truth, thresholds
+        )
     report_file = None
     if report:
         name = data_file.stem
