@@ -737,8 +737,8 @@ def export_command(
     check: Annotated[
         Path | None,
         typer.Option(
-            help="Table to compare with PyTorch on (with labels: the F1 bound too); default: the run's "
-            "test file, else its validation file."
+            help="Table to compare with PyTorch on (with labels: the F1 or RMSE bound too); default: the "
+            "run's test file, else its validation file."
         ),
     ] = None,
     text_column: TextColumn = None,
@@ -753,7 +753,7 @@ def export_command(
     `textfit predict RUN file --backend onnx` and `textfit serve RUN --backend onnx` then use it.
     Example: textfit export runs/train --format onnx --quantize int8 --check test.csv
     """
-    from textfit.onnx_runtime import MAX_F1_DROP, MIN_AGREEMENT, default_check_file, export_onnx
+    from textfit.onnx_runtime import check_bounds, default_check_file, export_onnx, format_check_table
 
     _setup_output(quiet, verbose)
     if export_format != "onnx":
@@ -770,21 +770,9 @@ def export_command(
         checks = export_onnx(run_dir, check, cfg, None if quantize == "auto" else quantize == "int8")
     except TextfitError as err:
         raise _fail(err) from None
-    typer.echo(
-        f"checked on {check} against PyTorch fp32 (bounds: labels agree on >= {MIN_AGREEMENT:.0%}, "
-        f"macro-F1 at most {MAX_F1_DROP:.3f} lower)"
-    )
-    typer.echo(
-        "| model | labels agree | largest probability difference | macro-F1 | PyTorch macro-F1 | passed |"
-    )
-    typer.echo("|---|---:|---:|---:|---:|---|")
-    for c in checks:
-        f1 = "-" if c.f1_macro is None else f"{c.f1_macro:.4f}"
-        f1_pytorch = "-" if c.f1_macro_pytorch is None else f"{c.f1_macro_pytorch:.4f}"
-        typer.echo(
-            f"| {c.model} | {c.agreement:.2%} | {c.max_probability_difference:.3g} | {f1} | {f1_pytorch} | "
-            f"{'yes' if c.passed else 'no'} |"
-        )
+    task = checks[0].task if checks else "single_label"
+    typer.echo(f"checked on {check} against PyTorch fp32 (bounds: {check_bounds(task)})")
+    typer.echo("\n".join(format_check_table(checks)))
     failed = [c.model for c in checks if not c.passed]
     if failed:
         usable = [c.model for c in checks if c.passed]
