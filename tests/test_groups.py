@@ -115,7 +115,34 @@ def test_evaluate_with_a_group_column(grouped_run: Any, grouped: Any, tmp_path: 
 
     assert result.metrics["group_column"] == "language"
     assert result.metrics["groups"] == grouped_run.metrics["test"]["groups"]
-    assert "groups" not in evaluate(grouped_run.run_dir, test, None, tmp_path / "n.json").metrics
+
+
+def test_evaluate_falls_back_to_the_runs_group_column(
+    grouped_run: Any, grouped: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, test = grouped
+    caplog.set_level("INFO", logger="textfit")
+
+    result = evaluate(grouped_run.run_dir, test, None, tmp_path / "n.json")
+
+    assert result.metrics["group_column"] == "language"
+    assert result.metrics["groups"] == grouped_run.metrics["test"]["groups"]
+    assert "metrics per 'language', as in training (the run's data.group_column)" in caplog.messages
+
+
+def test_evaluate_without_the_runs_group_column_in_the_file_has_no_groups(
+    grouped_run: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    plain = write_csv(tmp_path / "plain.csv", class_rows(CLASS_WORDS, 4, start=40))
+    caplog.set_level("INFO", logger="textfit")
+
+    result = evaluate(grouped_run.run_dir, plain, None, tmp_path / "n.json")
+
+    assert "groups" not in result.metrics
+    assert (
+        f"no metrics per group: {plain} has no column 'language' (the run's data.group_column)"
+        in caplog.messages
+    )
 
 
 def test_evaluate_names_a_missing_group_column(grouped_run: Any, grouped: Any, tmp_path: Path) -> None:
@@ -149,7 +176,15 @@ def test_cli_train_and_evaluate_print_a_table_per_group(
     )  # fmt: skip
     assert evaluated.exit_code == 0, evaluated.stderr
     assert "per language, weakest macro-F1 first:" in evaluated.stdout
-    plain = runner.invoke(
+    fallback = runner.invoke(
         app, ["evaluate", str(grouped_run.run_dir), str(test), "-o", str(tmp_path / "e.json")]
     )
-    assert "weakest" not in plain.stdout
+    assert fallback.exit_code == 0, fallback.stderr
+    assert "per language, weakest macro-F1 first:" in fallback.stdout  # the run's group column
+    assert "metrics per 'language', as in training" in fallback.stderr
+    plain = write_csv(tmp_path / "plain.csv", class_rows(CLASS_WORDS, 4, start=40))
+    ungrouped = runner.invoke(
+        app, ["evaluate", str(grouped_run.run_dir), str(plain), "-o", str(tmp_path / "p.json")]
+    )
+    assert ungrouped.exit_code == 0, ungrouped.stderr
+    assert "weakest" not in ungrouped.stdout

@@ -37,8 +37,9 @@ def test_export_writes_both_models_and_the_check(exported_run: Path, binary_test
     assert report["texts"] == 16
     fp32 = next(check for check in report["checks"] if check["model"] == "fp32")
     assert fp32["agreement"] == 1.0
-    assert fp32["max_probability_difference"] < 1e-4
-    assert fp32["f1_macro"] == fp32["f1_macro_pytorch"]
+    assert fp32["max_difference"] < 1e-4
+    assert fp32["metric"] == "f1_macro"
+    assert fp32["score"] == fp32["score_pytorch"]
     assert fp32["passed"] is True
 
 
@@ -92,9 +93,9 @@ def test_check_model_bounds() -> None:
     assert not check_model("int8", pytorch, two_flips, None, ["a", "b"]).passed  # 98%
     labels = [0] * 99 + [0]  # the flip is an error: macro-F1 falls
     checked = check_model("int8", pytorch, one_flip, labels, ["a", "b"])
-    assert checked.f1_macro is not None
-    assert checked.f1_macro_pytorch is not None
-    assert checked.f1_macro < checked.f1_macro_pytorch - 0.005
+    assert checked.score is not None
+    assert checked.score_pytorch is not None
+    assert checked.score < checked.score_pytorch - 0.005
     assert not checked.passed
 
 
@@ -105,7 +106,7 @@ def test_unlabelled_check_file_checks_agreement_only(tiny_run_dir: Path, tmp_pat
 
     (fp32,) = export_onnx(run_dir, texts, int8=False)
 
-    assert (fp32.model, fp32.f1_macro, fp32.passed) == ("fp32", None, True)
+    assert (fp32.model, fp32.score, fp32.passed) == ("fp32", None, True)
 
 
 def test_cli_export_and_predict_with_onnx(exported_run: Path, binary_test_csv: Path, tmp_path: Path) -> None:

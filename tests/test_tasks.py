@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import textfit
 from conftest import CLASS_WORDS, FILLER_WORDS, TOPIC_WORDS, pair_rows, read_csv
-from textfit import ConfigError, DataError, ModelError
+from textfit import ConfigError, DataError
 from textfit.cli import app
 from textfit.config import DataConfig
 from textfit.data import read_examples
@@ -187,11 +187,16 @@ def test_tiny_multilabel_run_learns_topics_and_predicts_every_label_over_its_thr
 
     evaluated = textfit.evaluate(result.run_dir, test_file)
     assert evaluated.metrics["f1_micro"] == pytest.approx(test["f1_micro"])
-    assert evaluated.predictions_file is None
-    assert not (result.run_dir / "report.html").exists()
-    message = "metrics.json: the report covers single-label classifiers; this is a multi-label run"
-    with pytest.raises(ModelError, match=re.escape(message)):
-        write_report(result.run_dir)
+    assert evaluated.predictions_file == result.run_dir / "eval-topics_test.predictions.parquet"
+    assert evaluated.report_file == result.run_dir / "report-topics_test.html"
+    assert result.report_file == result.run_dir / "report.html"
+    page = result.report_file.read_text(encoding="utf-8")
+    assert '<h2 id="per-label">' in page
+    assert '<h2 id="decisions">' in page
+    assert sorted(p.stem for p in (result.run_dir / "figures").glob("*.png")) == [
+        "cooccurrence", "curves", "per_label"
+    ]  # fmt: skip
+    assert write_report(result.run_dir, "test") == result.run_dir / "report-test.html"
     output = tmp_path / "predictions.csv"
     assert predict_file(result.run_dir, str(test_file), str(output), classifier=classifier) == 30
     written = read_csv(output)
@@ -223,7 +228,14 @@ def test_tiny_regression_run_learns_the_scores(
     assert high.value is not None
     assert low.value is not None
     assert high.value > 1.0 > -0.5 > low.value
-    assert "rmse" in format_report(textfit.evaluate(result.run_dir, test_file).metrics)
+    evaluated = textfit.evaluate(result.run_dir, test_file)
+    assert "rmse" in format_report(evaluated.metrics)
+    assert evaluated.report_file == result.run_dir / "report-scores_test.html"
+    assert '<h2 id="scatter">' in evaluated.report_file.read_text(encoding="utf-8")
+    assert '<h2 id="errors">' in (result.run_dir / "report.html").read_text(encoding="utf-8")
+    assert sorted(p.stem for p in (result.run_dir / "figures").glob("*.png")) == [
+        "curves", "residuals", "scatter"
+    ]  # fmt: skip
     history = json.loads((result.run_dir / "log_history.json").read_text(encoding="utf-8"))
     assert any("eval_rmse" in entry for entry in history)  # the best model was picked by RMSE
 

@@ -7,6 +7,7 @@ counted in Arrow and numpy: a million rows never become a million Python objects
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
@@ -29,7 +30,7 @@ from textfit.data import (
     stratified_split,
     table_examples,
 )
-from textfit.errors import DataError, ModelError
+from textfit.errors import DataError, ModelError, TextfitError
 from textfit.tables import Table, counted
 
 __all__ = ["Check", "CheckReport", "check_data", "check_splits", "format_checks"]
@@ -70,9 +71,31 @@ class Check:
 
 @dataclass
 class CheckReport:
-    """The checks of one set of tables, in the order they ran."""
+    """The checks of one set of tables, in the order they ran, and the task of their labels.
+
+    Attributes:
+        checks: the checks.
+        task: single_label, multi_label or regression; None when the labels could not be read.
+        label_delimiter: what joins the labels of a multi-label cell (None: JSON lists).
+        task_detected: the task was told from the labels (model.task auto), not given.
+    """
 
     checks: list[Check]
+    task: str | None = None
+    label_delimiter: str | None = None
+    task_detected: bool | None = None
+
+    def task_line(self) -> str | None:
+        """'task: multi-label (detected from the labels; labels joined by '|')'; None without a task."""
+        if self.task is None:
+            return None
+        how = "detected from the labels" if self.task_detected else "given"
+        if self.task_detected is None:
+            how = ""
+        if self.task == "multi_label":
+            joined = f"labels joined by {self.label_delimiter!r}" if self.label_delimiter else "JSON lists"
+            how = f"{how}; {joined}" if how else joined
+        return f"task: {self.task.replace('_', '-')}" + (f" ({how})" if how else "")
 
     @property
     def failed(self) -> list[Check]:
@@ -110,12 +133,18 @@ class CheckReport:
             "passed": sum(check.status == "pass" for check in self.checks),
             "warnings": len(self.warnings),
             "failures": len(self.failed),
+            "task": self.task,
+            "label_delimiter": self.label_delimiter,
+            "task_detected": self.task_detected,
             "checks": [asdict(check) for check in self.checks],
         }
 
 
 def format_checks(report: CheckReport, quiet: bool = False) -> str:
-    """One line per check ('PASS  columns  ...'), details indented below; `quiet` leaves out passes."""
+    """One line per check ('PASS  columns  ...'), details indented below; `quiet` leaves out passes.
+
+    The task (when known) and the tally close the text.
+    """
     width = max((len(check.name) for check in report.checks), default=0)
     indent = " " * (6 + width + 2)
     lines = []
@@ -126,7 +155,8 @@ def format_checks(report: CheckReport, quiet: bool = False) -> str:
         lines += [indent + line for line in check.details]
         if check.hint and check.status != "pass":
             lines.append(f"{indent}hint: {check.hint}")
-    lines += ["", report.tally()]
+    task = report.task_line()
+    lines += ["", *([task] if task else []), report.tally()]
     return "\n".join(lines)
 
 
@@ -166,32 +196,43 @@ def check_data(cfg: RunConfig, tokenizer: Any = None) -> CheckReport:
     if loaded is None:
         return CheckReport(early)
     examples, columns = loaded
+    from textfit.tasks import detect_task, random_split, targets, task_labels
+
     try:
-        check_classes(examples)
-    except DataError as err:
+        task, delimiter = detect_task(
+            list(examples.label_counts()), cfg.model.task, data.label_delimiter, examples.source
+        )
+        if task == "single_label":
+            check_classes(examples)
+    except TextfitError as err:
         return CheckReport([*early, _failure("labels", err)])
+
+    def known(checks: list[Check]) -> CheckReport:  # the report, with the task of the labels
+        return CheckReport(checks, task, delimiter, cfg.model.task == "auto")
+
     validation_source = data.validation_file or hub.get("validation")
     if validation_source is None:
+        split = stratified_split if task == "single_label" else random_split
         try:
-            train, validation = stratified_split(examples, data.validation_split, cfg.train.seed)
+            train, validation = split(examples, data.validation_split, cfg.train.seed)
         except DataError as err:
-            return CheckReport([*early, _failure("split", err)])
+            return known([*early, _failure("split", err)])
         train.dropped = examples.dropped
     else:
         read = _read_file(validation_source, data, early, training=False)
         if read is None:
-            return CheckReport(early)
+            return known(early)
         train, validation = examples, read[0]
     test = None
     test_source = data.test_file or hub.get("test")
     if test_source is not None:
         read = _read_file(test_source, data, early, training=False)
         test = None if read is None else read[0]
-    labels = LabelSet.from_labels(train.label_counts())
+    labels = task_labels(task, train, delimiter, columns["label"] or "label")
     for evaluated in (validation, test):
         try:
             if evaluated is not None:
-                labels.encode(evaluated)
+                targets(task, evaluated, labels, delimiter)
         except DataError as err:
             early.append(_failure("labels", err))
     if tokenizer is None:
@@ -201,12 +242,12 @@ def check_data(cfg: RunConfig, tokenizer: Any = None) -> CheckReport:
             tokenizer = load_tokenizer(resolve_model(cfg.model.name), cfg.model)
         except ModelError as err:
             early.append(_failure("length", err))
-    splits = Splits(train, validation, columns, test)
+    splits = Splits(train, validation, columns, test, task, delimiter)
     later = check_splits(splits, tokenizer, cfg.model.max_length, group_column=data.group_column)
-    return CheckReport(_merge(early, later.checks))
+    return known(_merge(early, later.checks))
 
 
-def _failure(name: str, err: DataError | ModelError) -> Check:
+def _failure(name: str, err: TextfitError) -> Check:
     return Check(name, "fail", err.message, hint=err.hint)
 
 
@@ -271,12 +312,20 @@ def check_splits(
 
     Returns:
         The report, in the order: columns, rows, empty, labels, imbalance, duplicates, overlap,
-        conflicts, length, groups.
+        conflicts, length, groups. Multi-label tables count each label of a list (and the labels
+        per row); regression tables have a `target` check (the values' spread) in place of labels
+        and imbalance.
     """
+    from textfit import checks_tasks  # builds on this module
+
     train = splits.train
     train_keys = _distinct_keys(train)  # shared by the duplicates and the overlap check
-    # Multi-label and regression cells are lists and numbers: their counts say nothing of classes.
-    classes = [_labels(splits), _imbalance(train)] if splits.task == "single_label" else []
+    if splits.task == "multi_label":
+        classes = checks_tasks.multi_label_checks(splits)
+    elif splits.task == "regression":
+        classes = [checks_tasks.target_check(splits)]
+    else:
+        classes = [_labels(splits), imbalance_check(train.label_counts())]
     checks = [
         _columns(splits, group_column),
         _rows(splits),
@@ -284,7 +333,7 @@ def check_splits(
         *classes,
         _duplicates(train, train_keys),
         _overlap(splits, train_keys),
-        _conflicts(splits),
+        _conflicts(splits, checks_tasks.label_key(splits.task, splits.label_delimiter)),
     ]
     if lengths is None and tokenizer is not None:
         from textfit.tokenization import count_tokens
@@ -292,9 +341,13 @@ def check_splits(
         lengths, lengths_cut = count_tokens(train, tokenizer, LENGTH_LIMIT), False
     if lengths is not None:
         checks.append(_length(lengths, max_length, lengths_cut))
-    if "group" in train.data.column_names:
+    if "group" in train.data.column_names and splits.task != "single_label":
+        checks.append(
+            checks_tasks.groups_check(train, group_column or "group", splits.task, splits.label_delimiter)
+        )
+    elif "group" in train.data.column_names:
         checks.append(_groups(train, group_column or "group"))
-    return CheckReport(checks)
+    return CheckReport(checks, splits.task, splits.label_delimiter)
 
 
 def _files(splits: Splits) -> list[tuple[str, Examples]]:
@@ -419,8 +472,9 @@ def _mixed_labels(train: Examples) -> str | None:
     )
 
 
-def _imbalance(train: Examples) -> Check:
-    counts = train.label_counts()
+def imbalance_check(counts: dict[str, int], kind: str = "class") -> Check:
+    """How much larger the largest class (or label, `kind`) is than the smallest; the rare ones."""
+    plural = "classes" if kind == "class" else f"{kind}s"
     largest, smallest = max(counts, key=counts.__getitem__), min(counts, key=counts.__getitem__)
     ratio = counts[largest] / counts[smallest]
     rare = sorted((name for name, n in counts.items() if n < RARE_CLASS_ROWS), key=counts.__getitem__)
@@ -434,7 +488,7 @@ def _imbalance(train: Examples) -> Check:
     if rare:
         listed = ", ".join(f"{name!r} ({counts[name]})" for name in rare[:10])
         problems.append(
-            f"{counted(len(rare), 'class has', 'classes have')} fewer than {RARE_CLASS_ROWS} "
+            f"{counted(len(rare), f'{kind} has', f'{plural} have')} fewer than {RARE_CLASS_ROWS} "
             f"training rows: {listed}" + (", ..." if len(rare) > 10 else "")
         )
     if problems:
@@ -443,12 +497,12 @@ def _imbalance(train: Examples) -> Check:
             "warn",
             "; ".join(problems),
             data=data,
-            hint="add rows of the small classes if you can; judge the model by macro-F1, not accuracy",
+            hint=f"add rows of the small {plural} if you can; judge the model by macro-F1, not accuracy",
         )
     if ratio == 1:
-        return Check("imbalance", "pass", f"every class has {counts[largest]} training rows", data=data)
+        return Check("imbalance", "pass", f"every {kind} has {counts[largest]} training rows", data=data)
     summary = (
-        f"largest class {largest!r} has {ratio:.1f}x the training rows of the smallest, {smallest!r} "
+        f"largest {kind} {largest!r} has {ratio:.1f}x the training rows of the smallest, {smallest!r} "
         f"({counts[largest]} against {counts[smallest]})"
     )
     return Check("imbalance", "pass", summary, data=data)
@@ -520,8 +574,12 @@ def _overlap(splits: Splits, train_counts: pa.Table) -> Check:
     return Check("overlap", "warn", summary, details, counts, hint=hint)
 
 
-def _conflicts(splits: Splits) -> Check:
-    """The same text (and second text) with different labels, across all the labelled rows."""
+def _conflicts(splits: Splits, key: Callable[[str], str] = str) -> Check:
+    """The same text (and second text) with different labels, across all the labelled rows.
+
+    `key` makes label cells comparable: two lists of the same labels, or two spellings of a number,
+    are the same label.
+    """
     # The parts by file: 0 training (all of it, where validation is a split of it), 1 validation, 2 test.
     if splits.validation.data is splits.train.data:  # a split: the whole file, without copying texts
         parts = [(0, replace(splits.train, selection=None))]
@@ -529,11 +587,11 @@ def _conflicts(splits: Splits) -> Check:
         parts = [(0, splits.train), (1, splits.validation)]
     parts += [(2, splits.test)] if splits.test is not None else []
     in_file = dict(parts)
-    names = sorted({name for _, part in parts for name in part.label_names})
+    names = sorted({key(name) for _, part in parts for name in part.label_names})
     code_of = {name: code for code, name in enumerate(names)}
     tables = []
     for file, part in parts:
-        remap = np.asarray([code_of[name] for name in part.label_names], dtype=np.int32)
+        remap = np.asarray([code_of[key(name)] for name in part.label_names], dtype=np.int32)
         keys = _keys(part)
         # Where each row is: its file in the high bits, its row in the file below (so min is first).
         where = np.asarray(part.column("row").to_numpy(), dtype=np.int64) + (file << 40)

@@ -52,6 +52,12 @@ GroupColumn = Annotated[
     str | None,
     typer.Option(help="Column of groups (a language, a source): every metric per group too, weakest first."),
 ]
+TaskOption = Annotated[
+    str | None, typer.Option("--task", help="auto (default), single_label, multi_label, regression.")
+]
+LabelDelimiter = Annotated[
+    str | None, typer.Option(help="Joins several labels in a label cell, e.g. '|': multi-label.")
+]
 AllowPickle = Annotated[
     bool, typer.Option(help="Load pickled weights (.bin) where there are no safetensors: they can run code.")
 ]
@@ -177,6 +183,22 @@ def _dataset_overrides(train_file: Path | None, dataset: str | None, **splits: s
     return _data_overrides(dataset=dataset, **splits)
 
 
+def _set_overrides(items: list[str] | None) -> dict[str, Any]:
+    """The --set KEY=VALUE items as dotted overrides, each VALUE read as YAML; null sets None."""
+    import yaml
+
+    from textfit.config import NULL
+
+    overrides: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        parsed = yaml.safe_load(value)
+        overrides[key.strip()] = NULL if parsed is None else parsed
+    return overrides
+
+
 def _data_config(**values: Any) -> DataConfig:
     """The data settings of evaluate / predict, validated like train's (ConfigError, not a traceback)."""
     from textfit.config import load_config
@@ -224,6 +246,8 @@ def check(
         str | None, typer.Option(help="Whose tokenizer counts the tokens (default minilm).")
     ] = None,
     max_length: Annotated[int | None, typer.Option(help="Tokens kept per text (default 256).")] = None,
+    task: TaskOption = None,
+    label_delimiter: LabelDelimiter = None,
     table_format: Format = "auto",
     encoding: Encoding = None,
     delimiter: Delimiter = None,
@@ -235,7 +259,8 @@ def check(
 ) -> None:
     """Check labelled tables before training: columns, rows, labels, repeats, overlap, lengths.
 
-    One line per check (PASS / WARN / FAIL); exit status 1 when a check fails.
+    One line per check (PASS / WARN / FAIL), then the task of the labels; exit status 1 when a
+    check fails. Multi-label tables are counted per label; regression targets get their spread.
     Example: textfit check data.csv --validation-file dev.csv, or textfit check --dataset dair-ai/emotion
     """
     from textfit.checks import check_data, format_checks
@@ -255,6 +280,8 @@ def check(
         "--label-column": label_column,
         "--model": model,
         "--max-length": max_length,
+        "--task": task,
+        "--label-delimiter": label_delimiter,
         "--format": None if table_format == "auto" else table_format,
         "--encoding": encoding,
         "--delimiter": delimiter,
@@ -266,6 +293,8 @@ def check(
             {
                 "model.name": model,
                 "model.max_length": max_length,
+                "model.task": task,
+                "data.label_delimiter": label_delimiter,
                 **_data_overrides(
                     train_file=train_file,
                     validation_file=validation_file,
@@ -375,12 +404,8 @@ def train(
         typer.Option(help="Loss weight per class: none (default), balanced, or LABEL=W,... (others 1)."),
     ] = None,
     loss: Annotated[str | None, typer.Option(help="cross_entropy (default) or focal.")] = None,
-    task: Annotated[
-        str | None, typer.Option(help="auto (default), single_label, multi_label, regression.")
-    ] = None,
-    label_delimiter: Annotated[
-        str | None, typer.Option(help="Joins several labels in a label cell, e.g. '|': multi-label.")
-    ] = None,
+    task: TaskOption = None,
+    label_delimiter: LabelDelimiter = None,
     long_text: Annotated[
         str | None, typer.Option(help="Texts over --max-length: truncate (default) or window.")
     ] = None,
@@ -420,8 +445,6 @@ def train(
     Resume an interrupted run: textfit train --resume runs/data
     Several processes: torchrun --nproc_per_node 2 -m textfit train data.csv
     """
-    import yaml
-
     from textfit.config import load_config
     from textfit.metrics import format_report
     from textfit.train import train as run_training
@@ -476,11 +499,7 @@ def train(
             test_split=test_split,
         ),
     }
-    for item in setting or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
-        overrides[key.strip()] = yaml.safe_load(value)
+    overrides |= _set_overrides(setting)
     try:
         with _progress_bar(quiet, "tokenizing") as tokenize_progress:
             if resume is not None:  # the saved settings; flags given must agree with them
@@ -579,8 +598,6 @@ def tune(
     trial listed in OUTPUT_DIR/trials.csv. Run the same command again to continue a stopped study.
     Example: textfit tune data.csv --n-trials 20
     """
-    import yaml
-
     from textfit.config import load_config
     from textfit.tune import SEARCHED
     from textfit.tune import tune as run_tune
@@ -607,11 +624,7 @@ def tune(
             test_split=test_split,
         ),
     }
-    for item in setting or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
-        overrides[key.strip()] = yaml.safe_load(value)
+    overrides |= _set_overrides(setting)
     try:
         cfg = load_config(config, overrides)
         if cfg.data.train_file is None and cfg.data.dataset is None:
@@ -707,7 +720,7 @@ def evaluate(
         typer.echo(json.dumps(result.metrics, indent=2))
     else:
         typer.echo(format_report(result.metrics, f"{data_file} ({result.metrics['samples']} rows):"))
-        _echo_groups(result.metrics, group_column)
+        _echo_groups(result.metrics, result.metrics.get("group_column"))
         if result.predictions_file is not None:
             typer.echo(f"\npredictions written to {result.predictions_file}")
         if result.report_file is not None:
@@ -831,8 +844,8 @@ def export_command(
     check: Annotated[
         Path | None,
         typer.Option(
-            help="Table to compare with PyTorch on (with labels: the F1 bound too); default: the run's "
-            "test file, else its validation file."
+            help="Table to compare with PyTorch on (with labels: the F1 or RMSE bound too); default: the "
+            "run's test file, else its validation file."
         ),
     ] = None,
     text_column: TextColumn = None,
@@ -847,7 +860,7 @@ def export_command(
     `textfit predict RUN file --backend onnx` and `textfit serve RUN --backend onnx` then use it.
     Example: textfit export runs/train --format onnx --quantize int8 --check test.csv
     """
-    from textfit.onnx_runtime import MAX_F1_DROP, MIN_AGREEMENT, default_check_file, export_onnx
+    from textfit.onnx_runtime import check_bounds, default_check_file, export_onnx, format_check_table
 
     _setup_output(quiet, verbose)
     if export_format != "onnx":
@@ -864,21 +877,9 @@ def export_command(
         checks = export_onnx(run_dir, check, cfg, None if quantize == "auto" else quantize == "int8")
     except TextfitError as err:
         raise _fail(err) from None
-    typer.echo(
-        f"checked on {check} against PyTorch fp32 (bounds: labels agree on >= {MIN_AGREEMENT:.0%}, "
-        f"macro-F1 at most {MAX_F1_DROP:.3f} lower)"
-    )
-    typer.echo(
-        "| model | labels agree | largest probability difference | macro-F1 | PyTorch macro-F1 | passed |"
-    )
-    typer.echo("|---|---:|---:|---:|---:|---|")
-    for c in checks:
-        f1 = "-" if c.f1_macro is None else f"{c.f1_macro:.4f}"
-        f1_pytorch = "-" if c.f1_macro_pytorch is None else f"{c.f1_macro_pytorch:.4f}"
-        typer.echo(
-            f"| {c.model} | {c.agreement:.2%} | {c.max_probability_difference:.3g} | {f1} | {f1_pytorch} | "
-            f"{'yes' if c.passed else 'no'} |"
-        )
+    task = checks[0].task if checks else "single_label"
+    typer.echo(f"checked on {check} against PyTorch fp32 (bounds: {check_bounds(task)})")
+    typer.echo("\n".join(format_check_table(checks)))
     failed = [c.model for c in checks if not c.passed]
     if failed:
         usable = [c.model for c in checks if c.passed]

@@ -81,6 +81,17 @@ TRACKERS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+class _Null:
+    """The value of an override that sets a setting to null (`--set tune.timeout=null`)."""
+
+    def __repr__(self) -> str:
+        return "NULL"
+
+
+# In dotted overrides None means "flag not given" (left out); NULL sets the setting to None.
+NULL: Any = _Null()
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -491,6 +502,8 @@ def _describe(error: Any) -> str:
         return f"{key}: unknown setting{suggestion}"
     if error["type"] == "value_error":  # our own validators: their message, without "Value error, "
         return f"{key}: {error['ctx']['error']}"
+    if error.get("input", "") is None:  # `key: null` in YAML, or --set key=null
+        return f"{key}: cannot be null, it needs a value ({error['msg'][0].lower()}{error['msg'][1:]})"
     return f"{key}: {error['msg']}"
 
 
@@ -521,7 +534,10 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 def _nest(dotted: dict[str, Any]) -> dict[str, Any]:
-    """{'train.epochs': 2} -> {'train': {'epochs': 2}}; None values (flag not given) are left out."""
+    """{'train.epochs': 2} -> {'train': {'epochs': 2}}; None values (flag not given) are left out.
+
+    NULL (an explicit null, `--set tune.timeout=null`) becomes None.
+    """
     nested: dict[str, Any] = {}
     for key, value in dotted.items():
         if value is None:
@@ -530,7 +546,7 @@ def _nest(dotted: dict[str, Any]) -> dict[str, Any]:
         node = nested
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = value
+        node[leaf] = None if value is NULL else value
     return nested
 
 
@@ -539,7 +555,7 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
 
     Args:
         path: a YAML file with sections data, model, train (for example a run's run_config.yaml).
-        overrides: dotted keys such as {"train.epochs": 2}; None values are ignored.
+        overrides: dotted keys such as {"train.epochs": 2}; None values are ignored, NULL sets None.
 
     Raises:
         ConfigError: the file is missing or not YAML, or a setting is unknown or invalid.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from textfit.config import DataConfig, write_text_atomic
 from textfit.data import (
     LabelSet,
+    Table,
     find_columns,
     find_group_column,
     read_table,
@@ -18,7 +20,10 @@ from textfit.data import (
 )
 from textfit.predict import Classifier, ProgressCallback
 from textfit.report import write_predictions, write_report
+from textfit.report_tasks import write_task_predictions
 from textfit.tasks import evaluation_report, targets
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,7 +55,8 @@ def evaluate(
         run_dir: a run folder written by `train` (or a model folder).
         data_file: a table with text and label columns (found as in training, or named in cfg).
         cfg: how to read the table (columns, format, encoding, drop_invalid); with a group_column,
-            the metrics have "groups": a report per group, the weakest macro-F1 first.
+            the metrics have "groups": a report per group, the weakest macro-F1 first. Without
+            one, the run's own data.group_column (run_config.yaml) where the table has it.
         output: where to write the metrics JSON; default RUN_DIR/eval-<file stem>.json.
         classifier: an already loaded classifier for run_dir.
         progress: called with (texts done, texts in all) after each batch.
@@ -72,13 +78,15 @@ def evaluate(
     cfg = cfg or DataConfig()
     table = read_table(data_file, cfg.format, cfg.encoding, cfg.delimiter)
     cfg = with_trained_columns(cfg, table, classifier.columns)
+    if cfg.group_column is None:
+        cfg = cfg.model_copy(update={"group_column": trained_group_column(run_dir, table)})
     group = find_group_column(table, cfg, required=True)
     examples = table_examples(table, find_columns(table, cfg), cfg.drop_invalid, group_column=group)
     labels = LabelSet(tuple(classifier.labels))
     task = classifier.task
     delimiter = classifier.label_delimiter if task == "multi_label" else None
     thresholds = classifier.thresholds.tolist() if task == "multi_label" else None
-    targets(task, examples, labels, delimiter)  # unknown labels fail before any prediction
+    truth = targets(task, examples, labels, delimiter)  # unknown labels fail before any prediction
     probabilities = classifier.predict_proba(examples.texts, examples.text_pairs, progress)
     metrics = evaluation_report(task, labels, examples, probabilities, delimiter, thresholds, group)
     metrics["task"] = task
@@ -87,11 +95,13 @@ def evaluate(
     metrics["precision"] = classifier.precision
     path = Path(output) if output is not None else run_dir / f"eval-{data_file.stem}.json"
     write_text_atomic(path, json.dumps(metrics, indent=2) + "\n")
-    if task != "single_label":  # the predictions table and the report show single-label predictions
-        return EvalReport(data_file, metrics, path)
-    predictions = write_predictions(
-        path.with_name(f"{path.stem}.predictions.parquet"), examples, labels.names, probabilities
-    )
+    predictions_file = path.with_name(f"{path.stem}.predictions.parquet")
+    if task == "single_label":
+        predictions = write_predictions(predictions_file, examples, labels.names, probabilities)
+    else:
+        predictions = write_task_predictions(
+            predictions_file, task, examples, labels.names, probabilities, truth, thresholds
+        )
     report_file = None
     if report:
         name = data_file.stem
@@ -103,3 +113,23 @@ def evaluate(
             output=path.parent / f"report-{name}.html",
         )
     return EvalReport(data_file, metrics, path, predictions, report_file)
+
+
+def trained_group_column(run_dir: Path, table: Table) -> str | None:
+    """The run's data.group_column (run_config.yaml) where `table` has that column; else None (logged)."""
+    import yaml
+
+    try:
+        saved = yaml.safe_load((run_dir / "run_config.yaml").read_text(encoding="utf-8"))
+        name = saved["data"]["group_column"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):  # a model folder, or no group column
+        return None
+    if not isinstance(name, str) or not name:
+        return None
+    if name not in table.names:
+        logger.info(
+            "no metrics per group: %s has no column %r (the run's data.group_column)", table.path, name
+        )
+        return None
+    logger.info("metrics per %r, as in training (the run's data.group_column)", name)
+    return name

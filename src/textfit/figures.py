@@ -39,16 +39,28 @@ def _short(name: str, chars: int = 24) -> str:
 
 def per_class_bars(metrics: dict[str, Any]) -> bytes:
     """Horizontal precision / recall / F1 bars per class; the figure grows with the classes."""
-    names = list(metrics["per_class"])
+    return _score_bars(metrics["per_class"], [_short(name) for name in metrics["per_class"]])
+
+
+def per_label_bars(per_label: dict[str, dict[str, Any]]) -> bytes:
+    """Precision / recall / F1 bars per label of a multi-label run, named with support and threshold."""
+    ticks = [
+        f"{_short(name)} (n={row['support']}, t={row['threshold']:.2f})" for name, row in per_label.items()
+    ]
+    return _score_bars(per_label, ticks)
+
+
+def _score_bars(rows: dict[str, dict[str, Any]], ticks: list[str]) -> bytes:
+    names = list(rows)
     figure, axes = _new_figure(9, min(max(2.5, 0.32 * len(names) + 1.2), 60))
     ax = axes[0][0]
     positions = np.arange(len(names))
     for offset, (key, color) in enumerate(
         (("precision", "#4c72b0"), ("recall", "#dd8452"), ("f1", "#55a868"))
     ):
-        values = [metrics["per_class"][name][key] for name in names]
+        values = [rows[name][key] for name in names]
         ax.barh(positions + (offset - 1) * 0.27, values, height=0.27, color=color, label=key)
-    ax.set_yticks(positions, [_short(name) for name in names], fontsize=8 if len(names) > 30 else 10)
+    ax.set_yticks(positions, ticks, fontsize=8 if len(names) > 30 else 10)
     ax.set_ylim(len(names) - 0.5, -0.5)  # the first class on top
     ax.set_xlim(0, 1)
     ax.set_xlabel("score")
@@ -57,19 +69,29 @@ def per_class_bars(metrics: dict[str, Any]) -> bytes:
     return _png(figure)
 
 
-def confusion_heat_map(matrix: NDArray[Any], names: list[str], normalized: bool) -> bytes:
-    """The confusion matrix (rows: true, columns: predicted), counts or row shares, as a heat map."""
+def confusion_heat_map(
+    matrix: NDArray[Any],
+    names: list[str],
+    normalized: bool,
+    axis_labels: tuple[str, str] = ("predicted label", "true label"),
+    colorbar: str | None = None,
+) -> bytes:
+    """The confusion matrix (rows: true, columns: predicted), counts or row shares, as a heat map.
+
+    `axis_labels` (x, y) and `colorbar` name the axes of another square table (label co-occurrence).
+    """
     size = min(max(5.0, 0.22 * len(names) + 3), 24)
     figure, axes = _new_figure(size + 1, size)
     ax = axes[0][0]
     image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1 if normalized else max(1, matrix.max()))
-    figure.colorbar(image, ax=ax, shrink=0.8, label="share of the true class" if normalized else "examples")
+    colorbar = colorbar or ("share of the true class" if normalized else "examples")
+    figure.colorbar(image, ax=ax, shrink=0.8, label=colorbar)
     step = math.ceil(len(names) / TICK_LABELS)
     ticks = list(range(0, len(names), step))
     ax.set_xticks(ticks, [_short(names[i]) for i in ticks], rotation=90)
     ax.set_yticks(ticks, [_short(names[i]) for i in ticks])
-    ax.set_xlabel("predicted label")
-    ax.set_ylabel("true label")
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
     if len(names) <= ANNOTATED_CLASSES:
         threshold = (1 if normalized else matrix.max()) / 2
         for (i, j), value in np.ndenumerate(matrix):
@@ -97,6 +119,11 @@ def training_curves(log_history: list[dict[str, Any]]) -> bytes | None:
             ("accuracy", "accuracy"),
             ("f1_macro", "F1 (macro)"),
             ("f1_weighted", "F1 (weighted)"),
+            ("f1_micro", "F1 (micro)"),  # multi-label
+            ("subset_accuracy", "subset accuracy"),
+            ("rmse", "RMSE"),  # regression
+            ("mae", "MAE"),
+            ("pearson", "Pearson r"),
         )
     }
     if not any(steps for steps, _ in [*losses.values(), *scores.values()]):
@@ -140,4 +167,46 @@ def reliability_curve(curve: Calibration) -> bytes:
     bottom.set_xlim(0, 1)
     bottom.set_xlabel("confidence of the predicted label")
     bottom.set_ylabel("examples")
+    return _png(figure)
+
+
+def prediction_scatter(truth: NDArray[Any], predicted: NDArray[Any]) -> bytes:
+    """Predicted against true values of a regression run, with the diagonal of perfect predictions."""
+    figure, axes = _new_figure(6.5, 6)
+    ax = axes[0][0]
+    truth, predicted = np.asarray(truth, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
+    both = np.concatenate([truth, predicted])
+    low, high = (float(both.min()), float(both.max())) if len(both) else (0.0, 1.0)
+    margin = (high - low) * 0.05 or 0.5
+    ax.plot(
+        [low - margin, high + margin],
+        [low - margin, high + margin],
+        "--",
+        color="#888888",
+        label="predicted = true",
+    )
+    alpha = 0.8 if len(truth) <= 500 else 0.3
+    size = 24 if len(truth) <= 500 else 8
+    ax.scatter(truth, predicted, s=size, alpha=alpha, color="#4c72b0", edgecolors="none", label="examples")
+    ax.set_xlim(low - margin, high + margin)
+    ax.set_ylim(low - margin, high + margin)
+    ax.set_aspect("equal")
+    ax.set_xlabel("true value")
+    ax.set_ylabel("predicted value")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    return _png(figure)
+
+
+def residual_histogram(residuals: NDArray[Any]) -> bytes:
+    """A histogram of the errors (predicted minus true) of a regression run, with a line at 0."""
+    figure, axes = _new_figure(7, 3.8)
+    ax = axes[0][0]
+    residuals = np.asarray(residuals, dtype=np.float64)
+    ax.hist(residuals, bins=min(40, max(5, len(residuals) // 5)), color="#4c72b0", edgecolor="white")
+    ax.axvline(0, color="#c44e52", linestyle="--", label="no error")
+    ax.set_xlabel("predicted - true")
+    ax.set_ylabel("examples")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
     return _png(figure)

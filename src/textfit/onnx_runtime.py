@@ -3,12 +3,15 @@
 `export_onnx(run_dir, check_file)` writes RUN/onnx/model.onnx (fp32) and, where the CPU has int8
 dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX), model.int8.onnx (weights quantized to int8,
 activations quantized on the fly). It then predicts check_file with PyTorch in fp32 and with each
-ONNX model, and writes RUN/onnx/check.json: the share of labels that agree, the largest probability
-difference and, where check_file has labels, the accuracy and macro-F1 of each.
+ONNX model, and writes RUN/onnx/check.json: how often the two agree, their largest difference and,
+where check_file has labels, the score of each (macro-F1, micro-F1 or RMSE, by task).
 
-A model passes when its labels agree with PyTorch's on at least MIN_AGREEMENT of the texts and,
-with labels, its macro-F1 is at most MAX_F1_DROP below PyTorch's. `OnnxClassifier.load(run_dir)`
-takes the int8 model if it passed, the fp32 one if only that passed, and refuses otherwise.
+A model passes when it agrees with PyTorch on at least MIN_AGREEMENT of the texts (single-label:
+the label; multi-label: each (text, label) decision at the label's threshold; regression: a value
+within VALUE_TOLERANCE of the spread of PyTorch's values) and, with labels, its macro-F1 (micro-F1)
+is at most MAX_F1_DROP below PyTorch's, or (regression) its RMSE at most MAX_RMSE_INCREASE of the
+targets' standard deviation above it. `OnnxClassifier.load(run_dir)` takes the int8 model if it
+passed, the fp32 one if only that passed, and refuses otherwise.
 
 Needs the `onnx` extra: pip install "textfit[onnx]".
 """
@@ -30,14 +33,27 @@ from numpy.typing import NDArray
 from textfit.config import DataConfig, write_text_atomic
 from textfit.data import Examples, LabelSet, find_columns, read_table, table_examples, with_trained_columns
 from textfit.errors import DataError, ModelError
-from textfit.metrics import classification_report
+from textfit.metrics import classification_report, multilabel_report, regression_report
 from textfit.modeling import cpu_has_fast_int8, quiet_transformers
 from textfit.predict import Classifier, model_folder
+from textfit.tasks import targets
 
 logger = logging.getLogger(__name__)
 
-MIN_AGREEMENT = 0.99  # share of labels equal to PyTorch's
-MAX_F1_DROP = 0.005  # macro-F1 below PyTorch's, where the check file has labels
+MIN_AGREEMENT = 0.99  # share of labels (multi-label: of decisions; regression: of values) equal to PyTorch's
+MAX_F1_DROP = 0.005  # macro-F1 (multi-label: micro-F1) below PyTorch's, where the check file has labels
+# Regression: a value agrees within this share of the standard deviation of PyTorch's values (int8
+# weights move a value by about 1% of it; a broken graph by far more).
+VALUE_TOLERANCE = 0.05
+# Regression: RMSE above PyTorch's, as a share of the targets' standard deviation (the RMSE of always
+# predicting the mean): 1% of it is far below the gap between a useful model and a useless one.
+MAX_RMSE_INCREASE = 0.01
+# The score compared where the check file has labels, and its name in the table, per task.
+SCORES = {
+    "single_label": ("f1_macro", "macro-F1"),
+    "multi_label": ("f1_micro", "micro-F1"),
+    "regression": ("rmse", "RMSE"),
+}
 MODELS = {"int8": "model.int8.onnx", "fp32": "model.onnx"}  # in the order OnnxClassifier prefers
 
 
@@ -53,13 +69,26 @@ def _require_onnxruntime() -> Any:
 
 @dataclass
 class OnnxCheck:
-    """How an exported model compares with PyTorch (fp32) on the check file."""
+    """How an exported model compares with PyTorch (fp32) on the check file.
 
-    model: str  # int8 or fp32
+    Attributes:
+        model: int8 or fp32.
+        task: single_label, multi_label or regression.
+        agreement: the share of labels (multi-label: of (text, label) decisions; regression: of
+            values within VALUE_TOLERANCE) equal to PyTorch's.
+        max_difference: the largest difference of a probability (regression: of a value).
+        metric: f1_macro, f1_micro or rmse (SCORES); score and score_pytorch: its value for
+            each, None where the check file has no labels.
+        passed: within the bounds (module docstring).
+    """
+
+    model: str
+    task: str
     agreement: float
-    max_probability_difference: float
-    f1_macro: float | None
-    f1_macro_pytorch: float | None
+    max_difference: float
+    metric: str
+    score: float | None
+    score_pytorch: float | None
     passed: bool
 
 
@@ -208,19 +237,86 @@ def check_model(
     name: str,
     pytorch: NDArray[np.float32],
     onnx: NDArray[np.float32],
-    label_ids: list[int] | None,
+    truth: Any,
     labels: list[str],
+    task: str = "single_label",
+    thresholds: NDArray[np.float32] | None = None,
 ) -> OnnxCheck:
-    """Compare an ONNX model's probabilities with PyTorch's on the same texts (see the bounds above)."""
-    agreement = float((pytorch.argmax(axis=1) == onnx.argmax(axis=1)).mean())
-    f1 = f1_pytorch = None
-    if label_ids is not None:
-        f1 = classification_report(label_ids, onnx, labels)["f1_macro"]
-        f1_pytorch = classification_report(label_ids, pytorch, labels)["f1_macro"]
-    passed = agreement >= MIN_AGREEMENT and (
-        f1 is None or f1_pytorch is None or f1 >= f1_pytorch - MAX_F1_DROP
-    )
-    return OnnxCheck(name, agreement, float(np.abs(pytorch - onnx).max()), f1, f1_pytorch, passed)
+    """Compare an ONNX model's outputs with PyTorch's on the same texts (see the bounds above).
+
+    Args:
+        name: int8 or fp32.
+        pytorch: PyTorch's `predict_proba`, shape (texts, labels).
+        onnx: the ONNX model's, the same shape.
+        truth: the true label ids (single-label), 1 / 0 rows (multi-label) or values
+            (regression); None without labels.
+        labels: the label names.
+        task: single_label, multi_label or regression.
+        thresholds: each label's threshold (multi-label; default 0.5).
+    """
+    metric = SCORES[task][0]
+    max_difference = float(np.abs(pytorch - onnx).max(initial=0.0))
+    score = score_pytorch = None
+    if task == "regression":
+        spread = float(pytorch[:, 0].std()) if len(pytorch) else 0.0
+        scale = spread if spread > 0 else max(1.0, float(np.abs(pytorch).max(initial=0.0)))
+        agreement = float((np.abs(pytorch[:, 0] - onnx[:, 0]) <= VALUE_TOLERANCE * scale).mean())
+        if truth is not None:
+            score = regression_report(truth, onnx[:, 0])["rmse"]
+            score_pytorch = regression_report(truth, pytorch[:, 0])["rmse"]
+        within = (
+            score is None
+            or score_pytorch is None
+            or (score <= score_pytorch + MAX_RMSE_INCREASE * float(np.std(truth)))
+        )
+    elif task == "multi_label":
+        cut = thresholds if thresholds is not None else np.full(len(labels), 0.5, dtype=np.float32)
+        agreement = float(((pytorch >= cut) == (onnx >= cut)).mean())
+        if truth is not None:
+            score = multilabel_report(truth, onnx, labels, cut.tolist())["f1_micro"]
+            score_pytorch = multilabel_report(truth, pytorch, labels, cut.tolist())["f1_micro"]
+        within = score is None or score_pytorch is None or score >= score_pytorch - MAX_F1_DROP
+    else:
+        agreement = float((pytorch.argmax(axis=1) == onnx.argmax(axis=1)).mean())
+        if truth is not None:
+            score = classification_report(truth, onnx, labels)["f1_macro"]
+            score_pytorch = classification_report(truth, pytorch, labels)["f1_macro"]
+        within = score is None or score_pytorch is None or score >= score_pytorch - MAX_F1_DROP
+    passed = agreement >= MIN_AGREEMENT and within
+    return OnnxCheck(name, task, agreement, max_difference, metric, score, score_pytorch, passed)
+
+
+def check_bounds(task: str) -> str:
+    """The pass bounds of a task's check, in words."""
+    if task == "regression":
+        return (
+            f"values within {VALUE_TOLERANCE:.0%} of the standard deviation of PyTorch's on "
+            f">= {MIN_AGREEMENT:.0%} of the texts, RMSE at most {MAX_RMSE_INCREASE:.0%} of the "
+            "targets' standard deviation higher"
+        )
+    agreeing = "label decisions agree" if task == "multi_label" else "labels agree"
+    return f"{agreeing} on >= {MIN_AGREEMENT:.0%}, {SCORES[task][1]} at most {MAX_F1_DROP:.3f} lower"
+
+
+def format_check_table(checks: list[OnnxCheck]) -> list[str]:
+    """The checks as a Markdown table: agreement, largest difference, the score of each, the change."""
+    task = checks[0].task if checks else "single_label"
+    agreeing = {"single_label": "labels agree", "multi_label": "decisions agree"}.get(task, "values agree")
+    largest = "largest value difference" if task == "regression" else "largest probability difference"
+    score = SCORES[task][1]
+    lines = [
+        f"| model | {agreeing} | {largest} | {score} | PyTorch {score} | change | passed |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for c in checks:
+        shown = "-" if c.score is None else f"{c.score:.4f}"
+        shown_pytorch = "-" if c.score_pytorch is None else f"{c.score_pytorch:.4f}"
+        change = "-" if c.score is None or c.score_pytorch is None else f"{c.score - c.score_pytorch:+.4f}"
+        lines.append(
+            f"| {c.model} | {c.agreement:.2%} | {c.max_difference:.3g} | {shown} | {shown_pytorch} | "
+            f"{change} | {'yes' if c.passed else 'no'} |"
+        )
+    return lines
 
 
 def export_onnx(
@@ -245,7 +341,9 @@ def export_onnx(
     folder = model_folder(run_dir)
     reference = Classifier.load(run_dir, precision="fp32", device="cpu")
     examples, labelled = _check_texts(check_file, cfg or DataConfig(), reference)
-    label_ids = LabelSet(tuple(reference.labels)).encode(examples) if labelled else None
+    task = reference.task
+    delimiter = reference.label_delimiter if task == "multi_label" else None
+    truth = targets(task, examples, LabelSet(tuple(reference.labels)), delimiter) if labelled else None
 
     partial = run_dir / "onnx.partial"
     shutil.rmtree(partial, ignore_errors=True)
@@ -262,11 +360,19 @@ def export_onnx(
                 _session(partial / file), reference.model.config, reference.tokenizer, 64, name
             )
             probabilities = onnx.predict_proba(examples.texts, examples.text_pairs)
-            checks.append(check_model(name, pytorch, probabilities, label_ids, reference.labels))
+            checks.append(
+                check_model(name, pytorch, probabilities, truth, reference.labels, task, reference.thresholds)
+            )
+    bounds: dict[str, Any] = {"min_agreement": MIN_AGREEMENT}
+    if task == "regression":
+        bounds |= {"value_tolerance": VALUE_TOLERANCE, "max_rmse_increase": MAX_RMSE_INCREASE}
+    else:
+        bounds[f"max_{SCORES[task][0]}_drop"] = MAX_F1_DROP
     report = {
         "check_file": str(check_file),
         "texts": len(examples),
-        "bounds": {"min_agreement": MIN_AGREEMENT, "max_f1_macro_drop": MAX_F1_DROP},
+        "task": task,
+        "bounds": bounds,
         "checks": [check.__dict__ for check in checks],
     }
     write_text_atomic(partial / "check.json", json.dumps(report, indent=2) + "\n")

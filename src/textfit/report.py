@@ -1,7 +1,8 @@
 """The report of a run: report.html (one self-contained page, figures embedded) and the figures as PNG.
 
 Built from the run folder's files only, including the prediction tables written here
-(predictions-<split>.parquet); matplotlib is imported only when a report is drawn.
+(predictions-<split>.parquet); matplotlib is imported only when a report is drawn. The sections of
+multi-label and regression runs are in `report_tasks`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,20 @@ CALIBRATION_BINS = 10
 WRONG_EXAMPLES = 20  # rows in the table of the most confidently wrong predictions
 TEXT_CHARS = 300  # characters of a text shown in that table
 FIGURE_NAMES = ("per_class", "confusion_counts", "confusion_normalized", "curves", "calibration")
+# The figures of multi-label and regression runs (report_tasks), besides the curves.
+TASK_FIGURE_NAMES = ("per_label", "cooccurrence", "scatter", "residuals")
+# The columns each task's predictions table must have (write_predictions, report_tasks).
+PREDICTION_COLUMNS = {
+    "single_label": ("row", "text", "label", "predicted_label", "confidence"),
+    "multi_label": ("row", "text", "label", "true", "probabilities"),
+    "regression": ("row", "text", "label", "value", "predicted"),
+}
+# What a split's metrics must hold, per task, for its report.
+NEEDED_METRICS = {
+    "single_label": ("labels", "per_class", "confusion_matrix", "accuracy", "samples"),
+    "multi_label": ("labels", "per_label", "f1_micro", "samples"),
+    "regression": ("rmse", "mae", "samples"),
+}
 _NOT_A_RUN_HINT = "pass the folder `textfit train` wrote (runs/<name> by default)"
 # Sets data-images-loaded="loaded/all" on <body> once the page has loaded (checked by the tests).
 _SCRIPT = (
@@ -110,13 +125,8 @@ def _read_json(path: Path) -> Any:
 
 
 def _checked_metrics(metrics: Any, source: Path | str, task: str | None = None) -> dict[str, Any]:
-    task = task or (metrics.get("task") if isinstance(metrics, dict) else None)
-    if task in ("multi_label", "regression"):  # no confusion matrix, calibration or top label to draw
-        raise ModelError(
-            f"{source}: the report covers single-label classifiers; this is a {task.replace('_', '-')} run",
-            hint="its metrics are in metrics.json (and eval-<file>.json after textfit evaluate)",
-        )
-    needed = ("labels", "per_class", "confusion_matrix", "accuracy", "samples")
+    task = task or (metrics.get("task") if isinstance(metrics, dict) else None) or "single_label"
+    needed = NEEDED_METRICS.get(task, NEEDED_METRICS["single_label"])
     missing = [key for key in needed if not isinstance(metrics, dict) or key not in metrics]
     if missing:
         raise ModelError(
@@ -143,8 +153,8 @@ def _find_split(run_dir: Path, split: str, run_metrics: dict[str, Any]) -> tuple
     )
 
 
-def read_predictions(path: Path) -> pa.Table | None:
-    """A predictions table written by write_predictions; None when there is none."""
+def read_predictions(path: Path, task: str = "single_label") -> pa.Table | None:
+    """A predictions table of a task (write_predictions, report_tasks); None when there is none."""
     if not path.is_file():
         return None
     try:
@@ -153,7 +163,7 @@ def read_predictions(path: Path) -> pa.Table | None:
         raise ModelError(
             f"{path} is damaged: {err}", hint="train (or evaluate) again to rewrite it"
         ) from None
-    missing = {"row", "text", "label", "predicted_label", "confidence"} - set(table.column_names)
+    missing = set(PREDICTION_COLUMNS.get(task, PREDICTION_COLUMNS["single_label"])) - set(table.column_names)
     if missing:
         raise ModelError(
             f"{path} is damaged: it has no column {', '.join(sorted(missing))}",
@@ -239,7 +249,8 @@ def write_report(
     Args:
         run_dir: a run folder written by `train`.
         split: "validation", "test", or the file name (without extension) of an evaluation.
-        metrics: the split's metrics (as `classification_report` returns); default: read from the run.
+        metrics: the split's metrics (as `tasks.evaluation_report` returns, with "task" for a
+            multi-label or regression run); default: read from the run.
         predictions: the split's predictions table (write_predictions); default: found in the run.
         output: the HTML file; default RUN_DIR/report.html (validation) or RUN_DIR/report-<split>.html.
         title: the page's heading; default the run folder's name.
@@ -262,42 +273,46 @@ def write_report(
             raise ModelError(f"{run_dir / 'metrics.json'} is damaged", hint="train the run again")
         metrics, found = _find_split(run_dir, split, run_metrics)
         predictions = predictions or found
-    metrics = _checked_metrics(metrics, f"the metrics of {split!r}")
-    table = read_predictions(Path(predictions)) if predictions is not None else None
+    run_metrics = run_metrics if isinstance(run_metrics, dict) else {}
+    task = str(
+        (metrics.get("task") if isinstance(metrics, dict) else None)
+        or run_metrics.get("task")
+        or "single_label"
+    )
+    metrics = _checked_metrics(metrics, f"the metrics of {split!r}", task)
+    table = read_predictions(Path(predictions), task) if predictions is not None else None
     log_history = _read_json(run_dir / "log_history.json")
+    log_history = log_history if isinstance(log_history, list) else None
     output = Path(output) if output is not None else run_dir / _report_name(split)
     figures_dir = output.with_name("figures" + output.stem.removeprefix("report"))
 
-    names = list(metrics["labels"])
-    matrix = np.asarray(metrics["confusion_matrix"], dtype=np.int64).reshape(len(names), len(names))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        normalized = np.nan_to_num(matrix / matrix.sum(axis=1, keepdims=True))
-    figures: dict[str, bytes | None] = {
-        "per_class": per_class_bars(metrics),
-        "confusion_counts": confusion_heat_map(matrix, names, normalized=False),
-        "confusion_normalized": confusion_heat_map(normalized, names, normalized=True),
-        "curves": training_curves(log_history) if isinstance(log_history, list) else None,
-    }
-    curve = None
-    if table is not None and table.num_rows:
-        correct = pc.equal(table["label"], table["predicted_label"]).to_numpy(zero_copy_only=False)
-        curve = calibration(table["confidence"].to_numpy(), correct)
-        figures["calibration"] = reliability_curve(curve)
-    for name in FIGURE_NAMES:
+    other_splits = {k: run_metrics[k] for k in ("validation", "test") if k != split and run_metrics.get(k)}
+    facts = {"split": split, "examples": f"{metrics['samples']:,}"}
+    if task != "single_label":
+        facts["task"] = task.replace("_", "-")
+    if "labels" in metrics:
+        facts["labels"] = f"{len(metrics['labels'])}"
+    facts |= _read_run_config(run_dir / "run_config.yaml")
+    if isinstance(run_metrics.get("train"), dict):
+        facts["trained"] = _trained(run_metrics["train"])
+    heading = title or run_dir.name
+    if task == "single_label":
+        figures, body = _single_label_page(
+            heading, facts, {split: metrics, **other_splits}, table, log_history
+        )
+    else:
+        from textfit.report_tasks import task_page
+
+        figures, body = task_page(
+            task, _intro(heading, facts), {split: metrics, **other_splits}, table, log_history
+        )
+    for name in (*FIGURE_NAMES, *TASK_FIGURE_NAMES):
         png, path = figures.get(name), figures_dir / f"{name}.png"
         if png is None:
             path.unlink(missing_ok=True)  # left by an earlier report
         else:
             _write_atomic(path, lambda tmp, png=png: tmp.write_bytes(png))  # type: ignore[misc]
 
-    run_metrics = run_metrics if isinstance(run_metrics, dict) else {}
-    other_splits = {k: run_metrics[k] for k in ("validation", "test") if k != split and run_metrics.get(k)}
-    facts = {"split": split, "examples": f"{metrics['samples']:,}", "labels": f"{len(names)}"}
-    facts |= _read_run_config(run_dir / "run_config.yaml")
-    if isinstance(run_metrics.get("train"), dict):
-        facts["trained"] = _trained(run_metrics["train"])
-    heading = title or run_dir.name
-    body = _body(heading, facts, {split: metrics, **other_splits}, figures, curve, table)
     digest = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
     policy = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"
     document = (
@@ -309,6 +324,39 @@ def write_report(
     )
     _write_atomic(output, lambda tmp: tmp.write_text(document, encoding="utf-8"))
     return output
+
+
+def _single_label_page(
+    heading: str,
+    facts: dict[str, str],
+    splits: dict[str, dict[str, Any]],
+    table: pa.Table | None,
+    log_history: list[dict[str, Any]] | None,
+) -> tuple[dict[str, bytes | None], str]:
+    """The figures and the page body of a single-label split (the first of `splits`)."""
+    metrics = next(iter(splits.values()))
+    names = list(metrics["labels"])
+    matrix = np.asarray(metrics["confusion_matrix"], dtype=np.int64).reshape(len(names), len(names))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalized = np.nan_to_num(matrix / matrix.sum(axis=1, keepdims=True))
+    figures: dict[str, bytes | None] = {
+        "per_class": per_class_bars(metrics),
+        "confusion_counts": confusion_heat_map(matrix, names, normalized=False),
+        "confusion_normalized": confusion_heat_map(normalized, names, normalized=True),
+        "curves": training_curves(log_history) if log_history is not None else None,
+    }
+    curve = None
+    if table is not None and table.num_rows:
+        correct = pc.equal(table["label"], table["predicted_label"]).to_numpy(zero_copy_only=False)
+        curve = calibration(table["confidence"].to_numpy(), correct)
+        figures["calibration"] = reliability_curve(curve)
+    return figures, _body(heading, facts, splits, figures, curve, table)
+
+
+def _intro(heading: str, facts: dict[str, str]) -> list[str]:
+    """The page's heading and its line of facts, escaped."""
+    shown = " · ".join(f"{html.escape(k)}: <b>{html.escape(v)}</b>" for k, v in facts.items())
+    return [f"<h1>{html.escape(heading)}</h1>", f"<p>{shown}</p>"]
 
 
 def _body(
@@ -330,10 +378,8 @@ def _body(
         [name, *(row[k] for k in ("precision", "recall", "f1", "support"))]
         for name, row in metrics["per_class"].items()
     ]
-    shown = " · ".join(f"{html.escape(k)}: <b>{html.escape(v)}</b>" for k, v in facts.items())
     parts = [
-        f"<h1>{html.escape(heading)}</h1>",
-        f"<p>{shown}</p>",
+        *_intro(heading, facts),
         '<h2 id="metrics">Metrics</h2>',
         _table(["metric", *splits], rows),
         *_groups_section(metrics),

@@ -110,11 +110,30 @@ def detect_task(
     return "single_label", None
 
 
+def cell_labels(name: str, delimiter: str | None) -> list[str]:
+    """The labels of one multi-label cell: its list (an empty list: no label), else the cell itself."""
+    labels = label_list(name, delimiter)
+    return labels if labels is not None else [name]
+
+
+def label_occurrences(task: str, examples: Examples, delimiter: str | None) -> dict[str, int]:
+    """Rows per label: per class (single-label), per label of the lists (multi-label); none for regression."""
+    if task == "regression":
+        return {}
+    if task == "single_label":
+        return examples.label_counts()
+    counts: dict[str, int] = {}
+    for name, rows in examples.label_counts().items():
+        for label in dict.fromkeys(cell_labels(name, delimiter)):  # a label listed twice counts once
+            counts[label] = counts.get(label, 0) + rows
+    return counts
+
+
 def multi_labels(examples: Examples, delimiter: str | None) -> LabelSet:
     """Every label that occurs in the examples' lists, sorted as LabelSet sorts."""
     found: set[str] = set()
     for name in examples.label_counts():
-        found.update(label_list(name, delimiter) or [name])
+        found.update(cell_labels(name, delimiter))
     return LabelSet.from_labels(found)
 
 
@@ -128,7 +147,7 @@ def label_matrix(examples: Examples, labels: LabelSet, delimiter: str | None) ->
     by_code = np.zeros((len(examples.label_names), len(labels)), dtype=np.float32)
     unknown_codes = set()
     for code, name in enumerate(examples.label_names):
-        for label in label_list(name, delimiter) or [name]:
+        for label in cell_labels(name, delimiter):
             if label in label2id:
                 by_code[code, label2id[label]] = 1.0
             else:

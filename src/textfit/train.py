@@ -24,12 +24,14 @@ from textfit.losses import class_weights, loss_function
 from textfit.metrics import classification_report, multilabel_report, scalar_metrics, tune_thresholds
 from textfit.modeling import load_pretrained, pad_multiple, pick_precision, quiet_transformers
 from textfit.report import write_predictions, write_report
+from textfit.report_tasks import write_task_predictions
 from textfit.resume import CHECKPOINTS, CONFIG_FILE, discard_partial, partial_dir_of, resume_point
 from textfit.tasks import (
     PROBLEM_TYPES,
     best_model_metric,
     evaluation_report,
     label_matrix,
+    label_occurrences,
     targets,
     task_labels,
 )
@@ -570,8 +572,11 @@ def train(
     )
     checks.raise_on_failure()
     warnings = checks.warnings
-    advice = few_examples_advice(
-        splits.train.label_counts(), cfg.train.epochs, cfg.train.batch_size, cfg.model.name
+    advice = few_examples_advice(  # rows per class, or per label of the lists; none for regression
+        label_occurrences(task, splits.train, delimiter),
+        cfg.train.epochs,
+        cfg.train.batch_size,
+        cfg.model.name,
     )
     warnings += [advice] if advice else []
     for warning in warnings:
@@ -684,15 +689,16 @@ def train(
         partial_dir / "log_history.json", json.dumps(trainer.state.log_history, indent=2) + "\n"
     )
     write_text_atomic(model_dir / "README.md", _model_card(cfg, splits, labels, metrics))
-    report_file = None
-    if task == "single_label":  # the predictions table and report.html show single-label predictions
-        for split, (_, probabilities) in results.items():
-            write_predictions(
-                partial_dir / f"predictions-{split}.parquet", evaluated[split], labels.names, probabilities
+    for split, (_, probabilities) in results.items():
+        predictions_file = partial_dir / f"predictions-{split}.parquet"
+        if task == "single_label":
+            write_predictions(predictions_file, evaluated[split], labels.names, probabilities)
+        else:
+            truth = targets(task, evaluated[split], labels, delimiter)
+            write_task_predictions(
+                predictions_file, task, evaluated[split], labels.names, probabilities, truth, thresholds
             )
-        report_file = _write_report(partial_dir, run_dir, warnings)
-    else:
-        logger.info("no report.html for a %s run: the metrics are in metrics.json", task)
+    report_file = _write_report(partial_dir, run_dir, warnings)
     finish_run(partial_dir, run_dir)
     logger.info("saved the run to %s", run_dir)
     _barrier(args)  # before a push, which may outlast the other processes' wait
