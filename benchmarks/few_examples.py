@@ -6,6 +6,7 @@ trains MiniLM on it with textfit's defaults and with the settings textfit sugges
 (7,600 rows). The validation set is textfit's default: a stratified 10% of the sample.
 
 Usage: `python benchmarks/few_examples.py --seeds 42 1 2 --settings defaults suggested --workdir /tmp/few`
+(`--model mpnet` for the larger preset).
 """
 
 from __future__ import annotations
@@ -47,11 +48,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42])
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--workdir", type=Path, default=Path("runs/few_examples"))
+    parser.add_argument("--model", default="minilm", help="minilm, mpnet, a folder or a hub id")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     train_file = args.workdir / "train.csv"
     rows = sample(DATA / "train.csv", args.per_class, 0, train_file)
-    print(f"{rows} training rows ({args.per_class} per class, sample seed 0); test: {DATA / 'test.csv'}")
+    print(f"{rows} training rows ({args.per_class} per class, sample seed 0), {args.model}")
+    print(f"test: {DATA / 'test.csv'}")
     print("\n| settings | seed | test accuracy | test macro-F1 | train s |")
     print("|---|---:|---:|---:|---:|")
     results: dict[str, list[float]] = {}
@@ -61,7 +64,8 @@ def main() -> None:
             result = textfit.train(
                 train_file=train_file,
                 test_file=DATA / "test.csv",
-                output_dir=args.workdir / f"{key}-{seed}",
+                output_dir=args.workdir / f"{args.model}-{key}-{seed}",
+                model=args.model,
                 seed=seed,
                 progress=False,
                 overwrite=True,
