@@ -84,6 +84,18 @@ def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
         raise
 
 
+def example_columns(examples: Examples) -> dict[str, Any]:
+    """The columns every predictions table starts with: row (1-based), text, text_pair, label."""
+    columns: dict[str, Any] = {
+        "row": pa.array(np.asarray(examples.rows, dtype=np.int64) + 1),
+        "text": examples.column("text"),
+    }
+    if examples.text_pairs is not None:
+        columns["text_pair"] = examples.column("text_pair")
+    columns["label"] = pa.array(examples.labels, pa.string())
+    return columns
+
+
 def write_predictions(
     path: Path, examples: Examples, names: Sequence[str], probabilities: NDArray[np.floating[Any]]
 ) -> Path:
@@ -94,13 +106,7 @@ def write_predictions(
     """
     probabilities = np.asarray(probabilities, dtype=np.float32).reshape(len(examples), len(names))
     predicted = probabilities.argmax(axis=1)
-    columns: dict[str, Any] = {
-        "row": pa.array(np.asarray(examples.rows, dtype=np.int64) + 1),
-        "text": examples.column("text"),
-    }
-    if examples.text_pairs is not None:
-        columns["text_pair"] = examples.column("text_pair")
-    columns["label"] = pa.array(examples.labels, pa.string())
+    columns = example_columns(examples)
     columns["predicted_label"] = pa.array([names[i] for i in predicted.tolist()], pa.string())
     columns["confidence"] = pa.array(probabilities.max(axis=1, initial=0.0))
     columns["probabilities"] = pa.FixedSizeListArray.from_arrays(pa.array(probabilities.ravel()), len(names))

@@ -26,7 +26,7 @@ from textfit.figures import (
     residual_histogram,
     training_curves,
 )
-from textfit.report import TEXT_CHARS, WRONG_EXAMPLES, _figure, _table, _write_atomic
+from textfit.report import TEXT_CHARS, WRONG_EXAMPLES, _figure, _table, _write_atomic, example_columns
 
 __all__ = ["task_page", "write_task_predictions"]
 
@@ -70,13 +70,7 @@ def write_task_predictions(
     multi-label: true (1 / 0 per label) and probabilities (per label, in `names` order), the
     thresholds in the metadata; regression: value (the true number) and predicted.
     """
-    columns: dict[str, Any] = {
-        "row": pa.array(np.asarray(examples.rows, dtype=np.int64) + 1),
-        "text": examples.column("text"),
-    }
-    if examples.text_pairs is not None:
-        columns["text_pair"] = examples.column("text_pair")
-    columns["label"] = pa.array(examples.labels, pa.string())
+    columns = example_columns(examples)
     metadata = {"textfit.labels": json.dumps(list(names)), "textfit.task": task}
     if task == "multi_label":
         width = len(names)
