@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import CLASS_WORDS, class_rows, read_csv
 from textfit import Classifier, DataError, ModelError, evaluate, predict_file
@@ -335,3 +336,33 @@ def test_evaluate_names_the_row_of_an_unknown_label(
     assert "row 3 (line 4) has label 'neutral'" in message
     assert message.endswith("Labels the model knows: 'negative', 'positive'")
     assert err.value.hint == "fix those labels, or retrain with them in the training file"
+
+
+def test_a_loaded_model_predicts_in_bf16_weights_and_eager_attention_with_the_fp32_labels(
+    tiny_run_dir: Path,
+) -> None:
+    texts = ["good great day", "awful sad movie", "it was really lovely", "terrible bad it is"]
+    fp32 = Classifier.load(tiny_run_dir, precision="fp32")
+    bf16 = Classifier.load(tiny_run_dir, precision="bf16")
+
+    assert {p.dtype for p in fp32.model.parameters()} == {torch.float32}
+    assert {p.dtype for p in bf16.model.parameters()} == {torch.bfloat16}  # cast once, not per batch
+    assert bf16.model.config._attn_implementation == "eager"  # on a CPU: cheaper than SDPA's kernel
+    expected = fp32.predict_proba(texts)
+    got = bf16.predict_proba(texts)
+    assert got.dtype == np.float32
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+    np.testing.assert_allclose(got, expected, atol=0.03)
+
+
+def test_a_model_given_to_a_classifier_keeps_its_weights_and_attention(tiny_run_dir: Path) -> None:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_run_dir / "model")
+    attention = model.config._attn_implementation
+    classifier = Classifier(model, AutoTokenizer.from_pretrained(tiny_run_dir / "model"), precision="bf16")
+
+    classifier.predict(["good day"])
+
+    assert {p.dtype for p in model.parameters()} == {torch.float32}  # it may go on training
+    assert model.config._attn_implementation == attention
