@@ -89,13 +89,12 @@ class CheckReport:
         """'task: multi-label (detected from the labels; labels joined by '|')'; None without a task."""
         if self.task is None:
             return None
-        how = "detected from the labels" if self.task_detected else "given"
-        if self.task_detected is None:
-            how = ""
+        how = []
+        if self.task_detected is not None:
+            how.append("detected from the labels" if self.task_detected else "given")
         if self.task == "multi_label":
-            joined = f"labels joined by {self.label_delimiter!r}" if self.label_delimiter else "JSON lists"
-            how = f"{how}; {joined}" if how else joined
-        return f"task: {self.task.replace('_', '-')}" + (f" ({how})" if how else "")
+            how.append(f"labels joined by {self.label_delimiter!r}" if self.label_delimiter else "JSON lists")
+        return f"task: {self.task.replace('_', '-')}" + (f" ({'; '.join(how)})" if how else "")
 
     @property
     def failed(self) -> list[Check]:
