@@ -124,6 +124,30 @@ def test_auto_precision_is_the_one_training_would_pick(
         Classifier.load(tiny_run_dir, device="cpu", precision="fp16")
 
 
+def test_cpu_batches_hold_at_most_1024_padded_tokens(tiny_run_dir: Path) -> None:
+    classifier = Classifier.load(tiny_run_dir, device="cpu")
+    widths: list[tuple[int, int]] = []
+    logits = classifier._logits
+    classifier._logits = lambda features: (
+        widths.append(  # type: ignore[method-assign]
+            (len(features), max(len(f["input_ids"]) for f in features))
+        )
+        or logits(features)
+    )
+    texts = [" ".join(["word"] * n) for n in (3, 5, 8, 40, 60, 90, 120) for _ in range(20)]
+
+    probabilities = classifier.predict_proba(texts)
+
+    assert sum(rows for rows, _ in widths) == len(texts)
+    assert all(rows * width <= 1024 for rows, width in widths)
+    assert max(rows for rows, _ in widths) == 64  # short texts still fill a batch of batch_size
+    assert np.allclose(
+        probabilities,
+        Classifier.load(tiny_run_dir, device="cpu", batch_size=1).predict_proba(texts),
+        atol=1e-2,
+    )
+
+
 def test_length_batches_cap_rows_and_padded_tokens() -> None:
     lengths = [5, 300, 40, 7, 41, 6, 39, 8, 100, 101, 5]
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import torch
 from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 import textfit
 from conftest import CLASS_WORDS, FILLER_WORDS, class_rows, pair_rows, read_csv, write_csv
@@ -307,6 +308,40 @@ def test_long_texts_are_cut_with_a_warning(
     assert "100.0% of training texts are longer than 16 tokens and will be cut" in result.warnings
 
 
+def test_validation_loss_is_the_mean_over_rows_of_unequal_batches(
+    tiny_settings: dict[str, Any], make_csv: Any, tmp_path: Path
+) -> None:
+    # Rows of 3 to 60 tokens: under the 1,024-token cap the batches of 32 hold 17 to 32 rows. The
+    # Trainer alone would weigh every batch's mean loss as 32 rows.
+    rows = [
+        {"text": " ".join([*FILLER_WORDS * (i % 6), row["text"]]), "label": row["label"]}
+        for i, row in enumerate(class_rows(CLASS_WORDS, 30))
+    ]
+    settings = quick(tiny_settings, max_length=64, eval_batch_size=32, logging_strategy="epoch")
+    result = textfit.train(
+        train_file=make_csv("train.csv", class_rows(CLASS_WORDS, 12, start=30)),
+        validation_file=make_csv("validation.csv", rows),
+        output_dir=tmp_path / "run",
+        progress=False,
+        **settings,
+    )
+
+    history = json.loads((Path(result.run_dir) / "log_history.json").read_text())
+    logged = [entry["eval_loss"] for entry in history if "eval_loss" in entry][-1]
+    model = AutoModelForSequenceClassification.from_pretrained(Path(result.run_dir) / "model").eval()
+    tokenizer = AutoTokenizer.from_pretrained(Path(result.run_dir) / "model")
+    label_ids = model.config.label2id
+    with torch.no_grad():
+        losses = [
+            model(
+                **tokenizer(row["text"], truncation=True, max_length=64, return_tensors="pt"),
+                labels=torch.tensor([label_ids[row["label"]]]),
+            ).loss.item()
+            for row in rows
+        ]
+    assert logged == pytest.approx(sum(losses) / len(losses), abs=1e-4)
+
+
 def test_train_runs_the_data_checks_and_keeps_their_warnings(
     tiny_settings: dict[str, Any], make_csv: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -509,3 +544,23 @@ def test_cpu_fast_path_is_used_while_training_only(
     assert result.metrics["validation"]["accuracy"] >= 0.9
     saved = json.loads((result.run_dir / "model" / "config.json").read_text(encoding="utf-8"))
     assert not any("attn" in key for key in saved), "the saved model does not depend on textfit"
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_freeze_embeddings_keeps_the_word_embeddings_as_pretrained(
+    frozen: bool, tiny_settings: dict[str, Any], tiny_model_dir: Path, binary_csv: Path, tmp_path: Path
+) -> None:
+    result = textfit.train(
+        **quick(tiny_settings, freeze_embeddings=frozen),
+        train_file=binary_csv,
+        output_dir=tmp_path / "run",
+        progress=False,
+    )
+
+    before = load_file(tiny_model_dir / "model.safetensors")
+    after = load_file(result.run_dir / "model" / "model.safetensors")
+    name = "bert.embeddings.word_embeddings.weight"
+    assert torch.equal(before[name], after[name]) == frozen
+    assert not torch.equal(
+        before["bert.encoder.layer.0.output.dense.weight"], after["bert.encoder.layer.0.output.dense.weight"]
+    )

@@ -253,6 +253,9 @@ class TrainConfig(_Section):
     cpu_fast_path: bool = Field(
         True, description="On a CPU, train with textfit's cheaper dropout masks and attention."
     )
+    freeze_embeddings: bool = Field(
+        False, description="Keep the word-embedding matrix as pretrained (the other weights train)."
+    )
     report_to: list[str] = Field(
         default_factory=lambda: ["none"],
         description="Experiment trackers the Trainer logs to: none, or some of "

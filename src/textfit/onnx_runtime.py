@@ -155,6 +155,9 @@ class OnnxClassifier(Classifier):
         logger.info("model %s in ONNX Runtime, %s", run_dir / "onnx" / MODELS[precision], precision)
         return cls(session, config, tokenizer, batch_size, precision)
 
+    def _device_type(self) -> str:
+        return "cpu"  # the CPUExecutionProvider
+
     def _logits(self, features: list[dict[str, Any]]) -> NDArray[np.float32]:
         batch = self.tokenizer.pad(features, return_tensors="np")
         shape = batch["input_ids"].shape

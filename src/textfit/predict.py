@@ -21,15 +21,12 @@ from numpy.typing import NDArray
 from textfit.config import DataConfig, write_text_atomic
 from textfit.data import Table, find_columns, read_table, table_format, text_column, with_trained_columns
 from textfit.errors import DataError, ModelError
-from textfit.modeling import check_remote_code, pad_multiple, pick_precision, quiet_transformers
+from textfit.modeling import batch_tokens, check_remote_code, pad_multiple, pick_precision, quiet_transformers
 from textfit.tasks import TASKS_OF_PROBLEM_TYPES
 
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (texts done, texts in all)
-
-# Padded tokens per prediction batch: batches of long texts hold fewer rows, which bounds memory.
-MAX_BATCH_TOKENS = 8192
 
 
 def length_batches(lengths: Sequence[int], batch_size: int, max_tokens: int) -> list[NDArray[np.intp]]:
@@ -200,7 +197,7 @@ class Classifier:
         Args:
             model: a sequence-classification model (on the device to predict on).
             tokenizer: its tokenizer.
-            batch_size: most texts per forward pass (fewer when they are long: MAX_BATCH_TOKENS).
+            batch_size: most texts per forward pass (fewer when they are long: modeling.batch_tokens).
             precision: auto (bf16 where the hardware runs it fast, as in training), fp32, bf16 or
                 fp16. bf16 runs under autocast; the weights of a model given here stay as they are
                 (`load` casts its own once).
@@ -317,7 +314,7 @@ class Classifier:
             dict(zip(encoded.keys(), values, strict=True)) for values in zip(*encoded.values(), strict=True)
         ]
         batches = length_batches(
-            [len(ids) for ids in encoded["input_ids"]], self.batch_size, MAX_BATCH_TOKENS
+            [len(ids) for ids in encoded["input_ids"]], self.batch_size, batch_tokens(self._device_type())
         )
         logits = np.zeros((len(features), len(self.labels)), dtype=np.float32)
         done = 0
@@ -334,6 +331,10 @@ class Classifier:
             return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
         shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
         return shifted / shifted.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]
+
+    def _device_type(self) -> str:
+        """Where the forward pass runs: "cpu", "cuda", ..."""
+        return str(self.model.device.type)
 
     def _logits(self, features: list[dict[str, Any]]) -> NDArray[np.float32]:
         """The model's logits for one batch of tokenized texts (padded here)."""
