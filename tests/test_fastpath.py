@@ -79,7 +79,7 @@ def test_enable_gives_the_same_loss_and_gradients_as_eager_attention(tiny_model_
     reference = _bert(tiny_model_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     fast = copy.deepcopy(reference)
 
-    assert fastpath.enable(fast) == ["dropout", "attention"]
+    assert fastpath.enable(fast) == ["dropout", "layer norm", "attention"]
     assert fast.config._attn_implementation == fastpath.ATTENTION
     input_ids = torch.tensor([[2, 10, 11, 12, 13, 3], [2, 14, 15, 3, 0, 0]])
     attention_mask = (input_ids != 0).long()
@@ -91,6 +91,38 @@ def test_enable_gives_the_same_loss_and_gradients_as_eager_attention(tiny_model_
         if name.endswith("key.bias"):  # its true gradient is 0 (softmax ignores a per-row shift): noise
             continue
         torch.testing.assert_close(b.grad, a.grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_under_bf16_autocast_layer_norms_give_bf16_and_the_gradients_stay_close(tiny_model_dir: Path) -> None:
+    reference = _bert(tiny_model_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    fast = copy.deepcopy(reference)
+    fastpath.enable(fast)
+    dtypes: list[torch.dtype] = []
+    for module in fast.modules():
+        if isinstance(module, torch.nn.LayerNorm):
+            module.register_forward_hook(lambda _m, _i, output: dtypes.append(output.dtype))
+    input_ids = torch.tensor([[2, 10, 11, 12, 13, 3], [2, 14, 15, 3, 0, 0]])
+    losses = []
+    for model in (reference, fast):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(
+                input_ids=input_ids, attention_mask=(input_ids != 0).long(), labels=torch.tensor([0, 1])
+            ).loss
+        loss.backward()
+        losses.append(loss.item())
+
+    assert dtypes
+    assert set(dtypes) == {torch.bfloat16}
+    assert losses[1] == pytest.approx(losses[0], abs=2e-2)
+    for (name, a), (_, b) in zip(reference.named_parameters(), fast.named_parameters(), strict=True):
+        assert b.grad is not None, name
+        assert b.grad.dtype == torch.float32, name
+        if not name.endswith("key.bias"):  # its true gradient is 0: noise
+            cosine = torch.nn.functional.cosine_similarity(a.grad.flatten(), b.grad.flatten(), dim=0)
+            assert cosine > 0.99, name
+    fastpath.disable(fast)
+    assert not any(isinstance(m, fastpath.Bf16LayerNorm) for m in fast.modules())
+    assert sum(type(m) is torch.nn.LayerNorm for m in fast.modules()) == len(dtypes)  # one call each
 
 
 def test_enable_swaps_every_dropout_and_disable_restores_the_attention(tiny_model_dir: Path) -> None:

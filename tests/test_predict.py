@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -390,3 +393,39 @@ def test_a_model_given_to_a_classifier_keeps_its_weights_and_attention(tiny_run_
 
     assert {p.dtype for p in model.parameters()} == {torch.float32}  # it may go on training
     assert model.config._attn_implementation == attention
+
+
+MMAPPED_BLOCKS_AFTER_4_MIB = """
+import ctypes, os, sys
+from textfit.modeling import keep_freed_memory
+
+FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in FIELDS.split()]
+
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.mallinfo2.restype = ctypes.c_void_p, MallInfo2
+print(keep_freed_memory())
+mapped = libc.mallinfo2().hblks
+block = libc.malloc(4 << 20)
+print(libc.mallinfo2().hblks - mapped)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
+@pytest.mark.parametrize("tunables", [None, "glibc.malloc.check=0"])
+def test_keep_freed_memory_serves_mid_sized_blocks_from_the_heap(tunables: str | None) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "GLIBC_TUNABLES"}
+    env.update({"GLIBC_TUNABLES": tunables} if tunables else {})
+    run = subprocess.run(
+        [sys.executable, "-c", MMAPPED_BLOCKS_AFTER_4_MIB],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    # glibc maps a fresh 4 MiB block of its own (threshold 128 KiB) unless told to keep up to 32 MiB;
+    # a user's GLIBC_TUNABLES is left alone.
+    assert run.stdout.split() == (["True", "0"] if tunables is None else ["False", "1"])

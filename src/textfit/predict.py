@@ -21,7 +21,14 @@ from numpy.typing import NDArray
 from textfit.config import DataConfig, write_text_atomic
 from textfit.data import Table, find_columns, read_table, table_format, text_column, with_trained_columns
 from textfit.errors import DataError, ModelError
-from textfit.modeling import batch_tokens, check_remote_code, pad_multiple, pick_precision, quiet_transformers
+from textfit.modeling import (
+    batch_tokens,
+    check_remote_code,
+    keep_freed_memory,
+    pad_multiple,
+    pick_precision,
+    quiet_transformers,
+)
 from textfit.tasks import TASKS_OF_PROBLEM_TYPES
 
 logger = logging.getLogger(__name__)
@@ -251,6 +258,8 @@ class Classifier:
                 folder, use_safetensors=None if allow_pickle else True, trust_remote_code=trust_remote_code
             )
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if device == "cpu":
+            keep_freed_memory()
         classifier = cls(model.to(device), tokenizer, batch_size, precision)
         classifier._prepare_for_inference()
         logger.info("model %s on %s, in %s (--precision %s)", folder, device, classifier.precision, precision)

@@ -639,7 +639,7 @@ def train(
         model.get_input_embeddings().weight.requires_grad_(not cfg.train.freeze_embeddings)
         if cfg.train.cpu_fast_path and not torch.cuda.is_available():
             switched = fastpath.enable(model)
-            logger.info("CPU fast path for %s (train.cpu_fast_path)", " and ".join(switched) or "nothing")
+            logger.info("CPU fast path for %s (train.cpu_fast_path)", ", ".join(switched) or "nothing")
         trainer = _trainer_class(cfg.train.group_by_length)(
             model=model,
             args=args,
