@@ -196,7 +196,7 @@ def disable(model: Any) -> None:
     """Switch a model's attention and layer norms back (FastDropout does nothing in eval mode)."""
     for module in model.modules():
         if type(module) is Bf16LayerNorm:
-            module.__class__ = nn.LayerNorm
+            module.__class__ = nn.LayerNorm  # type: ignore[assignment]
     previous = getattr(model, "_textfit_previous_attention", None)
     if previous is not None:
         model.set_attn_implementation(previous)

@@ -274,9 +274,9 @@ def batch_tokens(device_type: str | None = None) -> int:
     """Most padded tokens in an inference batch: 1,024 on a CPU, 8,192 on a GPU.
 
     Batches cut from texts sorted by length hold fewer rows as the texts grow longer, which keeps
-    the padding of the long tail small: on SMS spam a CPU predicts about 10% more texts/s with
-    1,024 than with 8,192 (512 and 2,048 are slower; benchmarks/RESULTS.md, section 4). A GPU
-    wants large batches.
+    the padding of the long tail small (SMS spam: 1.05x the real tokens against 1.11x with 8,192)
+    and the memory of a batch bounded: predicting AG News test peaks at 1,000 MiB against 1,635
+    MiB with 8,192, at the same speed (benchmarks/RESULTS.md, section 4). A GPU wants large batches.
 
     Args:
         device_type: "cuda", "cpu", ...; by default the device training would use.
@@ -298,7 +298,7 @@ def keep_freed_memory() -> bool:
     Prediction batches differ in shape, so each batch's activations are fresh allocations; above
     glibc's adaptive threshold they are mapped anew and every page faults on first touch (GELU's
     output alone: 0.8 against 0.5 ms a call). With the threshold fixed at 32 MiB and up to 256 MiB
-    of free heap kept, prediction on SMS spam runs 10% faster on a CPU (benchmarks/RESULTS.md,
+    of free heap kept, prediction on SMS spam runs 8-10% faster on a CPU (benchmarks/RESULTS.md,
     section 4); the process may hold that much more memory between calls. Skipped where the C
     library is not glibc, and where the user set GLIBC_TUNABLES.
 

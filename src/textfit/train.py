@@ -174,11 +174,13 @@ def _trainer_class(group_by_length: bool) -> Any:
     from transformers import Trainer
 
     class BudgetEvalTrainer(Trainer):  # a real need: the Trainer batches evaluation by rows only
+        _loss_sums: list[tuple[float, int]]  # (sum of the batch's losses, rows) of one evaluation
+
         def get_eval_dataloader(self, eval_dataset: Any = None) -> Any:
             # One process: the validation rows (sorted by length) in batches of at most
             # eval_batch_size rows and modeling.batch_tokens padded tokens. Without the cap, the
             # last batch of SMS spam's validation set pads 30 texts to 221 tokens: a third of the time.
-            dataset = self.eval_dataset if eval_dataset is None else eval_dataset
+            dataset: Any = self.eval_dataset if eval_dataset is None else eval_dataset
             if self.args.world_size > 1 or isinstance(dataset, str) or "length" not in dataset.column_names:
                 return super().get_eval_dataloader(eval_dataset)
             batches = length_batches(
@@ -195,19 +197,22 @@ def _trainer_class(group_by_length: bool) -> Any:
 
         def prediction_step(self, model: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
             loss, logits, labels = super().prediction_step(model, inputs, *args, **kwargs)
-            if loss is not None:  # the Trainer weighs each batch's mean loss as eval_batch_size rows
+            if loss is not None and hasattr(self, "_loss_sums"):
                 rows = len(inputs["input_ids"])
-                self._loss_sums = [*getattr(self, "_loss_sums", []), (float(loss) * rows, rows)]
+                self._loss_sums.append((float(loss) * rows, rows))
             return loss, logits, labels
 
         def evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
-            self._loss_sums: list[tuple[float, int]] = []
+            # The Trainer weighs each batch's mean loss as eval_batch_size rows; report the mean over rows.
+            self._loss_sums = []
             output = super().evaluation_loop(*args, **kwargs)
             prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
-            if self._loss_sums and f"{prefix}_loss" in output.metrics:  # the mean over rows
-                output.metrics[f"{prefix}_loss"] = sum(total for total, _ in self._loss_sums) / sum(
+            metrics: Any = output.metrics
+            if self._loss_sums and metrics and f"{prefix}_loss" in metrics:
+                metrics[f"{prefix}_loss"] = sum(total for total, _ in self._loss_sums) / sum(
                     rows for _, rows in self._loss_sums
                 )
+            del self._loss_sums
             return output
 
     if not group_by_length:
