@@ -203,7 +203,10 @@ def _trainer_class(group_by_length: bool) -> Any:
             return loss, logits, labels
 
         def evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
-            # The Trainer weighs each batch's mean loss as eval_batch_size rows; report the mean over rows.
+            # The Trainer weighs each batch's mean loss as eval_batch_size rows; report the mean over
+            # rows. One process only: with several, each sees its own shard (the Trainer gathers).
+            if self.args.world_size > 1:
+                return super().evaluation_loop(*args, **kwargs)
             self._loss_sums = []
             output = super().evaluation_loop(*args, **kwargs)
             prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
