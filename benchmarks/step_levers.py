@@ -6,7 +6,10 @@ All-MiniLM-L6-v2 with the CPU fast path, bf16 autocast, fused AdamW and gradient
 spam training batches of 32 texts of similar length (in random order). For each block of batches,
 every variant trains on those same batches in turn, so that the machine's speed changes hit every
 variant alike. Variants:
-- "fp32 layer norms": the fast path before `Bf16LayerNorm` (layer norms return fp32 under autocast);
+- "fp32 layer norms": the fast path before `Bf16LayerNorm` (layer norms return fp32 under autocast)
+  and `RowGradientEmbedding`;
+- "bf16 layer norms": with `Bf16LayerNorm`, without `RowGradientEmbedding` (a fresh embedding
+  gradient every step);
 - "now": `textfit.fastpath.enable` as `textfit train` uses it;
 - "now + frozen word embeddings": `train.freeze_embeddings`.
 Prints rows/s per variant and the fixed cost of a step (a batch of 2 short texts).
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sms_spam" / "train.csv"
-VARIANTS = ("fp32 layer norms", "now", "now + frozen word embeddings")
+VARIANTS = ("fp32 layer norms", "bf16 layer norms", "now", "now + frozen word embeddings")
 
 
 def main() -> None:
@@ -51,13 +54,16 @@ def main() -> None:
     model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=len(names)).train()
     fastpath.enable(model)
     norms = [module for module in model.modules() if isinstance(module, torch.nn.LayerNorm)]
-    embeddings = model.get_input_embeddings().weight
+    lookup = model.get_input_embeddings()
+    embeddings = lookup.weight
     optimizers: dict[str, Any] = {}
 
     def use(variant: str) -> None:
         for module in norms:
             module.__class__ = torch.nn.LayerNorm if variant == VARIANTS[0] else fastpath.Bf16LayerNorm
-        embeddings.requires_grad_(variant != VARIANTS[2])
+        lookup.__class__ = fastpath.RowGradientEmbedding if variant in VARIANTS[2:] else torch.nn.Embedding
+        lookup.kept_gradient = lookup.written = None  # a fresh kept gradient for each block
+        embeddings.requires_grad_(variant != VARIANTS[3])
         embeddings.grad = None
 
     def step(batch: list[int], variant: str) -> None:

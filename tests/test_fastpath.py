@@ -79,7 +79,7 @@ def test_enable_gives_the_same_loss_and_gradients_as_eager_attention(tiny_model_
     reference = _bert(tiny_model_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     fast = copy.deepcopy(reference)
 
-    assert fastpath.enable(fast) == ["dropout", "layer norm", "attention"]
+    assert fastpath.enable(fast) == ["dropout", "layer norm", "embedding gradient", "attention"]
     assert fast.config._attn_implementation == fastpath.ATTENTION
     input_ids = torch.tensor([[2, 10, 11, 12, 13, 3], [2, 14, 15, 3, 0, 0]])
     attention_mask = (input_ids != 0).long()
@@ -91,6 +91,33 @@ def test_enable_gives_the_same_loss_and_gradients_as_eager_attention(tiny_model_
         if name.endswith("key.bias"):  # its true gradient is 0 (softmax ignores a per-row shift): noise
             continue
         torch.testing.assert_close(b.grad, a.grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_the_kept_embedding_gradient_equals_a_fresh_one_step_after_step(tiny_model_dir: Path) -> None:
+    reference = _bert(tiny_model_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    fast = copy.deepcopy(reference)
+    fastpath.enable(fast)
+    # Step 1 writes rows 10-13, step 2 rows 14-16 (twice: accumulated), then both without zeroing.
+    # Row 0 is BERT's padding row: no gradient, as nn.Embedding's.
+    batches = [
+        [torch.tensor([[2, 10, 11, 12, 13, 3]])],
+        [torch.tensor([[2, 14, 15, 3, 0, 0]]), torch.tensor([[2, 16, 3, 0, 0, 0]])],
+    ]
+    name = "bert.embeddings.word_embeddings.weight"
+    for step in batches:
+        for model in (reference, fast):
+            model.zero_grad(set_to_none=True)
+            for input_ids in step:
+                model(input_ids=input_ids, labels=torch.tensor([1])).loss.backward()
+        want = dict(reference.named_parameters())[name].grad
+        got = dict(fast.named_parameters())[name].grad
+        torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-4)
+        assert torch.count_nonzero(got[10:14].abs().sum(dim=1)) == (4 if step is batches[0] else 0)
+        assert not got[0].any()
+
+    fastpath.disable(fast)
+    assert type(fast.get_input_embeddings()) is torch.nn.Embedding
+    assert "kept_gradient" not in vars(fast.get_input_embeddings())
 
 
 def test_under_bf16_autocast_layer_norms_give_bf16_and_the_gradients_stay_close(tiny_model_dir: Path) -> None:

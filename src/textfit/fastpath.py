@@ -90,6 +90,64 @@ class Bf16LayerNorm(nn.LayerNorm):
             )
 
 
+class _RowGradient(torch.autograd.Function):
+    """An embedding lookup whose backward adds into the rows of a gradient kept from step to step."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, ids: torch.Tensor, weight: torch.Tensor, module: RowGradientEmbedding
+    ) -> torch.Tensor:
+        ctx.save_for_backward(ids)
+        ctx.module = module
+        return nn.functional.embedding(ids, weight, module.padding_idx)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[None, None, None]:
+        (ids,) = ctx.saved_tensors
+        module: RowGradientEmbedding = ctx.module
+        rows, grad = ids.reshape(-1), grad.reshape(-1, grad.shape[-1]).to(module.weight.dtype)
+        if module.padding_idx is not None:  # as nn.Embedding: the padding row gets no gradient
+            keep = rows != module.padding_idx
+            rows, grad = rows[keep], grad[keep]
+        weight = module.weight
+        if weight.grad is None:  # a new step: the kept gradient, zero again where the last one wrote
+            kept = module.kept_gradient
+            if kept is None or kept.shape != weight.shape:
+                kept = module.kept_gradient = torch.zeros_like(weight)
+            elif module.written is not None:
+                kept.index_fill_(0, module.written, 0.0)
+            weight.grad = kept
+            module.written = rows
+        elif weight.grad is module.kept_gradient and module.written is not None:  # accumulating
+            module.written = torch.cat([module.written, rows])
+        else:  # a gradient someone else set: add to it, write nothing down
+            module.written = None
+        weight.grad.index_add_(0, rows, grad)
+        return None, None, None
+
+
+class RowGradientEmbedding(nn.Embedding):
+    """nn.Embedding whose weight gradient is one tensor kept across steps, zeroed only where written.
+
+    nn.Embedding's backward builds a fresh zero gradient of the whole matrix in every step (MiniLM:
+    30,522 x 384 floats, 9-13 ms of a 266 ms step on SMS spam, 5%) and adds the batch's rows to it.
+    Here the gradient is the same dense tensor each step: the rows the last step wrote are zeroed
+    and this step's rows added, so the optimizer and clipping see the same dense gradient as
+    before. One process only: with several, the gradient must go through autograd for the
+    all-reduce, and the lookup is nn.Embedding's. No parameters of its own.
+    """
+
+    kept_gradient: torch.Tensor | None = None
+    written: torch.Tensor | None = None
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """The lookup; in training with a gradient, through _RowGradient."""
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if not (self.training and self.weight.requires_grad and torch.is_grad_enabled()) or distributed:
+            return super().forward(input)
+        return _RowGradient.apply(input, self.weight, self)  # type: ignore[no-untyped-call,no-any-return]
+
+
 def _dropped(probs: torch.Tensor, keep: torch.Tensor | None, scale: float) -> torch.Tensor:
     return probs.mul(keep).mul_(scale) if keep is not None else probs
 
@@ -183,6 +241,11 @@ def enable(model: Any) -> list[str]:
     for module in norms:
         module.__class__ = Bf16LayerNorm  # the same parameters and state dict
     switched += ["layer norm"] if norms else []
+    embedding = model.get_input_embeddings()
+    plain = embedding.max_norm is None and not (embedding.sparse or embedding.scale_grad_by_freq)
+    if type(embedding) is nn.Embedding and plain:
+        embedding.__class__ = RowGradientEmbedding
+        switched.append("embedding gradient")
     _register()
     previous = model.config._attn_implementation
     try:
@@ -198,6 +261,10 @@ def disable(model: Any) -> None:
     for module in model.modules():
         if type(module) is Bf16LayerNorm:
             module.__class__ = nn.LayerNorm  # type: ignore[assignment]
+        elif type(module) is RowGradientEmbedding:
+            vars(module).pop("kept_gradient", None)  # the gradient it kept, and the rows written
+            vars(module).pop("written", None)
+            module.__class__ = nn.Embedding  # type: ignore[assignment]
     previous = getattr(model, "_textfit_previous_attention", None)
     if previous is not None:
         model.set_attn_implementation(previous)
