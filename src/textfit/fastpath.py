@@ -10,8 +10,9 @@ Besides the matrix products, two costs dominate a CPU training step (benchmarks/
   fp32 probabilities and the mask of every layer: 2.9 GB for a batch of 32 texts of 238 tokens.
   `attention` keeps the bf16 probabilities and a bool mask, and recomputes the rest backwards.
 
-`enable(model)` switches a model to both for training, and its layer norms to bf16 outputs under
-autocast (`Bf16LayerNorm`); `disable(model)` switches the attention and layer norms back.
+`enable(model)` switches a model to both for training, its layer norms to bf16 outputs under
+autocast (`Bf16LayerNorm`) and its word embeddings to a gradient kept across steps
+(`RowGradientEmbedding`); `disable(model)` switches the attention, layer norms and embeddings back.
 The weights and the saved model are not touched, and on a GPU none of this is used.
 """
 
