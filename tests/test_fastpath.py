@@ -120,6 +120,31 @@ def test_the_kept_embedding_gradient_equals_a_fresh_one_step_after_step(tiny_mod
     assert "kept_gradient" not in vars(fast.get_input_embeddings())
 
 
+def test_a_gradient_set_elsewhere_is_added_to_and_the_kept_one_stays_clean(tiny_model_dir: Path) -> None:
+    reference = _bert(tiny_model_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    fast = copy.deepcopy(reference)
+    fastpath.enable(fast)
+    first, second = torch.tensor([[2, 10, 11, 3]]), torch.tensor([[2, 14, 15, 3]])
+    for model in (reference, fast):
+        model(input_ids=first, labels=torch.tensor([1])).loss.backward()  # kept gradient: rows 10, 11
+        weight = model.get_input_embeddings().weight
+        weight.grad = torch.ones_like(weight)  # set elsewhere, as a tied weight's would be
+        model(input_ids=second, labels=torch.tensor([0])).loss.backward()
+    for model in (reference, fast):
+        assert model.get_input_embeddings().weight.grad[0].eq(1).all()  # untouched rows keep the 1
+    torch.testing.assert_close(
+        fast.get_input_embeddings().weight.grad, reference.get_input_embeddings().weight.grad
+    )
+
+    for model in (reference, fast):
+        model.zero_grad(set_to_none=True)
+        model(input_ids=second, labels=torch.tensor([0])).loss.backward()  # the kept one again
+
+    got, want = fast.get_input_embeddings().weight.grad, reference.get_input_embeddings().weight.grad
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-4)
+    assert not got[10:12].any()  # the rows the first step wrote into the kept gradient
+
+
 def test_under_bf16_autocast_layer_norms_give_bf16_and_the_gradients_stay_close(tiny_model_dir: Path) -> None:
     reference = _bert(tiny_model_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     fast = copy.deepcopy(reference)

@@ -121,8 +121,8 @@ class _RowGradient(torch.autograd.Function):
             module.written = rows
         elif weight.grad is module.kept_gradient and module.written is not None:  # accumulating
             module.written = torch.cat([module.written, rows])
-        else:  # a gradient someone else set: add to it, write nothing down
-            module.written = None
+        # else: a gradient set elsewhere (a tied weight's, say): add to it; `written` stays that of
+        # the kept gradient, which is zeroed where it says when next used.
         weight.grad.index_add_(0, rows, grad)
         return None, None, None
 
