@@ -227,7 +227,7 @@ def enable(model: Any) -> list[str]:
     """Switch a model's dropout, and its attention where it supports the switch, to the CPU fast path.
 
     Returns:
-        What was switched, for the log ("dropout", "layer norm", "attention").
+        What was switched, for the log ("dropout", "layer norm", "embedding gradient", "attention").
     """
     dropouts = [
         (parent, name, child)
@@ -258,7 +258,7 @@ def enable(model: Any) -> list[str]:
 
 
 def disable(model: Any) -> None:
-    """Switch a model's attention and layer norms back (FastDropout does nothing in eval mode)."""
+    """Switch a model's attention, layer norms and embeddings back (FastDropout does nothing in eval)."""
     for module in model.modules():
         if type(module) is Bf16LayerNorm:
             module.__class__ = nn.LayerNorm  # type: ignore[assignment]

@@ -190,7 +190,7 @@ def _trainer_class(group_by_length: bool) -> Any:
             )
             return torch.utils.data.DataLoader(
                 self._remove_unused_columns(dataset, description="Evaluation"),
-                batch_sampler=[batch.tolist() for batch in sorted(batches, key=min)],
+                batch_sampler=[batch.tolist() for batch in batches],  # shortest texts first
                 collate_fn=self.data_collator,
                 num_workers=self.args.dataloader_num_workers,
             )
