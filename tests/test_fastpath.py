@@ -67,6 +67,38 @@ def test_attention_matches_softmax_attention_forward_and_backward(p: float) -> N
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_masked_equals_the_product_with_the_bool_mask(dtype: torch.dtype) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(4, 33, 17).to(dtype)
+    keep = fastpath.keep_mask(x.shape, 0.3)
+    got = fastpath._masked(x, keep, 1 / 0.7)
+    assert got.dtype == dtype
+    assert torch.equal(got, x.mul(keep).mul_(1 / 0.7))
+
+
+def test_attention_on_bf16_head_views_matches_fp32_attention() -> None:
+    """Query, key and value as the model passes them: bf16 views across heads, not contiguous."""
+    torch.manual_seed(3)
+    projected = torch.randn(2, 9, 3, 4, 8, dtype=torch.bfloat16, requires_grad=True)
+    q, k, v = (projected[:, :, i].transpose(1, 2) for i in range(3))  # (batch, heads, tokens, dim)
+    assert not q.is_contiguous()
+    mask = torch.zeros(2, 1, 9, 9)
+    mask[0, ..., 6:] = torch.finfo(torch.float32).min
+    grad = torch.randn(2, 4, 9, 8, dtype=torch.bfloat16)
+
+    out = fastpath._Attention.apply(q, k, v, mask, 8**-0.5, 0.0)
+    (ours,) = torch.autograd.grad(out, projected, grad)
+    full = projected.detach().float().requires_grad_()
+    fq, fk, fv = (full[:, :, i].transpose(1, 2) for i in range(3))
+    (expected,) = torch.autograd.grad(_reference_attention(fq, fk, fv, mask, 8**-0.5), full, grad.float())
+
+    assert out.dtype == ours.dtype == torch.bfloat16
+    torch.testing.assert_close(ours.float(), expected, atol=0.03, rtol=0.02)
+    assert not ours[0, 6:, 1:].any()  # masked tokens: no gradient for their keys and values
+    assert ours[0, 6:, 0].any()  # their queries still attend
+
+
 def _bert(tiny_model_dir: Path, **dropouts: float) -> torch.nn.Module:
     from transformers import AutoModelForSequenceClassification
 
@@ -143,6 +175,27 @@ def test_a_gradient_set_elsewhere_is_added_to_and_the_kept_one_stays_clean(tiny_
     got, want = fast.get_input_embeddings().weight.grad, reference.get_input_embeddings().weight.grad
     torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-4)
     assert not got[10:12].any()  # the rows the first step wrote into the kept gradient
+
+
+@pytest.mark.parametrize("max_norm", [1e-3, 1e3])  # clipped, and within the bound (untouched)
+def test_clip_grad_norm_equals_torch_s_on_a_kept_embedding_gradient(
+    tiny_model_dir: Path, max_norm: float
+) -> None:
+    reference = _bert(tiny_model_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    fast = copy.deepcopy(reference)
+    fastpath.enable(fast)
+    for step in ([[2, 10, 11, 12, 3]], [[2, 14, 15, 14, 3]]):  # the second step zeroes rows 10-12
+        for model in (reference, fast):
+            model.zero_grad(set_to_none=True)
+            model(input_ids=torch.tensor(step), labels=torch.tensor([1])).loss.backward()
+        want = torch.nn.utils.clip_grad_norm_(reference.parameters(), max_norm)
+        got = fastpath.clip_grad_norm(fast, max_norm)
+        torch.testing.assert_close(got, want, atol=0, rtol=1e-6)
+        for (name, ours), theirs in zip(fast.named_parameters(), reference.parameters(), strict=True):
+            torch.testing.assert_close(ours.grad, theirs.grad, atol=1e-9, rtol=1e-5, msg=name)
+    grad = fast.get_input_embeddings().weight.grad
+    assert grad is fast.get_input_embeddings().kept_gradient  # clipped in place, rows only
+    assert grad.abs().sum(dim=1).nonzero().flatten().tolist() == [2, 3, 14, 15]  # not 10-12
 
 
 def test_under_bf16_autocast_layer_norms_give_bf16_and_the_gradients_stay_close(tiny_model_dir: Path) -> None:

@@ -519,18 +519,35 @@ def test_one_pool_sorts_the_whole_epoch_and_shuffles_equal_lengths() -> None:
 
 @pytest.mark.parametrize("enabled", [True, False])
 def test_cpu_fast_path_is_used_while_training_only(
-    enabled: bool, tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+    enabled: bool,
+    tiny_settings: dict[str, Any],
+    binary_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from transformers import TrainerCallback
 
+    from textfit import fastpath
     from textfit.fastpath import ATTENTION, FastDropout
 
     seen: dict[str, Any] = {}
+    norms: list[float] = []
+    clip = fastpath.clip_grad_norm
+
+    def counted(*args: Any) -> Any:
+        norm = clip(*args)
+        norms.append(float(norm))
+        return norm
+
+    monkeypatch.setattr(fastpath, "clip_grad_norm", counted)
 
     class Spy(TrainerCallback):
         def on_step_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
             seen["attention"] = model.config._attn_implementation
             seen["fast dropout"] = any(isinstance(m, FastDropout) for m in model.modules())
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            seen["steps"] = state.global_step
 
     result = textfit.train(
         **{**tiny_settings, "cpu_fast_path": enabled},
@@ -540,7 +557,10 @@ def test_cpu_fast_path_is_used_while_training_only(
         progress=False,
     )
 
+    steps = seen.pop("steps")
     assert seen == {"attention": ATTENTION if enabled else "sdpa", "fast dropout": enabled}
+    assert len(norms) == (steps if enabled else 0)  # the fast path's clipping, every step
+    assert all(norm > 0 for norm in norms)
     assert result.metrics["validation"]["accuracy"] >= 0.9
     saved = json.loads((result.run_dir / "model" / "config.json").read_text(encoding="utf-8"))
     assert not any("attn" in key for key in saved), "the saved model does not depend on textfit"
