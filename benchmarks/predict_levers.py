@@ -1,12 +1,13 @@
-"""What the prediction levers buy on a CPU: weights cast once to bf16, and eager attention.
+"""What the prediction levers buy on a CPU: weights cast once to bf16, eager attention, packed tokens.
 
     python benchmarks/predict_levers.py RUN ../shared/data/sms_spam/test.csv --rounds 3
 
-Three ways to run the same run's model in bf16, alternating in one process, each round predicting
+Four ways to run the same run's model in bf16, alternating in one process, each round predicting
 every text of the table (column `text`) and then one text 50 times:
 - before: fp32 weights under autocast (cast to bf16 again in every batch) and SDPA attention;
 - bf16 weights, SDPA attention;
-- bf16 weights, eager attention (what `Classifier.load` does on a CPU since this change).
+- bf16 weights, eager attention (what `Classifier.load` does on a CPU for models other than BERT);
+- bf16 weights, BERT on packed tokens (`textfit.packed`: what `Classifier.load` does for BERT).
 Prints texts/s and the one-text latency of each round, and the labels each shares with `before`.
 """
 
@@ -32,14 +33,17 @@ def main() -> None:
     with args.table.open(encoding="utf-8", newline="") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)]
     ways = {}
-    for name, cast, attention in [
-        ("before: fp32 weights under autocast, SDPA", False, "sdpa"),
-        ("bf16 weights, SDPA", True, "sdpa"),
-        ("bf16 weights, eager attention", True, "eager"),
+    for name, cast, attention, packed in [
+        ("before: fp32 weights under autocast, SDPA", False, "sdpa", False),
+        ("bf16 weights, SDPA", True, "sdpa", False),
+        ("bf16 weights, eager attention", True, "eager", False),
+        ("bf16 weights, packed tokens", True, "eager", True),
     ]:
         classifier = Classifier.load(args.run_dir, precision="bf16", device="cpu")
         classifier.model.to(torch.bfloat16 if cast else torch.float32)
         classifier.model.set_attn_implementation(attention)
+        if not packed:
+            classifier._packed = None
         ways[name] = classifier
     reference = None
     for name, classifier in ways.items():
