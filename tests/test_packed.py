@@ -67,3 +67,16 @@ def test_classifier_load_packs_bert_and_predicts_as_the_model_in_bf16(
 
     model, tokenizer = _model_and_tokenizer(tiny_model_dir)
     assert Classifier(model, tokenizer)._packed is None  # a model given, which may go on training
+
+
+@pytest.mark.parametrize("multiple", [1, 5, 32])
+def test_rows_rounded_up_leave_the_logits_as_they_are(
+    tiny_model_dir: Path, multiple: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import textfit.packed
+
+    model, tokenizer = _model_and_tokenizer(tiny_model_dir)
+    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    monkeypatch.setattr(textfit.packed, "ROWS_MULTIPLE", multiple)
+    with torch.inference_mode():
+        torch.testing.assert_close(PackedBert(model)(**batch), model(**batch).logits, atol=1e-5, rtol=1e-5)

@@ -279,7 +279,7 @@ class Classifier:
         Under autocast, fp32 weights are cast to bf16 again in every batch; cast once, the matrix
         products are the same and layer norms and softmax still run in fp32. SDPA's CPU flash
         kernel costs more than eager attention on short texts; BERT classifiers (the default
-        MiniLM) run through `textfit.packed.PackedBert`, 5-7% faster again (benchmarks/RESULTS.md,
+        MiniLM) run through `textfit.packed.PackedBert`, 6-9% faster again (benchmarks/RESULTS.md,
         section 4).
         """
         from textfit.packed import PackedBert, packable

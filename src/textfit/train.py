@@ -176,15 +176,15 @@ def _trainer_class(group_by_length: bool) -> Any:
     from textfit import fastpath
 
     class BudgetEvalTrainer(Trainer):  # a real need: the Trainer batches evaluation by rows only
+        _loss_sums: list[tuple[float, int]]  # (sum of the batch's losses, rows) of one evaluation
+
         def _clip_grad_norm(self, model: Any) -> Any:
             # The CPU fast path keeps the word-embedding gradient, zero outside the rows written:
-            # its norm and scaling need only those rows (one process: no sharded gradients).
+            # its norm and scaling need only those rows (one process, no fp16 loss scaling).
             kept = any(isinstance(module, fastpath.RowGradientEmbedding) for module in model.modules())
-            if not kept or self.args.world_size > 1:
+            if not kept or self.args.world_size > 1 or getattr(self.accelerator, "scaler", None):
                 return super()._clip_grad_norm(model)  # type: ignore[no-untyped-call]
             return fastpath.clip_grad_norm(model, self.args.max_grad_norm)
-
-        _loss_sums: list[tuple[float, int]]  # (sum of the batch's losses, rows) of one evaluation
 
         def get_eval_dataloader(self, eval_dataset: Any = None) -> Any:
             # One process: the validation rows (sorted by length) in batches of at most
