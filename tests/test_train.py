@@ -566,6 +566,33 @@ def test_cpu_fast_path_is_used_while_training_only(
     assert not any("attn" in key for key in saved), "the saved model does not depend on textfit"
 
 
+def test_a_wrapped_model_is_clipped_by_the_trainer_s_own_clipping(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DDP (torchrun) and DataParallel hand the Trainer a wrapper without get_input_embeddings.
+    from types import SimpleNamespace
+
+    from transformers import Trainer
+
+    from textfit import fastpath
+    from textfit.train import _trainer_class
+
+    calls: list[str] = []
+    monkeypatch.setattr(Trainer, "_clip_grad_norm", lambda self, model: calls.append("trainer"))
+    monkeypatch.setattr(fastpath, "clip_grad_norm", lambda model, max_norm: calls.append("fast path"))
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
+    fastpath.enable(model)
+    trainer = object.__new__(_trainer_class(False))
+    trainer.args = SimpleNamespace(world_size=1, max_grad_norm=1.0)
+    trainer.accelerator = SimpleNamespace(scaler=None)
+
+    trainer._clip_grad_norm(model)
+    trainer._clip_grad_norm(torch.nn.ModuleList([model]))  # a wrapper, as DDP is
+    trainer.args.world_size = 2
+    trainer._clip_grad_norm(model)
+    assert calls == ["fast path", "trainer", "trainer"]
+
+
 @pytest.mark.parametrize("frozen", [True, False])
 def test_freeze_embeddings_keeps_the_word_embeddings_as_pretrained(
     frozen: bool, tiny_settings: dict[str, Any], tiny_model_dir: Path, binary_csv: Path, tmp_path: Path

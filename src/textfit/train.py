@@ -181,8 +181,14 @@ def _trainer_class(group_by_length: bool) -> Any:
         def _clip_grad_norm(self, model: Any) -> Any:
             # The CPU fast path keeps the word-embedding gradient, zero outside the rows written:
             # its norm and scaling need only those rows (one process, no fp16 loss scaling).
-            kept = isinstance(model.get_input_embeddings(), fastpath.RowGradientEmbedding)
-            if not kept or self.args.world_size > 1 or getattr(self.accelerator, "scaler", None):
+            # Under DDP or DataParallel the model comes wrapped (no get_input_embeddings): check first.
+            embeddings = getattr(model, "get_input_embeddings", None)
+            if (
+                self.args.world_size > 1
+                or getattr(self.accelerator, "scaler", None)
+                or embeddings is None
+                or not isinstance(embeddings(), fastpath.RowGradientEmbedding)
+            ):
                 return super()._clip_grad_norm(model)  # type: ignore[no-untyped-call]
             return fastpath.clip_grad_norm(model, self.args.max_grad_norm)
 
