@@ -2,12 +2,15 @@
 
     python benchmarks/predict_levers.py RUN ../shared/data/sms_spam/test.csv --rounds 3
 
-Four ways to run the same run's model in bf16, alternating in one process, each round predicting
-every text of the table (column `text`) and then one text 50 times:
+Ways to run the same run's model in bf16, alternating in one process, each round predicting every
+text of the table (column `text`) and then one text 50 times:
 - before: fp32 weights under autocast (cast to bf16 again in every batch) and SDPA attention;
 - bf16 weights, SDPA attention;
-- bf16 weights, eager attention (what `Classifier.load` does on a CPU for models other than BERT);
-- bf16 weights, BERT on packed tokens (`textfit.packed`: what `Classifier.load` does for BERT).
+- bf16 weights, eager attention;
+- bf16 weights, eager attention, the last layer at the first token (`textfit.firsttoken`: what
+  `Classifier.load` does on a CPU for the RoBERTa family);
+- bf16 weights, BERT on packed tokens (`textfit.packed`: what `Classifier.load` does for BERT);
+- with `--baseline REV`, also `textfit.packed` as it was at git revision REV.
 Prints texts/s and the one-text latency of each round, and the labels each shares with `before`.
 """
 
@@ -15,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import subprocess
 import time
+import types
 from pathlib import Path
 
 
@@ -24,26 +29,37 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("table", type=Path, help="a CSV with a text column named text")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", metavar="REV", help="also textfit.packed at this git revision")
     args = parser.parse_args()
 
     import torch
 
+    from textfit import firsttoken
     from textfit.predict import Classifier
 
     with args.table.open(encoding="utf-8", newline="") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)]
     ways = {}
-    for name, cast, attention, packed in [
-        ("before: fp32 weights under autocast, SDPA", False, "sdpa", False),
-        ("bf16 weights, SDPA", True, "sdpa", False),
-        ("bf16 weights, eager attention", True, "eager", False),
-        ("bf16 weights, packed tokens", True, "eager", True),
+    for name, cast, attention, packed, first in [
+        ("before: fp32 weights under autocast, SDPA", False, "sdpa", None, False),
+        ("bf16 weights, SDPA", True, "sdpa", None, False),
+        ("bf16 weights, eager attention", True, "eager", None, False),
+        ("bf16 weights, eager attention, first token", True, "eager", None, True),
+        ("bf16 weights, packed tokens", True, "eager", "now", False),
+        *(
+            [(f"bf16 weights, packed tokens at {args.baseline}", True, "eager", args.baseline, False)]
+            * bool(args.baseline)
+        ),
     ]:
         classifier = Classifier.load(args.run_dir, precision="bf16", device="cpu")
         classifier.model.to(torch.bfloat16 if cast else torch.float32)
         classifier.model.set_attn_implementation(attention)
-        if not packed:
+        if first:
+            firsttoken.enable(classifier.model)
+        if packed is None:
             classifier._packed = None
+        elif packed != "now":
+            classifier._packed = _packed_at(packed).PackedBert(classifier.model)
         ways[name] = classifier
     reference = None
     for name, classifier in ways.items():
@@ -61,6 +77,16 @@ def main() -> None:
                 classifier.predict_proba(texts[:1])
             latency = (time.perf_counter() - started) / 50 * 1000
             print(f"| {round_number} | {name} | {rate:.1f} | {latency:.1f} |", flush=True)
+
+
+def _packed_at(revision: str) -> types.ModuleType:
+    """textfit.packed as it was at a git revision."""
+    root = Path(__file__).resolve().parents[1]
+    show = ["git", "show", f"{revision}:src/textfit/packed.py"]
+    source = subprocess.run(show, cwd=root, check=True, capture_output=True, text=True).stdout
+    module = types.ModuleType(f"packed_at_{revision}")
+    exec(compile(source, f"packed.py at {revision}", "exec"), module.__dict__)
+    return module
 
 
 if __name__ == "__main__":

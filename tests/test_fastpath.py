@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from textfit import fastpath
+from textfit import fastpath, firsttoken
 
 
 def test_keep_mask_keeps_one_minus_p_and_follows_the_seed() -> None:
@@ -111,7 +111,13 @@ def test_enable_gives_the_same_loss_and_gradients_as_eager_attention(tiny_model_
     reference = _bert(tiny_model_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     fast = copy.deepcopy(reference)
 
-    assert fastpath.enable(fast) == ["dropout", "layer norm", "embedding gradient", "attention"]
+    assert fastpath.enable(fast) == [
+        "dropout",
+        "layer norm",
+        "embedding gradient",
+        "last layer at the first token",
+        "attention",
+    ]
     assert fast.config._attn_implementation == fastpath.ATTENTION
     input_ids = torch.tensor([[2, 10, 11, 12, 13, 3], [2, 14, 15, 3, 0, 0]])
     attention_mask = (input_ids != 0).long()
@@ -184,6 +190,7 @@ def test_clip_grad_norm_equals_torch_s_on_a_kept_embedding_gradient(
     reference = _bert(tiny_model_dir, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     fast = copy.deepcopy(reference)
     fastpath.enable(fast)
+    firsttoken.disable(fast)  # the same products as the reference's: gradients equal to the last bits
     for step in ([[2, 10, 11, 12, 3]], [[2, 14, 15, 14, 3]]):  # the second step zeroes rows 10-12
         for model in (reference, fast):
             model.zero_grad(set_to_none=True)

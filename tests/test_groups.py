@@ -111,7 +111,9 @@ def test_train_reports_every_metric_per_group(grouped_run: Any) -> None:
 
 def test_evaluate_with_a_group_column(grouped_run: Any, grouped: Any, tmp_path: Path) -> None:
     _, test = grouped
-    result = evaluate(grouped_run.run_dir, test, DataConfig(group_column="language"), tmp_path / "m.json")
+    result = evaluate(  # in fp32, as the tiny run trained and scored its test split
+        grouped_run.run_dir, test, DataConfig(group_column="language"), tmp_path / "m.json", precision="fp32"
+    )
 
     assert result.metrics["group_column"] == "language"
     assert result.metrics["groups"] == grouped_run.metrics["test"]["groups"]
@@ -123,7 +125,7 @@ def test_evaluate_falls_back_to_the_runs_group_column(
     _, test = grouped
     caplog.set_level("INFO", logger="textfit")
 
-    result = evaluate(grouped_run.run_dir, test, None, tmp_path / "n.json")
+    result = evaluate(grouped_run.run_dir, test, None, tmp_path / "n.json", precision="fp32")
 
     assert result.metrics["group_column"] == "language"
     assert result.metrics["groups"] == grouped_run.metrics["test"]["groups"]

@@ -365,7 +365,7 @@ def test_windows_read_what_truncation_cuts_off(
     )
 
     assert cut.metrics["test"]["f1_macro"] < 0.75  # the class words are past max_length
-    assert windowed.metrics["test"]["f1_macro"] > 0.9
+    assert windowed.metrics["test"]["f1_macro"] >= 0.9  # at most 1 of the 10 test texts wrong
     assert windowed.metrics["long_texts"]["longer_than_max_length"] == 54  # every training text
     assert windowed.metrics["long_texts"]["windows"] == 2 * 54  # 22 words: 14 per window, 4 shared
     config = json.loads((windowed.run_dir / "model" / "config.json").read_text(encoding="utf-8"))

@@ -24,6 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from textfit import firsttoken
+
 ATTENTION = "textfit_cpu"  # the name registered with transformers' attention interface
 _DRAWS_PER_WORD = 4  # 16-bit draws read out of each 64-bit random word
 
@@ -279,7 +281,8 @@ def enable(model: Any) -> list[str]:
     """Switch a model's dropout, and its attention where it supports the switch, to the CPU fast path.
 
     Returns:
-        What was switched, for the log ("dropout", "layer norm", "embedding gradient", "attention").
+        What was switched, for the log ("dropout", "layer norm", "embedding gradient", "last layer
+        at the first token", "attention").
     """
     dropouts = [
         (parent, name, child)
@@ -299,6 +302,8 @@ def enable(model: Any) -> list[str]:
     if type(embedding) is nn.Embedding and plain:
         embedding.__class__ = RowGradientEmbedding
         switched.append("embedding gradient")
+    if firsttoken.enable(model):
+        switched.append("last layer at the first token")
     _register()
     previous = model.config._attn_implementation
     try:
@@ -310,7 +315,10 @@ def enable(model: Any) -> list[str]:
 
 
 def disable(model: Any) -> None:
-    """Switch a model's attention, layer norms and embeddings back (FastDropout does nothing in eval)."""
+    """Switch a model's attention, layer norms, embeddings and last layer back.
+
+    FastDropout stays: it does nothing in eval.
+    """
     for module in model.modules():
         if type(module) is Bf16LayerNorm:
             module.__class__ = nn.LayerNorm  # type: ignore[assignment]
@@ -318,6 +326,7 @@ def disable(model: Any) -> None:
             vars(module).pop("kept_gradient", None)  # the gradient it kept, and the rows written
             vars(module).pop("written", None)
             module.__class__ = nn.Embedding  # type: ignore[assignment]
+    firsttoken.disable(model)
     previous = getattr(model, "_textfit_previous_attention", None)
     if previous is not None:
         model.set_attn_implementation(previous)

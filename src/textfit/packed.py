@@ -6,7 +6,9 @@ needs the tokens of a text side by side. `PackedBert` runs them on the batch's r
 for attention alone. Besides the padding it saves, query, key and value come from one matrix
 product, and attention's softmax runs in fp32 (in bf16 it is 2-3x slower on a CPU, and less
 exact): together 6-9% more texts/s than the model's own forward with eager attention
-(benchmarks/RESULTS.md, section 4). The logits are those of the model's forward, up to rounding.
+(benchmarks/RESULTS.md, section 4). The last layer runs at each text's [CLS] alone, as
+`textfit.firsttoken` makes it in training: keys and values for every token, the rest for [CLS]
+(14% of MiniLM's products). The logits are those of the model's forward, up to rounding.
 
 `Classifier.load` uses it for `BertForSequenceClassification` models on a CPU (the default MiniLM
 among them); other architectures go through their own forward.
@@ -87,18 +89,32 @@ class PackedBert:
         padding = torch.zeros(texts, 1, 1, length, dtype=torch.float32, device=x.device)
         padding.masked_fill_(~real[:, None, None, :], torch.finfo(torch.float32).min)
         heads, size = self.heads, hidden // self.heads
-        for weight, bias, layer in self.layers:
-            projected = nn.functional.linear(x, weight, bias)
-            padded = projected.new_zeros(texts * length, 3 * hidden).index_copy_(0, where, projected[:tokens])
-            query, key, value = padded.view(texts, length, 3, heads, size).permute(2, 0, 3, 1, 4).unbind(0)
+
+        def split(projected: torch.Tensor, parts: int) -> tuple[torch.Tensor, ...]:
+            """(tokens, parts x hidden) rows -> parts tensors (texts, heads, length, size), padded."""
+            padded = projected.new_zeros(texts * length, parts * hidden).index_copy_(0, where, projected)
+            return padded.view(texts, length, parts, heads, size).permute(2, 0, 3, 1, 4).unbind(0)
+
+        def attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
             scores = torch.matmul(query, key.transpose(-1, -2)).float().mul_(size**-0.5).add_(padding)
             probs = torch.softmax(scores, dim=-1).to(value.dtype)
-            context = torch.matmul(probs, value).transpose(1, 2).reshape(texts * length, hidden)
-            context = context.index_select(0, gather)
+            return torch.matmul(probs, value).transpose(1, 2)  # (texts, queries, heads, size)
+
+        def rest(layer: Any, context: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
             output = layer.attention.output
-            attended = output.LayerNorm(output.dense(context) + x)
+            attended = output.LayerNorm(output.dense(context) + residual)
             inner = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(attended))
-            x = layer.output.LayerNorm(layer.output.dense(inner) + attended)
+            return layer.output.LayerNorm(layer.output.dense(inner) + attended)  # type: ignore[no-any-return]
+
+        *body, (weight, bias, last) = self.layers
+        for layer_weight, layer_bias, layer in body:
+            projected = nn.functional.linear(x, layer_weight, layer_bias)
+            context = attend(*split(projected[:tokens], 3)).reshape(texts * length, hidden)
+            x = rest(layer, context.index_select(0, gather), x)
+        # The last layer at each text's [CLS] alone: the pooler reads nothing else (textfit.firsttoken).
         lengths = real.sum(dim=1)
-        first = x.index_select(0, torch.cumsum(lengths, 0) - lengths)  # each text's [CLS]
+        first = x.index_select(0, torch.cumsum(lengths, 0) - lengths)  # (texts, hidden)
+        key, value = split(nn.functional.linear(x, weight[hidden:], bias[hidden:])[:tokens], 2)
+        query = nn.functional.linear(first, weight[:hidden], bias[:hidden]).view(texts, heads, 1, size)
+        first = rest(last, attend(query, key, value).reshape(texts, hidden), first)
         return self.model.classifier(bert.pooler.activation(bert.pooler.dense(first)))  # type: ignore[no-any-return]

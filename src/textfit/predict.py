@@ -280,8 +280,10 @@ class Classifier:
         products are the same and layer norms and softmax still run in fp32. SDPA's CPU flash
         kernel costs more than eager attention on short texts; BERT classifiers (the default
         MiniLM) run through `textfit.packed.PackedBert`, 6-9% faster again (benchmarks/RESULTS.md,
-        section 4).
+        section 4). Elsewhere the last layer of BERT- and RoBERTa-like classifiers computes their
+        first token alone (`textfit.firsttoken`): the logits read nothing else.
         """
+        from textfit import firsttoken
         from textfit.packed import PackedBert, packable
 
         dtype = self._half_dtype()
@@ -292,6 +294,8 @@ class Classifier:
                 self.model.set_attn_implementation("eager")  # models that pick their own keep theirs
             if packable(self.model, self.tokenizer.padding_side):
                 self._packed = PackedBert(self.model)
+        if self._packed is None:
+            firsttoken.enable(self.model)  # BERT and RoBERTa-like classifiers: their [CLS] alone
 
     def predict_proba(
         self,
