@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -481,6 +482,9 @@ def test_predict_file_writes_the_output_file(tiny_run_dir: Path, make_csv: Any, 
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     assert f"3 rows with predictions written to {output}" in result.stderr
+    timing = re.search(r" in ([0-9.]+) s \(([0-9]+) rows/s; the model loaded in ([0-9.]+) s\)", result.stderr)
+    assert timing is not None, result.stderr  # what the benchmark compares with the tutorial's pipeline
+    assert int(timing.group(2)) > 0  # 3 rows in 0.00 s (rounded) is still a rate
     written = read_csv(output)
     assert [(row["id"], row["predicted_label"]) for row in written] == [
         ("a", "positive"), ("b", ""), ("c", "negative")

@@ -78,5 +78,6 @@ def test_rows_rounded_up_leave_the_logits_as_they_are(
     model, tokenizer = _model_and_tokenizer(tiny_model_dir)
     batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
     monkeypatch.setattr(textfit.packed, "ROWS_MULTIPLE", multiple)
+    monkeypatch.setattr(textfit.packed, "TEXTS_MULTIPLE", multiple)  # the last layer's rows
     with torch.inference_mode():
         torch.testing.assert_close(PackedBert(model)(**batch), model(**batch).logits, atol=1e-5, rtol=1e-5)

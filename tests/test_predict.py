@@ -127,8 +127,15 @@ def test_auto_precision_is_the_one_training_would_pick(
         Classifier.load(tiny_run_dir, device="cpu", precision="fp16")
 
 
-def test_cpu_batches_hold_at_most_1024_padded_tokens(tiny_run_dir: Path) -> None:
+@pytest.mark.parametrize("packed", [False, True])
+def test_cpu_batches_hold_at_most_1024_padded_tokens_2048_packed(tiny_run_dir: Path, packed: bool) -> None:
+    from textfit.predict import PACKED_BATCH_SCALE
+
     classifier = Classifier.load(tiny_run_dir, device="cpu")
+    assert classifier._packed is not None  # the tiny run is BERT
+    if not packed:
+        classifier._packed = None
+    scale = PACKED_BATCH_SCALE if packed else 1  # packed BERT: twice the texts and tokens
     widths: list[tuple[int, int]] = []
     logits = classifier._logits
     classifier._logits = lambda features: (
@@ -142,8 +149,8 @@ def test_cpu_batches_hold_at_most_1024_padded_tokens(tiny_run_dir: Path) -> None
     probabilities = classifier.predict_proba(texts)
 
     assert sum(rows for rows, _ in widths) == len(texts)
-    assert all(rows * width <= 1024 for rows, width in widths)
-    assert max(rows for rows, _ in widths) == 64  # short texts still fill a batch of batch_size
+    assert all(rows * width <= 1024 * scale for rows, width in widths)
+    assert max(rows for rows, _ in widths) == 64 * scale  # short texts still fill a whole batch
     assert np.allclose(
         probabilities,
         Classifier.load(tiny_run_dir, device="cpu", batch_size=1).predict_proba(texts),

@@ -8,6 +8,7 @@ import logging
 import os
 import shlex
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -767,7 +768,9 @@ def predict(
         list[str] | None, typer.Option("--text", "-t", help="A text to classify (repeatable).")
     ] = None,
     top_k: Annotated[int, typer.Option(help="How many top labels to give per text.")] = 3,
-    batch_size: Annotated[int, typer.Option(help="Most texts per forward pass.")] = 64,
+    batch_size: Annotated[
+        int, typer.Option(help="Most texts per forward pass (twice this for BERT on a CPU: packed tokens).")
+    ] = 64,
     precision: InferencePrecision = "auto",
     backend: Annotated[
         str,
@@ -795,6 +798,7 @@ def predict(
         raise typer.BadParameter("give either an input file or one or more --text")
     if backend not in ("torch", "onnx"):
         raise typer.BadParameter(f"unknown backend {backend!r}: torch or onnx", param_hint="--backend")
+    started = time.perf_counter()
     try:
         classifier: Classifier
         if backend == "onnx":
@@ -825,12 +829,18 @@ def predict(
             encoding=encoding,
             delimiter=delimiter,
         )
+        loaded = time.perf_counter()
         with _progress_bar(quiet, "predicting") as progress:
             rows = predict_file(run_dir, str(input_file), output, cfg, top_k, classifier, progress)
+        seconds = time.perf_counter() - loaded
     except TextfitError as err:
         raise _fail(err) from None
     if output != "-":
-        typer.echo(f"{rows} rows with predictions written to {output}", err=True)
+        typer.echo(
+            f"{rows} rows with predictions written to {output} in {seconds:.2f} s "
+            f"({rows / max(seconds, 1e-9):.0f} rows/s; the model loaded in {loaded - started:.2f} s)",
+            err=True,
+        )
         typer.echo(f"next: textfit evaluate {run_dir} labelled.csv", err=True)
 
 

@@ -26,6 +26,10 @@ from torch import nn
 # memory per shape. One predict_proba over AG News test (7,600 texts): peak RSS 1,063 MiB with
 # each batch's own row count, 859-891 with multiples of 16-64; SMS spam 0.5% slower with 32.
 ROWS_MULTIPLE = 32
+# The same for the last layer's rows, one per text ([CLS] alone): AG News test with packed batches
+# twice as large (textfit.predict.PACKED_BATCH_SCALE) 1,059-1,079 MiB with each batch's own number
+# of texts, 935-951 with multiples of 16, 923-945 with 32 or 64.
+TEXTS_MULTIPLE = 16
 
 
 def packable(model: nn.Module, padding_side: str = "right") -> bool:
@@ -68,6 +72,10 @@ class PackedBert:
             weight = torch.cat([part.weight.detach() for part in parts])
             bias = torch.cat([part.bias.detach() for part in parts])
             self.layers.append((weight, bias, layer))
+        weight, bias, _ = self.layers[-1]  # the last layer's query apart from its keys and values
+        hidden = weight.shape[1]
+        self.query = weight[:hidden].clone(), bias[:hidden].clone()
+        self.key_value = weight[hidden:].clone(), bias[hidden:].clone()
 
     def __call__(
         self,
@@ -106,15 +114,20 @@ class PackedBert:
             inner = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(attended))
             return layer.output.LayerNorm(layer.output.dense(inner) + attended)  # type: ignore[no-any-return]
 
-        *body, (weight, bias, last) = self.layers
+        *body, (_, _, last) = self.layers
         for layer_weight, layer_bias, layer in body:
             projected = nn.functional.linear(x, layer_weight, layer_bias)
             context = attend(*split(projected[:tokens], 3)).reshape(texts * length, hidden)
             x = rest(layer, context.index_select(0, gather), x)
         # The last layer at each text's [CLS] alone: the pooler reads nothing else (textfit.firsttoken).
         lengths = real.sum(dim=1)
-        first = x.index_select(0, torch.cumsum(lengths, 0) - lengths)  # (texts, hidden)
-        key, value = split(nn.functional.linear(x, weight[hidden:], bias[hidden:])[:tokens], 2)
-        query = nn.functional.linear(first, weight[:hidden], bias[:hidden]).view(texts, heads, 1, size)
-        first = rest(last, attend(query, key, value).reshape(texts, hidden), first)
-        return self.model.classifier(bert.pooler.activation(bert.pooler.dense(first)))  # type: ignore[no-any-return]
+        starts = torch.cumsum(lengths, 0) - lengths
+        rounded = -(-texts // TEXTS_MULTIPLE) * TEXTS_MULTIPLE  # extra rows copy the first text's
+        first = x.index_select(0, torch.cat([starts, starts[:1].expand(rounded - texts)]))
+        key, value = split(nn.functional.linear(x, *self.key_value)[:tokens], 2)
+        query = nn.functional.linear(first, *self.query)[:texts].view(texts, heads, 1, size)
+        context = attend(query, key, value).reshape(texts, hidden)
+        context = torch.cat([context, context[:1].expand(rounded - texts, hidden)])
+        first = rest(last, context, first)
+        logits = self.model.classifier(bert.pooler.activation(bert.pooler.dense(first)))
+        return logits[:texts]  # type: ignore[no-any-return]
