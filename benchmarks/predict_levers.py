@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import subprocess
 import time
-import types
 from pathlib import Path
+
+from at_revision import module_at
 
 
 def main() -> None:
@@ -59,7 +59,7 @@ def main() -> None:
         if packed is None:
             classifier._packed = None
         elif packed != "now":
-            classifier._packed = _packed_at(packed).PackedBert(classifier.model)
+            classifier._packed = module_at(packed, "packed").PackedBert(classifier.model)
         ways[name] = classifier
     reference = None
     for name, classifier in ways.items():
@@ -77,16 +77,6 @@ def main() -> None:
                 classifier.predict_proba(texts[:1])
             latency = (time.perf_counter() - started) / 50 * 1000
             print(f"| {round_number} | {name} | {rate:.1f} | {latency:.1f} |", flush=True)
-
-
-def _packed_at(revision: str) -> types.ModuleType:
-    """textfit.packed as it was at a git revision."""
-    root = Path(__file__).resolve().parents[1]
-    show = ["git", "show", f"{revision}:src/textfit/packed.py"]
-    source = subprocess.run(show, cwd=root, check=True, capture_output=True, text=True).stdout
-    module = types.ModuleType(f"packed_at_{revision}")
-    exec(compile(source, f"packed.py at {revision}", "exec"), module.__dict__)
-    return module
 
 
 if __name__ == "__main__":

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import subprocess
 import time
 import types
 from pathlib import Path
 from typing import Any
+
+from at_revision import module_at
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sms_spam" / "train.csv"
 VARIANTS = ("fp32 layer norms", "bf16 layer norms", "now", "now + frozen word embeddings")
@@ -135,11 +136,7 @@ def _fastpath_at(revision: str) -> types.ModuleType:
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
-    root = Path(__file__).resolve().parents[1]
-    show = ["git", "show", f"{revision}:src/textfit/fastpath.py"]
-    source = subprocess.run(show, cwd=root, check=True, capture_output=True, text=True).stdout
-    module = types.ModuleType(f"fastpath_at_{revision}")
-    exec(compile(source, f"fastpath.py at {revision}", "exec"), module.__dict__)
+    module = module_at(revision, "fastpath")
     module.ATTENTION = f"textfit_cpu_at_{revision}"
     AttentionInterface.register(module.ATTENTION, module.attention)
     AttentionMaskInterface.register(module.ATTENTION, eager_mask)
