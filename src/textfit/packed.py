@@ -74,8 +74,8 @@ class PackedBert:
             self.layers.append((weight, bias, layer))
         weight, bias, _ = self.layers[-1]  # the last layer's query apart from its keys and values
         hidden = weight.shape[1]
-        self.query = weight[:hidden].clone(), bias[:hidden].clone()
-        self.key_value = weight[hidden:].clone(), bias[hidden:].clone()
+        self.query = weight[:hidden], bias[:hidden]  # row slices: contiguous views, no copy
+        self.key_value = weight[hidden:], bias[hidden:]
 
     def __call__(
         self,

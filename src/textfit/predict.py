@@ -97,8 +97,9 @@ def model_folder(run_dir: Path, allow_pickle: bool = False) -> Path:
 
 # Packed BERT (textfit.packed) predicts in batches of twice batch_size texts and twice
 # modeling.batch_tokens: its linear layers see no padding, and their products run faster larger
-# (SMS spam: 2-10% more texts/s with 128 texts and 2,048 tokens than with 64 and 1,024, alternating
-# in one process; benchmarks/RESULTS.md, section 4).
+# (SMS spam: a median 3% more texts/s with 128 texts and 2,048 tokens than with 64 and 1,024,
+# alternating in one process, once; inside the noise another time; the same peak memory on AG
+# News; benchmarks/RESULTS.md, section 4).
 PACKED_BATCH_SCALE = 2
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model")
 _DAMAGED_HINT = "the run may have been interrupted while saving, or the folder damaged: train it again"
