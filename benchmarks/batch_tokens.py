@@ -54,13 +54,15 @@ def main() -> None:
             print(f"cap {cap:5d} scale {scale}: {said}")
         return
 
+    def use(cap: int, scale: int) -> None:
+        textfit.predict.batch_tokens = lambda device_type=None: cap  # type: ignore[attr-defined]
+        textfit.predict.PACKED_BATCH_SCALE = scale
+
     with args.table.open(encoding="utf-8", newline="") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)]
     classifier = Classifier.load(args.run_dir, device="cpu")
     if args.child is not None:
-        cap, scale = args.child
-        textfit.predict.batch_tokens = lambda device_type=None: cap  # type: ignore[attr-defined]
-        textfit.predict.PACKED_BATCH_SCALE = scale
+        use(*args.child)
         started = time.perf_counter()
         classifier.predict_proba(texts)
         rate = len(texts) / (time.perf_counter() - started)
@@ -71,15 +73,13 @@ def main() -> None:
     rates: dict[tuple[int, int], list[float]] = {setting: [] for setting in settings}
     for _ in range(args.rounds):
         for cap, scale in settings:
-            textfit.predict.batch_tokens = lambda device_type=None, cap=cap: cap  # type: ignore[attr-defined,misc]
-            textfit.predict.PACKED_BATCH_SCALE = scale
+            use(cap, scale)
             started = time.perf_counter()
             classifier.predict_proba(texts)
             rates[cap, scale].append(len(texts) / (time.perf_counter() - started))
-    packed = classifier._packed is not None
     for cap, scale in settings:
-        times = scale if packed else 1  # the scale applies to packed BERT only
-        batches = length_batches(lengths, classifier.batch_size * times, cap * times)
+        use(cap, scale)
+        batches = length_batches(lengths, *classifier._batch_limits())
         padded = sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)
         shown = " / ".join(f"{rate:.0f}" for rate in rates[cap, scale])
         share = padded / sum(lengths)

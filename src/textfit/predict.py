@@ -307,6 +307,13 @@ class Classifier:
         if self._packed is None:
             firsttoken.enable(self.model)  # BERT and RoBERTa-like classifiers: their [CLS] alone
 
+    def _batch_limits(self) -> tuple[int, int]:
+        """The most texts and padded tokens in one forward pass."""
+        size, tokens = self.batch_size, batch_tokens(self._device_type())
+        if self._packed is not None:  # no padding in its products: larger batches, larger products
+            size, tokens = size * PACKED_BATCH_SCALE, tokens * PACKED_BATCH_SCALE
+        return size, tokens
+
     def predict_proba(
         self,
         texts: Sequence[str],
@@ -343,10 +350,7 @@ class Classifier:
         features = [
             dict(zip(encoded.keys(), values, strict=True)) for values in zip(*encoded.values(), strict=True)
         ]
-        size, tokens = self.batch_size, batch_tokens(self._device_type())
-        if self._packed is not None:  # no padding in its products: larger batches, larger products
-            size, tokens = size * PACKED_BATCH_SCALE, tokens * PACKED_BATCH_SCALE
-        batches = length_batches([len(ids) for ids in encoded["input_ids"]], size, tokens)
+        batches = length_batches([len(ids) for ids in encoded["input_ids"]], *self._batch_limits())
         logits = np.zeros((len(features), len(self.labels)), dtype=np.float32)
         done = 0
         for batch_index in batches:
