@@ -7,10 +7,12 @@ text of the table (column `text`) and then one text 50 times:
 - before: fp32 weights under autocast (cast to bf16 again in every batch) and SDPA attention;
 - bf16 weights, SDPA attention;
 - bf16 weights, eager attention;
-- bf16 weights, eager attention, the last layer at the first token (`textfit.firsttoken`: what
-  `Classifier.load` does on a CPU for the RoBERTa family);
-- bf16 weights, BERT on packed tokens (`textfit.packed`: what `Classifier.load` does for BERT);
-- with `--baseline REV`, also `textfit.packed` as it was at git revision REV.
+- bf16 weights, eager attention, the last layer at the first token (`textfit.firsttoken`), and
+  the same prepacked (see below: what `Classifier.load` does on a CPU for the RoBERTa family);
+- bf16 weights, BERT on packed tokens (`textfit.packed`);
+- the same with every linear layer's weight reordered once into oneDNN's layout (`textfit.prepack`:
+  what `Classifier.load` does for BERT on a CPU);
+- with `--baseline REV`, also `textfit.packed` as it was at git revision REV (without prepacking).
 Prints texts/s and the one-text latency of each round, and the labels each shares with `before`.
 """
 
@@ -34,23 +36,28 @@ def main() -> None:
 
     import torch
 
-    from textfit import firsttoken
+    from textfit import firsttoken, prepack
     from textfit.predict import Classifier
+
+    works = prepack._works  # ways without prepacking patch it to say no
 
     with args.table.open(encoding="utf-8", newline="") as handle:
         texts = [row["text"] for row in csv.DictReader(handle)]
     ways = {}
-    for name, cast, attention, packed, first in [
-        ("before: fp32 weights under autocast, SDPA", False, "sdpa", None, False),
-        ("bf16 weights, SDPA", True, "sdpa", None, False),
-        ("bf16 weights, eager attention", True, "eager", None, False),
-        ("bf16 weights, eager attention, first token", True, "eager", None, True),
-        ("bf16 weights, packed tokens", True, "eager", "now", False),
+    for name, cast, attention, packed, first, prepacked in [
+        ("before: fp32 weights under autocast, SDPA", False, "sdpa", None, False, False),
+        ("bf16 weights, SDPA", True, "sdpa", None, False, False),
+        ("bf16 weights, eager attention", True, "eager", None, False, False),
+        ("bf16 weights, eager attention, first token", True, "eager", None, True, False),
+        ("bf16 weights, eager attention, first token, prepacked", True, "eager", None, True, True),
+        ("bf16 weights, packed tokens", True, "eager", "now", False, False),
+        ("bf16 weights, packed tokens, prepacked", True, "eager", "now", False, True),
         *(
-            [(f"bf16 weights, packed tokens at {args.baseline}", True, "eager", args.baseline, False)]
+            [(f"bf16 weights, packed tokens at {args.baseline}", True, "eager", args.baseline, False, False)]
             * bool(args.baseline)
         ),
     ]:
+        prepack._works = works if prepacked else lambda dtype: False
         classifier = Classifier.load(args.run_dir, precision="bf16", device="cpu")
         classifier.model.to(torch.bfloat16 if cast else torch.float32)
         classifier.model.set_attn_implementation(attention)

@@ -13,7 +13,7 @@ import yaml
 from conftest import CLASS_WORDS, class_rows, read_csv, write_csv
 from test_cli import invoke
 from textfit import Classifier, ModelError
-from textfit.onnx_runtime import OnnxClassifier, check_model, export_onnx
+from textfit.onnx_runtime import OnnxCheck, OnnxClassifier, check_model, export_onnx, format_check_table
 
 TEXTS = [row["text"] for row in class_rows(CLASS_WORDS, 6, start=40)]
 
@@ -206,3 +206,15 @@ def test_cli_serve_with_onnx_needs_an_export(tiny_run_dir: Path) -> None:
         f"({tiny_run_dir / 'onnx' / 'check.json'} is missing)",
         f"hint: textfit export {tiny_run_dir} --format onnx --check test.csv",
     ]
+
+
+def test_a_change_that_rounds_to_nothing_shows_as_plus_zero() -> None:
+    checks = [
+        OnnxCheck("fp32", "regression", 1.0, 2e-7, "rmse", 1.07991, 1.079912, passed=True),
+        OnnxCheck("int8", "regression", 0.99, 0.01, "rmse", 1.0812, 1.0799, passed=True),
+    ]
+
+    rows = format_check_table(checks)
+
+    assert rows[2].endswith("| 1.0799 | 1.0799 | +0.0000 | yes |")
+    assert rows[3].endswith("| 1.0812 | 1.0799 | +0.0013 | yes |")

@@ -314,7 +314,9 @@ def format_check_table(checks: list[OnnxCheck]) -> list[str]:
     for c in checks:
         shown = "-" if c.score is None else f"{c.score:.4f}"
         shown_pytorch = "-" if c.score_pytorch is None else f"{c.score_pytorch:.4f}"
-        change = "-" if c.score is None or c.score_pytorch is None else f"{c.score - c.score_pytorch:+.4f}"
+        change = "-"
+        if c.score is not None and c.score_pytorch is not None:  # + 0.0: a change rounding to 0 shows +
+            change = f"{round(c.score - c.score_pytorch, 4) + 0.0:+.4f}"
         lines.append(
             f"| {c.model} | {c.agreement:.2%} | {c.max_difference:.3g} | {shown} | {shown_pytorch} | "
             f"{change} | {'yes' if c.passed else 'no'} |"

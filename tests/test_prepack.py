@@ -1,0 +1,99 @@
+"""Linear layers with weights reordered once for prediction on a CPU (textfit.prepack)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from textfit import prepack
+from textfit.predict import Classifier
+from textfit.prepack import PrepackedLinear, linear, prepack_linears
+
+
+@pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float32, 1e-5), (torch.bfloat16, 3e-2)])
+@pytest.mark.parametrize("shape", [(7, 48), (3, 5, 48), (0, 48)])
+def test_a_prepacked_product_is_torch_s_linear(
+    dtype: torch.dtype, tolerance: float, shape: tuple[int, ...]
+) -> None:
+    generator = torch.Generator().manual_seed(1)
+    weight = (torch.randn(40, 48, generator=generator) / 7).to(dtype)
+    bias = torch.randn(40, generator=generator).to(dtype)
+    x = torch.randn(shape, generator=generator).to(dtype)
+
+    product = linear(weight, bias)
+
+    assert isinstance(product, PrepackedLinear), "oneDNN reorders weights on this machine's CPU"
+    with torch.inference_mode():
+        got = product(x)
+        no_bias = linear(weight, None)(x)
+    assert got.shape == (*shape[:-1], 40)
+    assert got.dtype == dtype
+    torch.testing.assert_close(got, nn.functional.linear(x, weight, bias), atol=tolerance, rtol=tolerance)
+    torch.testing.assert_close(no_bias, nn.functional.linear(x, weight), atol=tolerance, rtol=tolerance)
+
+
+def test_fp32_input_meets_bf16_weights_as_under_autocast() -> None:
+    weight, x = torch.randn(8, 16).bfloat16(), torch.randn(4, 16)
+
+    got = linear(weight, None)(x)
+
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got, nn.functional.linear(x.bfloat16(), weight))
+
+
+def test_where_onednn_cannot_the_plain_linear_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    weight = torch.randn(8, 16)
+    monkeypatch.setattr(prepack, "_works", lambda dtype: False)
+    model = nn.Sequential(nn.Linear(16, 8))
+
+    product = linear(weight, None)
+
+    assert not isinstance(product, PrepackedLinear)
+    torch.testing.assert_close(product(torch.ones(2, 16)), torch.ones(2, 16) @ weight.T)
+    assert prepack_linears(model) == 0
+    assert type(model[0]) is nn.Linear
+    assert not isinstance(linear(weight.half(), None), PrepackedLinear)  # fp16: not reordered
+
+
+def test_prepack_linears_swaps_every_linear_and_keeps_the_logits(tiny_model_dir: Path) -> None:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    batch = tokenizer(["a good film", "bad", "the plot was slow but fine"], padding=True, return_tensors="pt")
+    linears = sum(type(module) is nn.Linear for module in model.modules())
+    with torch.inference_mode():
+        want = model(**batch).logits
+
+        assert prepack_linears(model) == linears > 0
+        got = model(**batch).logits
+
+    assert not any(type(module) is nn.Linear for module in model.modules())
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("packed_bert", [True, False])
+def test_classifier_load_prepacks_and_predicts_as_the_saved_model(
+    tiny_run_dir: Path, monkeypatch: pytest.MonkeyPatch, packed_bert: bool
+) -> None:
+    from textfit import packed
+
+    texts = ["good film", "a bad bad long film about nothing at all", "fine"] * 5
+    if not packed_bert:  # the model's own forward, as for RoBERTa, DeBERTa and the rest
+        monkeypatch.setattr(packed, "packable", lambda *args: False)
+    classifier = Classifier.load(tiny_run_dir, device="cpu", precision="fp32")
+    monkeypatch.setattr(prepack, "prepack_linears", lambda model: 0)
+    plain = Classifier.load(tiny_run_dir, device="cpu", precision="fp32")
+
+    assert (classifier._packed is not None) == packed_bert
+    assert any(isinstance(module, PrepackedLinear) for module in classifier.model.modules())
+    assert not any(isinstance(module, PrepackedLinear) for module in plain.model.modules())
+    torch.testing.assert_close(
+        torch.from_numpy(classifier.predict_proba(texts)),
+        torch.from_numpy(plain.predict_proba(texts)),
+        atol=1e-5,
+        rtol=1e-5,
+    )
