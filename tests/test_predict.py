@@ -17,7 +17,7 @@ import torch
 
 from conftest import CLASS_WORDS, class_rows, read_csv
 from textfit import Classifier, DataError, ModelError, evaluate, predict_file
-from textfit.predict import length_batches, model_folder
+from textfit.predict import length_batches, model_folder, pad_batch
 
 # Held-out sentences (the training table holds sentences 0-23 of each class, the test table 24-31).
 HELD_OUT = class_rows(CLASS_WORDS, 6, start=40)
@@ -436,3 +436,35 @@ def test_keep_freed_memory_serves_mid_sized_blocks_from_the_heap(tunables: str |
     # glibc maps a fresh 4 MiB block of its own (threshold 128 KiB) unless told to keep up to 32 MiB;
     # a user's GLIBC_TUNABLES is left alone.
     assert run.stdout.split() == (["True", "0"] if tunables is None else ["False", "1"])
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+@pytest.mark.parametrize("multiple", [None, 8])
+@pytest.mark.parametrize("keys", ["bert", "no token types", "special tokens mask"])
+def test_pad_batch_pads_as_the_tokenizer_does(
+    tiny_model_dir: Path, side: str, multiple: int | None, keys: str
+) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir, padding_side=side)
+    tokenizer.pad_token = "[UNK]"  # pad id and pad type not 0, so that a wrong fill shows
+    tokenizer._pad_token_type_id = 3
+    encoded = tokenizer(
+        ["good film", "a bad bad long film about nothing at all", "fine"],
+        ["bad", "good", "a long answer to a short text"],
+        return_special_tokens_mask=keys == "special tokens mask",  # a key pad_batch leaves to the tokenizer
+    )
+    if keys == "no token types":  # RoBERTa and the like
+        del encoded["token_type_ids"]
+    features = [
+        dict(zip(encoded.keys(), values, strict=True)) for values in zip(*encoded.values(), strict=True)
+    ]
+
+    got = pad_batch(features, tokenizer, multiple)
+    want = tokenizer.pad(features, pad_to_multiple_of=multiple, return_tensors="np")
+
+    assert set(got) == set(want)
+    for key, values in want.items():
+        assert got[key].dtype == np.int64
+        np.testing.assert_array_equal(got[key], values, err_msg=key)
+    assert got["input_ids"].shape[1] == (16 if multiple else max(len(ids) for ids in encoded["input_ids"]))

@@ -35,7 +35,7 @@ from textfit.data import Examples, LabelSet, find_columns, read_table, table_exa
 from textfit.errors import DataError, ModelError
 from textfit.metrics import classification_report, multilabel_report, regression_report
 from textfit.modeling import cpu_has_fast_int8, quiet_transformers
-from textfit.predict import Classifier, model_folder
+from textfit.predict import Classifier, model_folder, pad_batch
 from textfit.tasks import targets
 
 logger = logging.getLogger(__name__)
@@ -159,10 +159,10 @@ class OnnxClassifier(Classifier):
         return "cpu"  # the CPUExecutionProvider
 
     def _logits(self, features: list[dict[str, Any]]) -> NDArray[np.float32]:
-        batch = self.tokenizer.pad(features, return_tensors="np")
+        batch = pad_batch(features, self.tokenizer)
         shape = batch["input_ids"].shape
         feed = {
-            name: batch[name].astype(np.int64) if name in batch else np.zeros(shape, dtype=np.int64)
+            name: batch[name] if name in batch else np.zeros(shape, dtype=np.int64)
             for name in self.input_names
         }
         return np.asarray(self.session.run(["logits"], feed)[0], dtype=np.float32)
