@@ -66,7 +66,7 @@ def pad_batch(
     """One batch of tokenized texts padded into int64 arrays (texts, longest), as `tokenizer.pad` pads it.
 
     The same arrays as `tokenizer.pad(features, pad_to_multiple_of=multiple, return_tensors="np")`
-    (its padding side, pad token and pad token type), built in NumPy: 6 against 40 ms over SMS
+    (its padding side, pad token and pad token type), built in NumPy: 3 against 23 ms over SMS
     spam's test texts. Features with other keys, or a tokenizer without a pad token, go through
     `tokenizer.pad` itself.
     """

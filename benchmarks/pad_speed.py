@@ -1,0 +1,61 @@
+"""Padding prediction batches: `textfit.predict.pad_batch` against `tokenizer.pad`, on the same batches.
+
+    python benchmarks/pad_speed.py RUN ../shared/data/sms_spam/test.csv --rounds 3
+
+Tokenizes every text of the table (column `text`) with the run's tokenizer, cuts the batches that
+`Classifier.predict_proba` cuts, then pads them all, alternating the ways (`tokenizer.pad` into
+tensors, as `Classifier` padded before; into arrays, as `OnnxClassifier` did; `pad_batch` into
+tensors), and prints the milliseconds each round took and whether the arrays are equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("table", type=Path, help="a CSV with a text column named text")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    import numpy as np
+    import torch
+
+    from textfit.predict import Classifier, length_batches, pad_batch
+
+    with args.table.open(encoding="utf-8", newline="") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    classifier = Classifier.load(args.run_dir, device="cpu")
+    tokenizer = classifier.tokenizer
+    encoded = tokenizer(texts, truncation=True, max_length=tokenizer.model_max_length)
+    rows = zip(*encoded.values(), strict=True)
+    features = [dict(zip(encoded.keys(), values, strict=True)) for values in rows]
+    lengths = [len(ids) for ids in encoded["input_ids"]]
+    batches = [[features[i] for i in batch] for batch in length_batches(lengths, *classifier._batch_limits())]
+
+    ways = {  # Classifier padded into tensors, OnnxClassifier into arrays
+        "tokenizer.pad, tensors": lambda batch: tokenizer.pad(batch, return_tensors="pt"),
+        "tokenizer.pad, arrays": lambda batch: tokenizer.pad(batch, return_tensors="np"),
+        "pad_batch, tensors": lambda batch: {
+            k: torch.from_numpy(v) for k, v in pad_batch(batch, tokenizer).items()
+        },
+    }
+    for batch in batches:
+        want, *others = (way(batch) for way in ways.values())
+        assert all(np.array_equal(want[key], other[key]) for other in others for key in want), "arrays differ"
+    print(f"{len(texts)} texts in {len(batches)} batches; the ways give equal arrays")
+    for round_number in range(1, args.rounds + 1):
+        for name, way in ways.items():
+            started = time.perf_counter()
+            for batch in batches:
+                way(batch)
+            print(f"round {round_number}: {name} {(time.perf_counter() - started) * 1000:.1f} ms", flush=True)
+
+
+if __name__ == "__main__":
+    main()
