@@ -59,7 +59,8 @@ class PackedBert:
     """The logits of a `BertForSequenceClassification` in eval mode, its tokens packed (see the module).
 
     Holds the query, key and value weights of each layer stacked into one matrix (a copy: 3 x
-    hidden x hidden per layer); the model's other weights are used as they are. Build it after the
+    hidden x hidden per layer, reordered once for oneDNN where it can: `textfit.prepack.linear`);
+    the model's other layers are called as they are. Build it after the
     model is in its prediction dtype, and again if its weights change.
     """
 
