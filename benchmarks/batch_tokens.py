@@ -16,18 +16,16 @@ process of its own, which prints its texts/s and peak RSS.
 from __future__ import annotations
 
 import argparse
-import csv
 import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+from run_table import read_texts, run_table_parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("table", type=Path, help="a CSV with a text column named text")
+    parser = run_table_parser(__doc__.splitlines()[0])
     parser.add_argument("--caps", default="8192,2048,1024,512", help="comma-separated padded-token caps")
     parser.add_argument("--scales", default="2", help="comma-separated PACKED_BATCH_SCALE values")
     parser.add_argument("--rounds", type=int, default=6)
@@ -58,8 +56,7 @@ def main() -> None:
         textfit.predict.batch_tokens = lambda device_type=None: cap  # type: ignore[attr-defined]
         textfit.predict.PACKED_BATCH_SCALE = scale
 
-    with args.table.open(encoding="utf-8", newline="") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle)]
+    texts = read_texts(args.table)
     classifier = Classifier.load(args.run_dir, device="cpu")
     if args.child is not None:
         use(*args.child)

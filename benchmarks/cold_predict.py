@@ -14,13 +14,14 @@ Prints the load time and the texts/s of each call, then each way's median.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from run_table import read_texts, run_table_parser
 
 WAYS = ("not prepacked", "prepacked")
 
@@ -33,8 +34,7 @@ def child(run_dir: Path, table: Path, way: str, precision: str) -> None:
 
     if way == "not prepacked":
         prepack._works = lambda dtype: False  # type: ignore[assignment]
-    with table.open(encoding="utf-8", newline="") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle)]
+    texts = read_texts(table)
     classifier = Classifier.load(run_dir, device="cpu", precision=precision)
     load = time.perf_counter() - started
     rates = []
@@ -46,9 +46,7 @@ def child(run_dir: Path, table: Path, way: str, precision: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("table", type=Path, help="a CSV with a text column named text")
+    parser = run_table_parser(__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=4, help="fresh processes per way")
     parser.add_argument("--precision", default="auto", help="auto, bf16 or fp32")
     parser.add_argument("--child", choices=WAYS, help=argparse.SUPPRESS)

@@ -10,11 +10,11 @@ times; prints their texts/s and the child's peak RSS.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
-from pathlib import Path
+
+from run_table import run_table_parser
 
 CHILD = """
 import csv, resource, sys, time
@@ -37,9 +37,7 @@ print(f"kept={keep_freed_memory()} texts/s {shown}, peak RSS {peak:.0f} MiB")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("table", type=Path, help="a CSV with a text column named text")
+    parser = run_table_parser(__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=2)
     args = parser.parse_args()
 

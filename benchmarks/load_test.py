@@ -14,8 +14,6 @@ Only 127.0.0.1 is ever contacted.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import http.client
 import json
 import os
@@ -28,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from run_table import read_texts, run_table_parser
 
 
 def free_port() -> int:
@@ -132,9 +132,7 @@ def load(port: int, texts: list[str], clients: int, duration: float, max_request
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("table", type=Path, help="a CSV with a text column named text")
+    parser = run_table_parser(__doc__.splitlines()[0])
     parser.add_argument("--backend", action="append", choices=["torch", "onnx"], help="repeatable")
     parser.add_argument("--clients", default="1,8,32", help="comma-separated client counts")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per client count")
@@ -143,8 +141,7 @@ def main() -> None:
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
 
-    with args.table.open(encoding="utf-8", newline="") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle)]
+    texts = read_texts(args.table)
     results = []
     for backend in args.backend or ["torch"]:
         rate, precision = offline_rate(args.run_dir, backend, texts, args.threads)

@@ -10,16 +10,13 @@ tensors), and prints the milliseconds each round took and whether the arrays are
 
 from __future__ import annotations
 
-import argparse
-import csv
 import time
-from pathlib import Path
+
+from run_table import read_texts, run_table_parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("table", type=Path, help="a CSV with a text column named text")
+    parser = run_table_parser(__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
@@ -28,8 +25,7 @@ def main() -> None:
 
     from textfit.predict import Classifier, length_batches, pad_batch
 
-    with args.table.open(encoding="utf-8", newline="") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle)]
+    texts = read_texts(args.table)
     classifier = Classifier.load(args.run_dir, device="cpu")
     tokenizer = classifier.tokenizer
     encoded = tokenizer(texts, truncation=True, max_length=tokenizer.model_max_length)

@@ -8,18 +8,17 @@ AVX-512 BF16).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from run_table import read_texts, run_table_parser
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("table", type=Path, help="a CSV with a text column named text")
+    parser = run_table_parser(__doc__.splitlines()[0])
     parser.add_argument("--precision", default="auto", help="textfit predict's --precision (default auto)")
     args = parser.parse_args()
 
@@ -42,8 +41,7 @@ def main() -> None:
         with output.open(encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))
     # The texts as the input file has them: the output CSV puts a quote before a leading = + - @.
-    with args.table.open(encoding="utf-8", newline="") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle)]
+    texts = read_texts(args.table)
     classify = pipeline("text-classification", model=str(args.run_dir / "model"), device="cpu")
     results = classify(texts, truncation=True, batch_size=32)
     same = sum(row["predicted_label"] == result["label"] for row, result in zip(rows, results, strict=True))

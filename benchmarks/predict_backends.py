@@ -11,18 +11,16 @@ where the table has a `label` column, the macro-F1.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import time
-from pathlib import Path
 
 import numpy as np
 
+from run_table import run_table_parser
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path, help="a run folder exported with textfit export")
-    parser.add_argument("table", type=Path, help="a CSV with a text column named text")
+    parser = run_table_parser(__doc__.splitlines()[0], "a run folder exported with textfit export")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, help="CPU threads of each backend (default: the libraries')")
     args = parser.parse_args()

@@ -18,18 +18,14 @@ Prints texts/s and the one-text latency of each round, and the labels each share
 
 from __future__ import annotations
 
-import argparse
-import csv
 import time
-from pathlib import Path
 
 from at_revision import module_at
+from run_table import read_texts, run_table_parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("table", type=Path, help="a CSV with a text column named text")
+    parser = run_table_parser(__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline", metavar="REV", help="also textfit.packed at this git revision")
     args = parser.parse_args()
@@ -41,8 +37,7 @@ def main() -> None:
 
     works = prepack._works  # ways without prepacking patch it to say no
 
-    with args.table.open(encoding="utf-8", newline="") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle)]
+    texts = read_texts(args.table)
     ways = {}
     for name, cast, attention, packed, first, prepacked in [
         ("before: fp32 weights under autocast, SDPA", False, "sdpa", None, False, False),
