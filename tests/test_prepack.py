@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -97,3 +98,71 @@ def test_classifier_load_prepacks_and_predicts_as_the_saved_model(
         atol=1e-5,
         rtol=1e-5,
     )
+
+
+def _tiny_config(architecture: str) -> Any:
+    import transformers
+
+    small = {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 48,
+        "vocab_size": 100,
+        "max_position_embeddings": 64,
+        "num_labels": 3,
+    }
+    if architecture == "distilbert":
+        return transformers.DistilBertConfig(
+            dim=32,
+            n_layers=2,
+            n_heads=2,
+            hidden_dim=48,
+            vocab_size=100,
+            max_position_embeddings=64,
+            num_labels=3,
+        )
+    if architecture == "modernbert":
+        tokens = {
+            "pad_token_id": 0,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+            "cls_token_id": 1,
+            "sep_token_id": 2,
+        }
+        return transformers.ModernBertConfig(**small, **tokens)
+    if architecture == "electra":
+        return transformers.ElectraConfig(embedding_size=16, **small)
+    config_class = {
+        "bert": transformers.BertConfig,
+        "roberta": transformers.RobertaConfig,
+        "xlm-roberta": transformers.XLMRobertaConfig,
+        "deberta-v2": transformers.DebertaV2Config,
+        "mpnet": transformers.MPNetConfig,
+    }[architecture]
+    return config_class(**small)
+
+
+@pytest.mark.parametrize(
+    "architecture",
+    ["bert", "distilbert", "roberta", "xlm-roberta", "deberta-v2", "electra", "mpnet", "modernbert"],
+)
+def test_every_architecture_keeps_its_logits_prepacked(architecture: str) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    from textfit import firsttoken
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_config(_tiny_config(architecture)).eval()
+    input_ids = torch.randint(5, 100, (3, 9))
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[1, 6:] = 0  # a padded text
+    with torch.inference_mode():
+        want = model(input_ids=input_ids, attention_mask=attention_mask).logits
+        firsttoken.enable(model)  # as Classifier.load prepares the RoBERTa family
+        swapped = prepack_linears(model)
+        got = model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    assert swapped >= 10  # each layer's projections and feed-forward, and the head
+    assert not any(type(module) is nn.Linear for module in model.modules())
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
