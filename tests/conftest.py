@@ -135,6 +135,44 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def tiny_config(architecture: str, **overrides: Any) -> Any:
+    """A transformers config of a two-layer, 32-wide classifier of that architecture, with overrides.
+
+    bert, distilbert, roberta, xlm-roberta, deberta-v2, electra, mpnet or modernbert.
+    """
+    import transformers
+
+    if architecture == "distilbert":  # names of its own
+        sizes = {"dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 48}
+        return transformers.DistilBertConfig(
+            **sizes, vocab_size=100, max_position_embeddings=64, num_labels=3, **overrides
+        )
+    small = {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 48,
+        "vocab_size": 100,
+        "max_position_embeddings": 64,
+        "num_labels": 3,
+    }
+    if architecture == "modernbert":  # its special tokens default to ids beyond a small vocabulary
+        small |= {"pad_token_id": 0, "bos_token_id": 1, "cls_token_id": 1, "eos_token_id": 2}
+        small["sep_token_id"] = 2
+    if architecture == "electra":
+        small["embedding_size"] = 16
+    config_class = {
+        "bert": transformers.BertConfig,
+        "roberta": transformers.RobertaConfig,
+        "xlm-roberta": transformers.XLMRobertaConfig,
+        "deberta-v2": transformers.DebertaV2Config,
+        "electra": transformers.ElectraConfig,
+        "mpnet": transformers.MPNetConfig,
+        "modernbert": transformers.ModernBertConfig,
+    }[architecture]
+    return config_class(**(small | overrides))
+
+
 @pytest.fixture
 def all_threads() -> Iterator[None]:
     """A real encoder is faster on every core (conftest's one thread suits only tiny models)."""

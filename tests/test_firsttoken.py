@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 
+from conftest import tiny_config
 from textfit import fastpath, firsttoken
 
 INPUT_IDS = torch.tensor([[2, 10, 11, 12, 13, 3], [2, 14, 15, 3, 0, 0], [2, 16, 3, 0, 0, 0]])
@@ -24,16 +25,15 @@ def _bert(folder: Path, attention: str) -> Any:
 
 
 def _xlm_roberta(attention: str) -> Any:
-    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+    from transformers import XLMRobertaForSequenceClassification
 
     torch.manual_seed(0)
-    config = XLMRobertaConfig(
+    config = tiny_config(
+        "xlm-roberta",
         vocab_size=40,
-        hidden_size=32,
-        num_hidden_layers=2,
         num_attention_heads=4,
-        intermediate_size=48,
         max_position_embeddings=16,
+        num_labels=2,
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
         attn_implementation=attention,

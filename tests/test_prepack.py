@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
 from torch import nn
 
+from conftest import tiny_config
 from textfit import prepack
 from textfit.predict import Classifier
 from textfit.prepack import PrepackedLinear, linear, prepack_linears
@@ -100,49 +100,6 @@ def test_classifier_load_prepacks_and_predicts_as_the_saved_model(
     )
 
 
-def _tiny_config(architecture: str) -> Any:
-    import transformers
-
-    small = {
-        "hidden_size": 32,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 2,
-        "intermediate_size": 48,
-        "vocab_size": 100,
-        "max_position_embeddings": 64,
-        "num_labels": 3,
-    }
-    if architecture == "distilbert":
-        return transformers.DistilBertConfig(
-            dim=32,
-            n_layers=2,
-            n_heads=2,
-            hidden_dim=48,
-            vocab_size=100,
-            max_position_embeddings=64,
-            num_labels=3,
-        )
-    if architecture == "modernbert":
-        tokens = {
-            "pad_token_id": 0,
-            "bos_token_id": 1,
-            "eos_token_id": 2,
-            "cls_token_id": 1,
-            "sep_token_id": 2,
-        }
-        return transformers.ModernBertConfig(**small, **tokens)
-    if architecture == "electra":
-        return transformers.ElectraConfig(embedding_size=16, **small)
-    config_class = {
-        "bert": transformers.BertConfig,
-        "roberta": transformers.RobertaConfig,
-        "xlm-roberta": transformers.XLMRobertaConfig,
-        "deberta-v2": transformers.DebertaV2Config,
-        "mpnet": transformers.MPNetConfig,
-    }[architecture]
-    return config_class(**small)
-
-
 @pytest.mark.parametrize(
     "architecture",
     ["bert", "distilbert", "roberta", "xlm-roberta", "deberta-v2", "electra", "mpnet", "modernbert"],
@@ -153,7 +110,7 @@ def test_every_architecture_keeps_its_logits_prepacked(architecture: str) -> Non
     from textfit import firsttoken
 
     torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_config(_tiny_config(architecture)).eval()
+    model = AutoModelForSequenceClassification.from_config(tiny_config(architecture)).eval()
     input_ids = torch.randint(5, 100, (3, 9))
     attention_mask = torch.ones_like(input_ids)
     attention_mask[1, 6:] = 0  # a padded text
