@@ -57,6 +57,7 @@ def length_batches(lengths: Sequence[int], batch_size: int, max_tokens: int) -> 
     return batches
 
 
+# The keys pad_batch pads itself, and those packed BERT takes.
 _PADDED = {"input_ids", "attention_mask", "token_type_ids"}
 
 
@@ -423,7 +424,7 @@ class Classifier:
         batch = {key: torch.from_numpy(values) for key, values in padded.items()}
         dtype = self._half_dtype()
         with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            if self._packed is not None and set(batch) <= {"input_ids", "attention_mask", "token_type_ids"}:
+            if self._packed is not None and set(batch) <= _PADDED:
                 logits = self._packed(**batch)
             else:
                 logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits
