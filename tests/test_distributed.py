@@ -82,6 +82,9 @@ def test_two_processes_write_one_whole_run_as_good_as_one_process(
     assert metrics["test"]["samples"] == 16
     history = json.loads((run_dir / "log_history.json").read_text(encoding="utf-8"))
     assert history[-1]["step"] == 10 * 11, "43 rows in 22 batches of 2, split between 2 processes: 11 steps"
+    evaluations = [entry for entry in history if "eval_loss" in entry]
+    assert [entry["eval_samples"] for entry in evaluations] == [5] * 10, "every validation row, once"
+    assert evaluations[-1]["eval_accuracy"] == metrics["validation"]["accuracy"]
 
     single = textfit.train(
         train_file=binary_csv,

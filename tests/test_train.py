@@ -342,6 +342,39 @@ def test_validation_loss_is_the_mean_over_rows_of_unequal_batches(
     assert logged == pytest.approx(sum(losses) / len(losses), abs=1e-4)
 
 
+@pytest.mark.parametrize("batch_size", [4, 5], ids=["48 rows in batches of 4", "48 rows, 3 left over"])
+def test_every_evaluation_while_training_counts_every_validation_row(
+    tiny_settings: dict[str, Any], binary_csv: Path, make_csv: Any, tmp_path: Path, batch_size: int
+) -> None:
+    # Issue 18: with a training set that does not divide the batch, each evaluation counted only as many
+    # validation rows as the last training batch held (accelerate trimmed to that loader's remainder),
+    # so the best checkpoint and early stopping were chosen on part of the validation set.
+    rows = class_rows(CLASS_WORDS, 10, start=24)
+    validation = make_csv(
+        "validation.csv",
+        [{**row, "text": f"{row['text']} " + "day " * (i % 9)} for i, row in enumerate(rows)],
+    )
+    settings = quick(tiny_settings, epochs=2, batch_size=batch_size, learning_rate=2e-3, eval_batch_size=8)
+    result = textfit.train(
+        train_file=binary_csv,
+        validation_file=validation,
+        output_dir=tmp_path / "run",
+        progress=False,
+        **settings,
+    )
+
+    history = json.loads((Path(result.run_dir) / "log_history.json").read_text())
+    evaluations = [entry for entry in history if "eval_loss" in entry]
+    assert [entry["eval_samples"] for entry in evaluations] == [20, 20]
+    evaluated = textfit.evaluate(result.run_dir, validation, precision="fp32", report=False).metrics
+    for key in ("accuracy", "f1_macro", "f1_weighted"):  # the last evaluation scored the saved model
+        assert (
+            evaluations[-1][f"eval_{key}"]
+            == pytest.approx(evaluated[key])
+            == result.metrics["validation"][key]
+        )
+
+
 def test_train_runs_the_data_checks_and_keeps_their_warnings(
     tiny_settings: dict[str, Any], make_csv: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

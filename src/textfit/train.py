@@ -138,7 +138,7 @@ def _compute_metrics(eval_prediction: Any, labels: LabelSet, task: str = "single
         report = regression_report(truth, logits[:, 0])
     else:
         report = classification_report(truth, logits, list(labels.names))
-    return scalar_metrics(report)
+    return {**scalar_metrics(report), "samples": len(truth)}  # logged as eval_samples: every row counts
 
 
 def length_bucket_order(lengths: list[int], batch_size: int, pool: int | None, generator: Any) -> list[int]:
@@ -163,6 +163,10 @@ def length_bucket_order(lengths: list[int], batch_size: int, pool: int | None, g
     full = [batch for batch in batches if len(batch) == batch_size]
     shuffled = [full[i] for i in torch.randperm(len(full), generator=generator).tolist()]
     return [index for batch in shuffled + short for index in batch]
+
+
+def _no_gather(tensors: Any) -> Any:
+    return tensors
 
 
 def _trainer_class(group_by_length: bool) -> Any:
@@ -223,6 +227,9 @@ def _trainer_class(group_by_length: bool) -> Any:
             # rows. One process only: with several, each sees its own shard (the Trainer gathers).
             if self.args.world_size > 1:
                 return super().evaluation_loop(*args, **kwargs)
+            # One process has nothing to gather. gather_for_metrics would trim each batch to the
+            # remainder of the dataloader accelerate last saw end: the training one, mid-epoch.
+            self.gather_function = _no_gather
             self._loss_sums = []
             output = super().evaluation_loop(*args, **kwargs)
             prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
