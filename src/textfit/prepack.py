@@ -50,12 +50,19 @@ class PrepackedLinear(nn.Module):
 
 
 def linear(weight: torch.Tensor, bias: torch.Tensor | None) -> Product:
-    """The product x -> x @ weight.T + bias: prepacked where that works on this CPU, else torch's linear."""
+    """The product x -> x @ weight.T + bias: prepacked where that works on this CPU, else torch's linear.
+
+    Either way x is cast to the weight's dtype first, as autocast would.
+    """
     weight, bias = weight.detach(), None if bias is None else bias.detach()
-    plain: Product = functools.partial(nn.functional.linear, weight=weight, bias=bias)
     if weight.device.type != "cpu" or weight.dtype not in _DTYPES or not _works(weight.dtype):
-        return plain
+        return functools.partial(_plain_linear, weight=weight, bias=bias)
     return PrepackedLinear(weight, bias)
+
+
+def _plain_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """torch's linear, x cast to the weight's dtype first as PrepackedLinear casts it."""
+    return nn.functional.linear(x.to(weight.dtype), weight, bias)
 
 
 @functools.cache
