@@ -61,7 +61,7 @@ def linear(weight: torch.Tensor, bias: torch.Tensor | None) -> Product:
 
 
 def _plain_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """torch's linear, x cast to the weight's dtype first as PrepackedLinear casts it."""
+    """Torch's linear, x cast to the weight's dtype first as PrepackedLinear casts it."""
     return nn.functional.linear(x.to(weight.dtype), weight, bias)
 
 
