@@ -395,7 +395,12 @@ def test_train_misspelt_setting_is_a_config_error(
 ) -> None:
     result = invoke("train", binary_csv, "--config", tiny_config, "--set", "train.epocs=2")
 
-    assert_error(result, "invalid config", "`textfit train --help` lists every setting")
+    assert_error(
+        result,
+        "invalid config",
+        "`textfit init-config` lists every setting with its default; "
+        "run_config.yaml of a run shows them all",
+    )
     assert "train.epocs: unknown setting (did you mean 'train.epochs'?)" in result.stderr
 
 
