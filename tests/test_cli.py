@@ -76,6 +76,40 @@ def test_command_help(command: str, options: list[str]) -> None:
         assert option in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("command", "examples"),
+    [
+        ([], ["textfit train data.csv --test-file test.csv", "textfit predict runs/data new.csv -o"]),
+        (["check"], ["textfit check data.csv --validation-file dev.csv", "textfit check --dataset"]),
+        (
+            ["train"],
+            [
+                "textfit train data.csv --test-file test.csv --epochs 2",
+                "textfit train --dataset glue --dataset-config mrpc",
+                "textfit train --resume runs/data",
+                "torchrun --nproc_per_node 2 -m textfit train data.csv",
+            ],
+        ),
+        (
+            ["predict"],
+            ["textfit predict runs/train new.csv -o predictions.csv", "textfit predict runs/train --text"],
+        ),
+        (["serve"], ["textfit serve runs/train", "curl -s localhost:8000/predict -H"]),
+        (["init-config"], ["textfit init-config -o textfit.yaml", "textfit train --config textfit.yaml"]),
+    ],
+)
+def test_help_shows_each_example_command_on_a_line_of_its_own(
+    command: list[str], examples: list[str]
+) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    starts = [next((i for i, line in enumerate(lines) if line.startswith(e)), None) for e in examples]
+    assert None not in starts, result.stdout
+    assert len(set(starts)) == len(examples), "two examples run together on one line"
+
+
 def test_version() -> None:
     result = invoke("--version")
 
@@ -107,6 +141,10 @@ def test_python_dash_m_textfit_runs_the_cli() -> None:
         (["train"], "give a training file"),
         (["train", "data.csv", "--set", "epochs"], "'epochs' is not KEY=VALUE"),
         (["predict", "runs/x"], "give either an input file or one or more --text"),
+        (
+            ["predict", "runs/x", "-t", "good", "-t", " "],
+            "Invalid value for --text: text 2 is empty: give texts with at least one visible character",
+        ),
         (["evaluate", "runs/x"], "Missing argument"),
         (["fit", "data.csv"], "No such command 'fit'"),
     ],
@@ -395,7 +433,11 @@ def test_train_misspelt_setting_is_a_config_error(
 ) -> None:
     result = invoke("train", binary_csv, "--config", tiny_config, "--set", "train.epocs=2")
 
-    assert_error(result, "invalid config", "`textfit train --help` lists every setting")
+    assert_error(
+        result,
+        "invalid config",
+        "`textfit init-config` lists every setting with its default; run_config.yaml of a run shows them all",
+    )
     assert "train.epocs: unknown setting (did you mean 'train.epochs'?)" in result.stderr
 
 
@@ -489,6 +531,19 @@ def test_predict_file_writes_the_output_file(tiny_run_dir: Path, make_csv: Any, 
     assert [(row["id"], row["predicted_label"]) for row in written] == [
         ("a", "positive"), ("b", ""), ("c", "negative")
     ]  # fmt: skip
+
+
+def test_predict_quiet_writes_the_predictions_and_nothing_on_stderr(
+    tiny_run_dir: Path, make_csv: Any, tmp_path: Path
+) -> None:
+    input_file = make_csv("input.csv", [{"text": "good great"}, {"text": "sad bad"}])
+    output = tmp_path / "predictions.csv"
+
+    result = invoke("predict", tiny_run_dir, input_file, "-o", output, "-q")
+
+    assert result.exit_code == 0, result.stderr
+    assert (result.stdout, result.stderr) == ("", "")
+    assert [row["predicted_label"] for row in read_csv(output)] == ["positive", "negative"]
 
 
 def test_predict_file_to_stdout(tiny_run_dir: Path, make_csv: Any) -> None:

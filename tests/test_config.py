@@ -19,7 +19,9 @@ from textfit.config import (
 )
 from textfit.errors import ConfigError
 
-SETTINGS_HINT = "`textfit train --help` lists every setting; run_config.yaml of a run shows them all"
+SETTINGS_HINT = (
+    "`textfit init-config` lists every setting with its default; run_config.yaml of a run shows them all"
+)
 
 
 def write(path: Path, text: str) -> Path:

@@ -507,3 +507,78 @@ def test_predictions_written_as_csv_or_tsv_run_nothing(
         # the model saw the texts as they are, not as written for a spreadsheet
         expected = classifier.predict(["=good great", "-awful sad"])
         assert [row["predicted_label"] for row in rows] == [p.label for p in expected]
+
+
+# ---- issue 18 item 7: texts that Classifier.predict, predict_file and serve cannot classify
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+@pytest.mark.parametrize(
+    ("texts", "error"),
+    [
+        ([None], "texts[0] is None"),
+        ([""], "texts[0] is empty"),
+        (["good", " \t\n"], "texts[1] is whitespace only"),
+        ([float("nan")], "texts[0] is nan (float)"),
+    ],
+)
+def test_issue18_predict_names_the_position_of_a_text_it_cannot_classify(
+    classifier: Classifier, method: str, texts: list[Any], error: str
+) -> None:
+    with pytest.raises(DataError) as err:
+        getattr(classifier, method)(texts)
+
+    assert err.value.message == f"{error}; every text must be a string with at least one visible character"
+    assert err.value.hint is not None
+    assert "fill in or drop these texts" in err.value.hint
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_issue18_a_single_string_is_refused_by_the_method_called(classifier: Classifier, method: str) -> None:
+    with pytest.raises(TypeError, match=re.escape(f"pass a list of texts, e.g. {method}([text])")):
+        getattr(classifier, method)("good great")
+
+
+def test_issue18_no_texts_give_no_predictions(classifier: Classifier) -> None:
+    assert classifier.predict([]) == []
+    assert classifier.predict_proba([]).shape == (0, len(classifier.labels))
+
+
+def test_issue18_a_text_without_a_prediction_is_null_in_json_lines_and_empty_in_csv(
+    tiny_run_dir: Path, classifier: Classifier, tmp_path: Path
+) -> None:
+    records = [{"text": "good great"}, {"text": None}, {"text": ""}, {"text": "  "}]
+    input_file = tmp_path / "input.jsonl"
+    input_file.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+    predict_file(tiny_run_dir, str(input_file), str(tmp_path / "out.jsonl"), classifier=classifier)
+    predict_file(tiny_run_dir, str(input_file), str(tmp_path / "out.csv"), classifier=classifier)
+
+    lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert rows[0]["predicted_label"] == "positive"
+    assert isinstance(rows[0]["predicted_probability"], float)
+    for row in rows[1:]:
+        assert (row["predicted_label"], row["predicted_probability"], row["top_k"]) == (None, None, None)
+    csv_rows = read_csv(tmp_path / "out.csv")
+    assert [(r["predicted_label"], r["predicted_probability"], r["top_k"]) for r in csv_rows[1:]] == [
+        ("", "", "")
+    ] * 3
+
+
+def test_issue18_serve_asks_for_json_and_refuses_empty_texts(classifier: Classifier) -> None:
+    from fastapi.testclient import TestClient
+
+    from textfit.serve import create_app
+
+    with TestClient(create_app(classifier)) as client:
+        plain = client.post("/predict", content=b"good great", headers={"Content-Type": "text/plain"})
+        empty = client.post("/predict", json={"texts": ["good", " "]})
+        none = client.post("/predict", json={"texts": []})
+
+    assert plain.status_code == 415
+    assert plain.json()["error"] == (
+        "the request body must be JSON, sent with Content-Type: application/json (not text/plain)"
+    )
+    assert (empty.status_code, empty.json()["error"]) == (422, "text 1 is empty")
+    assert (none.status_code, none.json()) == (200, {"predictions": []})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -81,16 +82,70 @@ def test_top_k_is_ranked_and_capped_at_the_number_of_labels(classifier: Classifi
     assert sum(p for _, p in capped.top_k) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_predict_proba_wants_a_list(classifier: Classifier) -> None:
-    with pytest.raises(TypeError, match="wrap a single text in a list"):
-        classifier.predict_proba("good great")  # type: ignore[arg-type]
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_a_single_string_is_refused_by_the_method_called(classifier: Classifier, method: str) -> None:
+    call = getattr(classifier, method)
+
+    with pytest.raises(TypeError) as err:
+        call("good great")
+    with pytest.raises(TypeError) as pair_err:
+        call(["good"], "great")
+
+    assert str(err.value) == (
+        f"{method} takes a list of texts, not a single str: pass a list of texts, e.g. {method}([text])"
+    )
+    assert str(pair_err.value) == str(err.value)
     with pytest.raises(ValueError, match="2 texts but 1 text pairs"):
-        classifier.predict_proba(["good", "bad"], ["sad"])
+        call(["good", "bad"], ["sad"])
+
+
+TEXTS_HINT = (
+    "fill in or drop these texts (missing values of a table come as None or NaN); "
+    "predict_file and `textfit predict` keep such rows, with empty predictions"
+)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+@pytest.mark.parametrize(
+    ("texts", "error"),
+    [
+        ([None], "texts[0] is None"),
+        (["good", float("nan"), 3], "texts[1] is nan (float), texts[2] is 3 (int)"),
+        (["good", ""], "texts[1] is empty"),
+        (["  \n\t", "bad"], "texts[0] is whitespace only"),
+    ],
+)
+def test_texts_that_are_not_strings_or_are_empty_are_named_by_position(
+    classifier: Classifier, method: str, texts: list[Any], error: str
+) -> None:
+    with pytest.raises(DataError) as err:
+        getattr(classifier, method)(texts)
+
+    assert err.value.message == f"{error}; every text must be a string with at least one visible character"
+    assert err.value.hint == TEXTS_HINT
+
+
+def test_empty_text_pairs_are_named_by_position(classifier: Classifier) -> None:
+    with pytest.raises(DataError, match=re.escape("text_pairs[1] is None; every text must be")):
+        classifier.predict(["good", "bad"], ["great", None])  # type: ignore[list-item]
+
+
+def test_texts_may_be_any_sequence_of_strings(classifier: Classifier) -> None:
+    expected = classifier.predict_proba(TEXTS[:3])
+
+    np.testing.assert_allclose(classifier.predict_proba(tuple(TEXTS[:3])), expected, atol=1e-6)
+    np.testing.assert_allclose(classifier.predict_proba(np.asarray(TEXTS[:3])), expected, atol=1e-6)
 
 
 def test_no_texts_give_no_predictions(classifier: Classifier) -> None:
+    pair_model = copy.copy(classifier)
+    pair_model.columns = {"text_pair_column": "hypothesis"}
+
     assert classifier.predict_proba([]).shape == (0, 2)
     assert classifier.predict([]) == []
+    assert pair_model.predict([]) == [], "no texts need no pairs"
+    with pytest.raises(DataError, match="trained on sentence pairs"):
+        pair_model.predict(["good"])
 
 
 def test_plain_transformers_pipeline_agrees_with_classifier(
@@ -246,7 +301,7 @@ def test_predict_file_to_csv_keeps_every_row_and_column(
         "positive",
     ]
     assert rows[1]["predicted_probability"] == ""
-    assert rows[1]["top_k"] == "[]"
+    assert rows[1]["top_k"] == "", "no prediction: empty cells, not an empty list"
     top_k = json.loads(rows[0]["top_k"])
     assert [label for label, _ in top_k] == ["positive", "negative"]
     assert float(rows[0]["predicted_probability"]) == pytest.approx(top_k[0][1])
@@ -287,11 +342,17 @@ def test_predict_file_jsonl_to_jsonl_keeps_values_and_empty_rows(
     assert count == len(rows) == 3
     assert [row["id"] for row in rows] == [1, 2, 3]
     assert rows[0]["meta"] == {"source": "web"}
-    assert rows[1]["text"] is None
-    assert rows[1]["predicted_label"] == ""
-    assert rows[1]["top_k"] == []
+    assert rows[1] == {
+        "id": 2,
+        "text": None,
+        "meta": None,
+        "predicted_label": None,
+        "predicted_probability": None,
+        "top_k": None,
+    }, "no prediction: JSON null in every prediction column, never an empty string"
     assert rows[2]["text"] == "=awful sad", "JSON Lines is data, not a spreadsheet: kept as it is"
-    assert [row["predicted_label"] for row in rows] == ["positive", "", "negative"]
+    assert [row["predicted_label"] for row in rows] == ["positive", None, "negative"]
+    assert isinstance(rows[0]["predicted_probability"], float)
     assert rows[0]["top_k"] == [["positive", rows[0]["predicted_probability"]]]
 
 
@@ -306,9 +367,38 @@ def test_predict_file_where_every_text_is_empty(
     rows = read_csv(output)
     assert count == len(rows) == 2
     assert [(row["id"], row["predicted_label"], row["top_k"]) for row in rows] == [
-        ("1", "", "[]"),
-        ("2", "", "[]"),
+        ("1", "", ""),
+        ("2", "", ""),
     ]
+
+
+def test_predict_file_gives_no_prediction_to_a_pair_with_an_empty_second_text(
+    tiny_settings: dict[str, Any], pairs_csv: Path, make_csv: Any, tmp_path: Path
+) -> None:
+    from textfit import train
+
+    run = train(
+        train_file=pairs_csv,
+        text_column="premise",
+        text_pair_column="hypothesis",
+        output_dir=tmp_path / "pairs",
+        progress=False,
+        **{**tiny_settings, "epochs": 8},
+    )
+    rows = [
+        {"premise": "pizza soup", "hypothesis": "good great"},
+        {"premise": "bread cake", "hypothesis": " "},
+        {"premise": "soup cake", "hypothesis": "awful sad"},
+    ]
+    output = tmp_path / "predictions.jsonl"
+    pairs = Classifier.load(run.run_dir, precision="fp32")
+
+    predict_file(run.run_dir, str(make_csv("input.csv", rows)), str(output), classifier=pairs)
+
+    written = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert [row["predicted_label"] for row in written] == ["positive", None, "negative"]
+    with pytest.raises(DataError, match=re.escape("text_pairs[1] is whitespace only")):
+        pairs.predict([row["premise"] for row in rows], [row["hypothesis"] for row in rows])
 
 
 def test_predict_file_refuses_parquet_output(

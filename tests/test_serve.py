@@ -128,7 +128,6 @@ def test_one_text_and_a_batch_get_the_classifiers_predictions(server: int, class
         ),
         ({"text": "  \n"}, 422, "text is empty", "send texts with at least one visible character"),
         ({"texts": ["good", ""]}, 422, "text 1 is empty", "send texts with at least one visible character"),
-        ({"texts": []}, 422, "'texts' is empty", "send at least one text"),
         ({}, 422, "give either 'text' or 'texts'", '{"text": "..."} or {"texts": ["...", "..."]}'),
         (
             {"text": "good", "texts": ["bad"]},
@@ -163,8 +162,14 @@ def test_one_text_and_a_batch_get_the_classifiers_predictions(server: int, class
         (
             ["good"],
             422,
-            "Input should be a valid dictionary or object to extract fields from",
-            '{"text": "..."} or {"texts": [...]}, optional "top_k"; see /docs',
+            "the request body must be a JSON object, not a list",
+            '{"text": "..."} or {"texts": ["...", "..."]}, optional "top_k"; see /docs',
+        ),
+        (
+            "good",
+            422,
+            "the request body must be a JSON object, not a string",
+            '{"text": "..."} or {"texts": ["...", "..."]}, optional "top_k"; see /docs',
         ),
         (
             {"text": "good", "text_pair": "bad"},
@@ -182,6 +187,57 @@ def test_bad_requests_get_a_4xx_that_says_what_is_wrong(
     assert got_status == status
     assert headers["content-type"] == "application/json"
     assert answer == {"error": error, **({"hint": hint} if hint else {})}
+
+
+JSON_HINT = 'send a JSON object such as {"text": "..."} with Content-Type: application/json'
+
+
+@pytest.mark.parametrize(
+    ("content_type", "raw"),
+    [
+        ("text/plain", b"good great"),
+        ("text/plain; charset=utf-8", b'{"text": "good great"}'),
+        ("application/x-www-form-urlencoded", b'{"text": "good great"}'),  # curl -d without -H
+        ("multipart/form-data; boundary=x", b"--x--"),
+    ],
+)
+def test_a_body_not_sent_as_json_gets_415_saying_to_send_json(
+    server: int, content_type: str, raw: bytes
+) -> None:
+    status, headers, answer = call(
+        server, "POST", "/predict", raw=raw, headers={"Content-Type": content_type}
+    )
+
+    assert status == 415
+    assert headers["content-type"] == "application/json"
+    media_type = content_type.split(";")[0]
+    assert answer == {
+        "error": "the request body must be JSON, sent with Content-Type: application/json "
+        f"(not {media_type})",
+        "hint": JSON_HINT + "; with curl: -H 'Content-Type: application/json'",
+    }
+
+
+def test_an_empty_body_or_json_null_says_what_to_send(server: int) -> None:
+    empty = call(server, "POST", "/predict", raw=b"")
+    null = call(server, "POST", "/predict", raw=b"null")
+    vendor_json = call(
+        server,
+        "POST",
+        "/predict",
+        raw=b'{"text": "good"}',
+        headers={"Content-Type": "application/vnd.x+json"},
+    )
+
+    assert empty[0] == 422
+    assert empty[2] == {"error": "the request body is empty", "hint": JSON_HINT}
+    assert null[0] == 422
+    assert null[2]["error"] == "the request body must be a JSON object, not null"
+    assert vendor_json[0] == 200, "a +json media type is JSON"
+
+
+def test_no_texts_get_no_predictions(server: int) -> None:
+    assert call(server, "POST", "/predict", {"texts": []})[:3:2] == (200, {"predictions": []})
 
 
 def test_malformed_json_oversized_bodies_and_unknown_routes(server: int) -> None:

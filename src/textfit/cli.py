@@ -22,11 +22,14 @@ from textfit.errors import TextfitError
 if TYPE_CHECKING:
     from textfit.hub_push import PushResult
 
+# Help texts keep each example command on a line of its own: a paragraph that starts with \b (a
+# backspace, which click reads as "do not rewrap"; hence the docstrings' noqa D301).
 app = typer.Typer(
     name="textfit",
     help="Fine-tune a pretrained transformer into a text classifier from a labelled file.\n\n"
-    "Quick start: textfit train data.csv --test-file test.csv, then "
-    "textfit predict runs/data new.csv -o predictions.csv",
+    "\b\nQuick start:\n"
+    "  textfit train data.csv --test-file test.csv\n"
+    "  textfit predict runs/data new.csv -o predictions.csv",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -262,8 +265,12 @@ def check(
 
     One line per check (PASS / WARN / FAIL), then the task of the labels; exit status 1 when a
     check fails. Multi-label tables are counted per label; regression targets get their spread.
-    Example: textfit check data.csv --validation-file dev.csv, or textfit check --dataset dair-ai/emotion
-    """
+
+    \b
+    Examples:
+      textfit check data.csv --validation-file dev.csv
+      textfit check --dataset dair-ai/emotion
+    """  # noqa: D301
     from textfit.checks import check_data, format_checks
     from textfit.config import load_config
 
@@ -441,11 +448,13 @@ def train(
 ) -> None:
     """Fine-tune a model on a labelled table, evaluate it, and save the run.
 
-    Example: textfit train data.csv --test-file test.csv --epochs 2
-    A data set: textfit train --dataset glue --dataset-config mrpc
-    Resume an interrupted run: textfit train --resume runs/data
-    Several processes: torchrun --nproc_per_node 2 -m textfit train data.csv
-    """
+    \b
+    Examples:
+      textfit train data.csv --test-file test.csv --epochs 2
+      textfit train --dataset glue --dataset-config mrpc      # a data set
+      textfit train --resume runs/data                        # resume an interrupted run
+      torchrun --nproc_per_node 2 -m textfit train data.csv   # several processes
+    """  # noqa: D301
     from textfit.config import load_config
     from textfit.metrics import format_report
     from textfit.train import train as run_training
@@ -597,8 +606,11 @@ def tune(
 
     Each trial trains a run into OUTPUT_DIR/trials/NNN; the best is copied to OUTPUT_DIR/best, every
     trial listed in OUTPUT_DIR/trials.csv. Run the same command again to continue a stopped study.
-    Example: textfit tune data.csv --n-trials 20
-    """
+
+    \b
+    Example:
+      textfit tune data.csv --n-trials 20
+    """  # noqa: D301
     from textfit.config import load_config
     from textfit.tune import SEARCHED
     from textfit.tune import tune as run_tune
@@ -686,8 +698,10 @@ def evaluate(
 ) -> None:
     """Evaluate a trained run on a labelled table: a readable table, the metrics as JSON, a report.
 
-    Example: textfit evaluate runs/train test.csv
-    """
+    \b
+    Example:
+      textfit evaluate runs/train test.csv
+    """  # noqa: D301
     from textfit.evaluation import evaluate as evaluate_run
     from textfit.metrics import format_report
 
@@ -743,8 +757,12 @@ def report_command(
     """Rebuild a run's report from its files (no model is loaded): RUN_DIR/report.html and figures/.
 
     Metrics, per-class bars, confusion matrices, training curves, calibration and the most
-    confidently wrong examples. Example: textfit report runs/train --split test
-    """
+    confidently wrong examples.
+
+    \b
+    Example:
+      textfit report runs/train --split test
+    """  # noqa: D301
     from textfit.report import write_report
 
     _setup_output(quiet, verbose)
@@ -788,9 +806,14 @@ def predict(
 ) -> None:
     """Predict labels with probabilities for a table's rows, or for texts given with --text.
 
-    Every input row is kept, with predicted_label, predicted_probability and top_k added.
-    Example: textfit predict runs/train new.csv -o predictions.csv
-    """
+    Every input row is kept, with predicted_label, predicted_probability and top_k added; a row
+    whose text is empty or whitespace only gets no prediction (empty cells; null in JSON Lines).
+
+    \b
+    Examples:
+      textfit predict runs/train new.csv -o predictions.csv
+      textfit predict runs/train --text "free prize, call now" --text "see you at lunch"
+    """  # noqa: D301
     from textfit.predict import Classifier, predict_file
 
     _setup_output(quiet, verbose)
@@ -798,6 +821,12 @@ def predict(
         raise typer.BadParameter("give either an input file or one or more --text")
     if backend not in ("torch", "onnx"):
         raise typer.BadParameter(f"unknown backend {backend!r}: torch or onnx", param_hint="--backend")
+    empty = [str(number) for number, given in enumerate(text or [], 1) if not given.strip()]
+    if empty:  # predict.check_texts' rule: an empty text has no prediction
+        raise typer.BadParameter(
+            f"text {', '.join(empty)} is empty: give texts with at least one visible character",
+            param_hint="--text",
+        )
     started = time.perf_counter()
     try:
         classifier: Classifier
@@ -835,7 +864,7 @@ def predict(
         seconds = time.perf_counter() - loaded
     except TextfitError as err:
         raise _fail(err) from None
-    if output != "-":
+    if output != "-" and not quiet:
         typer.echo(
             f"{rows} rows with predictions written to {output} in {seconds:.2f} s "
             f"({rows / max(seconds, 1e-9):.0f} rows/s; the model loaded in {loaded - started:.2f} s)",
@@ -868,8 +897,11 @@ def export_command(
 
     Exit status 1 when an exported model disagrees with PyTorch beyond the bounds.
     `textfit predict RUN file --backend onnx` and `textfit serve RUN --backend onnx` then use it.
-    Example: textfit export runs/train --format onnx --quantize int8 --check test.csv
-    """
+
+    \b
+    Example:
+      textfit export runs/train --format onnx --quantize int8 --check test.csv
+    """  # noqa: D301
     from textfit.onnx_runtime import check_bounds, default_check_file, export_onnx, format_check_table
 
     _setup_output(quiet, verbose)
@@ -944,9 +976,11 @@ def serve(
 ) -> None:
     """Serve a run over HTTP: POST /predict, GET /health, GET /info, a page at /, the API at /docs.
 
-    Example: textfit serve runs/train, then
-    curl -s localhost:8000/predict -H 'Content-Type: application/json' -d '{"text": "free prize"}'
-    """
+    \b
+    Example:
+      textfit serve runs/train
+      curl -s localhost:8000/predict -H 'Content-Type: application/json' -d '{"text": "free prize"}'
+    """  # noqa: D301
     from textfit.predict import Classifier
     from textfit.serve import ServeSettings, run_info
     from textfit.serve import serve as run_server
@@ -1038,8 +1072,12 @@ def push(
     """Push a run to a Hugging Face Hub model repo: model, model card with metadata, metrics, figures.
 
     One commit; files that hold rows of your data stay behind unless --include-data-files. The run
-    folder is not changed. Example: textfit push runs/train your-name/reviews-classifier
-    """
+    folder is not changed.
+
+    \b
+    Example:
+      textfit push runs/train your-name/reviews-classifier
+    """  # noqa: D301
     from textfit.hub_push import push_run
 
     _setup_output(quiet, verbose)
@@ -1071,8 +1109,11 @@ def init_config(
 ) -> None:
     """Write a YAML config of every setting, with its default and what it does.
 
-    Example: textfit init-config -o textfit.yaml, edit it, then textfit train --config textfit.yaml
-    """
+    \b
+    Example:
+      textfit init-config -o textfit.yaml    # then edit it
+      textfit train --config textfit.yaml
+    """  # noqa: D301
     from textfit.config_template import default_config_yaml
     from textfit.config_template import init_config as write_config
 

@@ -522,7 +522,8 @@ def build_config(values: dict[str, Any], source: str = "settings") -> RunConfig:
         problems = "\n  ".join(_describe(e) for e in err.errors())
         raise ConfigError(
             f"invalid {source}:\n  {problems}",
-            hint="`textfit train --help` lists every setting; run_config.yaml of a run shows them all",
+            hint="`textfit init-config` lists every setting with its default; "
+            "run_config.yaml of a run shows them all",
         ) from None
 
 

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from textfit.config import DataConfig, write_text_atomic
 from textfit.data import Table, find_columns, read_table, table_format, text_column, with_trained_columns
-from textfit.errors import DataError, ModelError
+from textfit.errors import DataError, ModelError, list_problems
 from textfit.modeling import (
     batch_tokens,
     check_remote_code,
@@ -222,6 +222,46 @@ def aggregate_windows(
     return (sums / counts[:, None]).astype(np.float32)
 
 
+def check_texts(texts: Sequence[str], method: str = "predict", name: str = "texts") -> list[str]:
+    """The texts as a list, each a string with at least one visible character.
+
+    An empty or whitespace-only text has no prediction anywhere in textfit: `Classifier` refuses
+    it, `predict_file` keeps its row with empty prediction cells (null in JSON Lines), and
+    `textfit serve` answers 422. The model would otherwise make up a label from its special
+    tokens alone.
+
+    Args:
+        texts: the texts given to `method`.
+        method: the public method called, named in the error.
+        name: the argument's name, for the error (texts, text_pairs).
+
+    Raises:
+        TypeError: texts is a single string (or bytes) rather than a list of texts.
+        DataError: naming the position of each text that is not a string, or is empty.
+    """
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(
+            f"{method} takes a list of texts, not a single {type(texts).__name__}: "
+            f"pass a list of texts, e.g. {method}([text])"
+        )
+    given: list[Any] = list(texts)
+    if all(isinstance(text, str) and text.strip() for text in given):
+        return given
+    problems = []
+    for index, text in enumerate(given):
+        if text is None:
+            problems.append(f"{name}[{index}] is None")
+        elif not isinstance(text, str):
+            problems.append(f"{name}[{index}] is {text!r:.40} ({type(text).__name__})")
+        elif not text.strip():
+            problems.append(f"{name}[{index}] is {'empty' if not text else 'whitespace only'}")
+    raise DataError(
+        f"{list_problems(problems)}; every text must be a string with at least one visible character",
+        hint="fill in or drop these texts (missing values of a table come as None or NaN); "
+        "predict_file and `textfit predict` keep such rows, with empty predictions",
+    )
+
+
 @dataclass
 class Prediction:
     """The predicted label of one text, its probability, and the top-k labels with theirs.
@@ -367,24 +407,41 @@ class Classifier:
         """Class probabilities, shape (len(texts), number of labels), columns in `self.labels` order.
 
         Multi-label: each label's own (sigmoid) probability. Regression: the predicted value, shape
-        (len(texts), 1). Texts are batched in order of length (less padding), then put back in input order.
+        (len(texts), 1). Texts are batched in order of length (less padding), then put back in input
+        order. No texts give no rows.
+
+        Raises:
+            TypeError: texts (or text_pairs) is a single string rather than a list of texts.
+            DataError: a text is not a string, or is empty or whitespace only (see `check_texts`).
         """
-        if isinstance(texts, str):
-            raise TypeError("predict_proba takes a list of texts; wrap a single text in a list")
-        if text_pairs is not None and len(text_pairs) != len(texts):
-            raise ValueError(f"{len(texts)} texts but {len(text_pairs)} text pairs")
-        if text_pairs is None and self.columns.get("text_pair_column"):
+        return self._probabilities(*self._checked(texts, text_pairs, "predict_proba"), progress)
+
+    def _checked(
+        self, texts: Sequence[str], text_pairs: Sequence[str] | None, method: str
+    ) -> tuple[list[str], list[str] | None]:
+        """The texts (and pairs) as lists, checked for the public method the caller called."""
+        checked = check_texts(texts, method)
+        pairs = None if text_pairs is None else check_texts(text_pairs, method, "text_pairs")
+        if pairs is not None and len(pairs) != len(checked):
+            raise ValueError(f"{len(checked)} texts but {len(pairs)} text pairs")
+        if checked and pairs is None and self.columns.get("text_pair_column"):
             raise DataError(
                 "this model was trained on sentence pairs; give the second texts too",
                 hint="Python: predict(texts, text_pairs=[...]); command line: predict a table with "
                 "--text-pair-column",
             )
-        if not texts:  # the tokenizer fails on an empty batch (a file whose texts are all empty)
+        return checked, pairs
+
+    def _probabilities(
+        self, texts: list[str], text_pairs: list[str] | None, progress: ProgressCallback | None
+    ) -> NDArray[np.float32]:
+        """predict_proba's probabilities of texts already checked."""
+        if not texts:  # the tokenizer fails on an empty batch
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         window = self.long_text.get("mode") == "window"
         encoded = self.tokenizer(
-            list(texts),
-            list(text_pairs) if text_pairs is not None else None,
+            texts,
+            text_pairs,
             truncation="only_first" if window and text_pairs is not None else "longest_first",
             max_length=self.tokenizer.model_max_length,
             **({"stride": self.long_text["stride"], "return_overflowing_tokens": True} if window else {}),
@@ -437,8 +494,13 @@ class Classifier:
         top_k: int = 3,
         progress: ProgressCallback | None = None,
     ) -> list[Prediction]:
-        """The predicted label of each text, with its probability and the top_k labels."""
-        probabilities = self.predict_proba(texts, text_pairs, progress)
+        """The predicted label of each text, with its probability and the top_k labels.
+
+        Raises:
+            TypeError: texts (or text_pairs) is a single string rather than a list of texts.
+            DataError: a text is not a string, or is empty or whitespace only (see `check_texts`).
+        """
+        probabilities = self._probabilities(*self._checked(texts, text_pairs, "predict"), progress)
         return [self._prediction(row, top_k) for row in probabilities]
 
     def _prediction(self, row: NDArray[np.float32], top_k: int) -> Prediction:
@@ -460,20 +522,23 @@ class Classifier:
 
 
 def _prediction_cells(task: str, prediction: Prediction | None) -> dict[str, Any]:
-    """The output columns of one row's prediction (empty cells for a row without a text)."""
+    """The output columns of one row's prediction; None for a row without a text.
+
+    None is null in JSON Lines and an empty cell in CSV / TSV.
+    """
     if task == "regression":
-        return {"predicted_value": round(prediction.score, 6) if prediction else ""}
+        return {"predicted_value": round(prediction.score, 6) if prediction else None}
     if task == "multi_label":
         return {
-            "predicted_labels": prediction.label if prediction else "",
+            "predicted_labels": prediction.label if prediction else None,
             "label_probabilities": [[name, round(p, 6)] for name, p in prediction.labels]
             if prediction
-            else [],
+            else None,
         }
     return {
-        "predicted_label": prediction.label if prediction else "",
-        "predicted_probability": round(prediction.score, 6) if prediction else "",
-        "top_k": [[name, round(p, 6)] for name, p in prediction.top_k] if prediction else [],
+        "predicted_label": prediction.label if prediction else None,
+        "predicted_probability": round(prediction.score, 6) if prediction else None,
+        "top_k": [[name, round(p, 6)] for name, p in prediction.top_k] if prediction else None,
     }
 
 
@@ -537,9 +602,11 @@ def predict_file(
     Every input row is kept, in order, with its columns, then `predicted_label`,
     `predicted_probability` and `top_k` (JSON list of [label, probability]); a multi-label model
     writes `predicted_labels` (joined by its delimiter) and `label_probabilities` (JSON list of the
-    labels over their thresholds), a regression model `predicted_value`. Empty texts get an
-    empty prediction rather than being dropped. `-` reads stdin / writes stdout. The output format
-    follows the output file's extension (CSV, TSV or JSON Lines); stdout gets the input's format.
+    labels over their thresholds), a regression model `predicted_value`. A row whose text (or
+    text pair) is missing, empty or whitespace only keeps its place with no prediction: empty
+    cells in CSV / TSV, null in JSON Lines (see `check_texts`). `-` reads stdin / writes stdout.
+    The output format follows the output file's extension (CSV, TSV or JSON Lines); stdout gets
+    the input's format.
     """
     cfg = cfg or DataConfig()
     classifier = classifier or Classifier.load(run_dir)
@@ -556,7 +623,7 @@ def predict_file(
     pairs = None
     if columns["text_pair"]:
         pairs = [value or "" for value in text_column(table, columns["text_pair"], "text_pair").to_pylist()]
-    usable = [i for i, text in enumerate(texts) if text.strip()]
+    usable = [i for i, text in enumerate(texts) if text.strip() and (pairs is None or pairs[i].strip())]
     predictions = classifier.predict(
         [texts[i] for i in usable],
         [pairs[i] for i in usable] if pairs is not None else None,

@@ -120,8 +120,6 @@ def _request_texts(
     texts = [request.text or ""] if single else list(request.texts or [])
     given_pairs = request.text_pair if single else request.text_pairs
     other = "text_pair" if single else "text_pairs"
-    if not texts:
-        raise ServeError(422, "'texts' is empty", hint="send at least one text")
     if len(texts) > settings.max_texts:
         raise ServeError(
             413,
@@ -140,7 +138,7 @@ def _request_texts(
     for name, values in (("text", texts), ("text pair", pairs or [])):
         for index, value in enumerate(values):
             where = f"{name}" if single else f"{name} {index}"
-            if not value.strip():
+            if not value.strip():  # the rule of predict.check_texts: no made-up label
                 raise ServeError(
                     422, f"{where} is empty", hint="send texts with at least one visible character"
                 )
@@ -163,8 +161,46 @@ def _predictions(probabilities: NDArray[np.float32], labels: Sequence[str], top_
     return PredictResponse(predictions=out)
 
 
-def _validation_error(errors: Sequence[Any]) -> ServeError:
-    """A ServeError for FastAPI's validation errors: 400 for a body that is no JSON, 422 otherwise."""
+JSON_HINT = 'send a JSON object such as {"text": "..."} with Content-Type: application/json'
+
+
+def _media_type(content_type: str | None) -> str | None:
+    """The media type of a Content-Type header (`text/plain` of `text/plain; charset=utf-8`)."""
+    return content_type.split(";")[0].strip().lower() if content_type else None
+
+
+def _is_json(media_type: str | None) -> bool:
+    """Whether FastAPI parses a body of this media type as JSON: none given, JSON or `+json`."""
+    return media_type is None or (
+        media_type == "application/json"
+        or (media_type.startswith("application/") and media_type.endswith("+json"))
+    )
+
+
+def _json_kind(value: Any) -> str:
+    """What a parsed JSON value is, in JSON's words: a list, a string, a number, ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    kinds = {list: "a list", str: "a string", int: "a number", float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _validation_error(errors: Sequence[Any], content_type: str | None = None) -> ServeError:
+    """A ServeError for FastAPI's validation errors of a request with that Content-Type.
+
+    415 for a body that is not sent as JSON (FastAPI then hands the model raw bytes), 400 for one
+    that is not valid JSON, 422 otherwise: an empty body, JSON that is not an object, or the
+    fields' own problems.
+    """
+    media_type = _media_type(content_type)
+    if not _is_json(media_type):
+        return ServeError(
+            415,
+            f"the request body must be JSON, sent with Content-Type: application/json (not {media_type})",
+            hint=JSON_HINT + "; with curl: -H 'Content-Type: application/json'",
+        )
     for error in errors:
         if error.get("type") == "json_invalid":
             reason = (error.get("ctx") or {}).get("error", "")
@@ -173,7 +209,15 @@ def _validation_error(errors: Sequence[Any]) -> ServeError:
                 f"the request body is not valid JSON ({reason})"
                 if reason
                 else "the request body is not valid JSON",
-                hint='send a JSON object such as {"text": "..."} with Content-Type: application/json',
+                hint=JSON_HINT,
+            )
+        if tuple(error.get("loc", ())) == ("body",):  # the body as a whole
+            if error.get("type") == "missing":
+                return ServeError(422, "the request body is empty", hint=JSON_HINT)
+            return ServeError(
+                422,
+                f"the request body must be a JSON object, not {_json_kind(error.get('input'))}",
+                hint='{"text": "..."} or {"texts": ["...", "..."]}, optional "top_k"; see /docs',
             )
     problems = []
     for error in errors[:10]:
@@ -330,7 +374,7 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> Any:
-        return error_response(_validation_error(err.errors()))
+        return error_response(_validation_error(err.errors(), request.headers.get("content-type")))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException) -> Any:
@@ -354,6 +398,8 @@ def create_app(
     async def predict(body: PredictRequest) -> PredictResponse:
         """Labels, probabilities and the top_k labels of one text or a batch."""
         texts, pairs = _request_texts(body, settings, pair_model)
+        if not texts:  # no texts, no predictions (as Classifier.predict([]))
+            return PredictResponse(predictions=[])
         assert batcher is not None  # set by lifespan before any request
         return _predictions(await batcher.submit(texts, pairs), labels, body.top_k)
 
