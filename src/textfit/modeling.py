@@ -185,6 +185,84 @@ def _load_error(name: str, err: Exception) -> ModelError:
     return ModelError(f"cannot load model {name!r}: no such folder, and {reason}", hint=_PRESET_HINT)
 
 
+# A slow tokenizer's vocabulary (WordPiece, BPE, sentencepiece): what a folder without tokenizer.json
+# needs for its tokenizer to be built.
+VOCABULARY_FILES = (
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "spm.model",
+    "sentencepiece.model",
+    "tokenizer.model",
+)
+
+
+def has_tokenizer_files(folder: Path) -> bool:
+    """Whether a model folder holds a tokenizer's vocabulary: tokenizer.json, or a slow tokenizer's files.
+
+    tokenizer_config.json alone is not enough: from it transformers builds a tokenizer of the
+    special tokens only, which reads every word as [UNK].
+    """
+    return any((folder / name).is_file() for name in ("tokenizer.json", *VOCABULARY_FILES))
+
+
+def embedding_rows(model: Any) -> int | None:
+    """The rows of a model's input embedding matrix, else its config's vocab_size; None without either.
+
+    Args:
+        model: a transformers model, or its config.
+    """
+    get_embeddings = getattr(model, "get_input_embeddings", None)
+    if callable(get_embeddings):
+        with contextlib.suppress(NotImplementedError, AttributeError):
+            rows = getattr(get_embeddings(), "num_embeddings", None)
+            if isinstance(rows, int):
+                return rows
+    rows = getattr(getattr(model, "config", model), "vocab_size", None)
+    return rows if isinstance(rows, int) else None
+
+
+def check_tokenizer(tokenizer: Any, model: Any, folder: str | Path, hint: str) -> None:
+    """Refuse a tokenizer whose vocabulary does not fit the model's embedding matrix.
+
+    More tokens than rows: ids past the last row have no embedding (an index error, or a CUDA
+    assert). Fewer than half the rows: not the model's tokenizer, typically one transformers built
+    from tokenizer_config.json alone, with the special tokens only, which reads every word as the
+    same [UNK] id and predicts garbage.
+
+    Args:
+        tokenizer: the loaded tokenizer.
+        model: the model (or its config) the tokenizer is for.
+        folder: where both were loaded from (a model folder or a hub id), as messages name it.
+        hint: how to fix it, for the ModelError.
+
+    Raises:
+        ModelError: naming the folder, both sizes and the tokenizer files it lacks.
+    """
+    rows = embedding_rows(model)
+    tokens = len(tokenizer)
+    if rows is None or 2 * tokens >= rows >= tokens:
+        return
+    missing = []
+    if Path(folder).is_dir() and not (Path(folder) / "tokenizer.json").is_file():
+        names = getattr(tokenizer, "vocab_files_names", None) or {}
+        slow = {name for name in names.values() if name != "tokenizer.json"}
+        missing = ["tokenizer.json", *sorted(name for name in slow if not (Path(folder) / name).is_file())]
+    lacks = f"; it lacks {' and '.join(missing)}" if missing else ""
+    effect = (
+        "ids past the last row have no embedding"
+        if tokens > rows
+        else "fewer than half: not this model's tokenizer"
+    )
+    raise ModelError(
+        f"the tokenizer in {folder} does not fit its model: {tokens} tokens against {rows} rows of the "
+        f"model's embedding matrix ({effect}){lacks}",
+        hint=hint,
+    )
+
+
 def load_tokenizer(source: str, cfg: ModelConfig) -> Any:
     """The model's fast tokenizer, truncating at cfg.max_length."""
     from transformers import AutoTokenizer
@@ -245,6 +323,14 @@ def load_pretrained(
                 "to model.safetensors, or pick another model",
             ) from None
         raise _load_error(cfg.name, err) from None
+    if Path(source).is_dir():
+        fix = (
+            "save the tokenizer of the model the folder was made from into it: "
+            f"AutoTokenizer.from_pretrained(BASE_MODEL).save_pretrained({source!r}); or pick another model"
+        )
+    else:
+        fix = "pick another model: this one's tokenizer does not fit its weights"
+    check_tokenizer(tokenizer, model, source, fix)
     max_positions = getattr(model.config, "max_position_embeddings", None)
     if isinstance(max_positions, int) and cfg.max_length > max_positions:
         raise ModelError(
