@@ -702,3 +702,120 @@ def test_training_from_a_model_folder_without_its_tokenizer_is_refused(
         "or pick another model"
     )
     assert not (tmp_path / "out").exists()
+
+
+# ---- issue 18 item 5: an unreachable Hub costs seconds, not a minute of retries
+
+SNAPSHOT_SHA = "0123456789abcdef0123456789abcdef01234567"
+MODEL_HINT = "pass a local model folder with --model PATH, or one of the presets: minilm, mpnet"
+
+
+def _closed_port() -> str:
+    """The address of a loopback port nothing listens on: connections are refused at once."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def _online(tmp_path: Path) -> dict[str, str]:
+    """A fresh process's environment: no HF_HUB_OFFLINE, the Hub at a closed port, the cache in tmp_path."""
+    src = Path(__file__).parents[1] / "src"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_OFFLINE"))}
+    return {**base, "PYTHONPATH": str(src), "HF_HOME": str(tmp_path / "home"), "HF_ENDPOINT": _closed_port()}
+
+
+def test_training_from_an_unreachable_hub_fails_in_seconds(binary_csv: Path, tmp_path: Path) -> None:
+    import time
+
+    command = [
+        "train",
+        str(binary_csv),
+        "--model",
+        "some-org/some-model",
+        "--output-dir",
+        str(tmp_path / "run"),
+    ]
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "textfit", *command],
+        env=_online(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-2:] == [
+        "error: cannot load model 'some-org/some-model': no such folder, and it could not be downloaded "
+        "(offline?)",
+        f"hint: {MODEL_HINT}",
+    ]
+    assert "Retrying" not in done.stderr
+    # Not a speed test: huggingface_hub's retries (5 a file, 23 s of waits each) would show here.
+    assert seconds < 30
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_model_in_the_hub_cache_loads_while_the_hub_is_unreachable(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+    import time
+
+    storage = tmp_path / "home" / "hub" / "models--some-org--tiny-bert"
+    (storage / "refs").mkdir(parents=True)
+    (storage / "refs" / "main").write_text(SNAPSHOT_SHA, encoding="utf-8")
+    shutil.copytree(tiny_model_dir, storage / "snapshots" / SNAPSHOT_SHA)
+    code = (
+        "from textfit.config import ModelConfig\n"
+        "from textfit.modeling import load_pretrained\n"
+        "cfg = ModelConfig(name='some-org/tiny-bert', max_length=16)\n"
+        "tokenizer, model = load_pretrained(cfg, {0: 'no', 1: 'yes'}, {'no': 0, 'yes': 1})\n"
+        "print(tokenizer('good bad')['input_ids'], model.config.id2label)\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_online(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+
+    from transformers import AutoTokenizer
+
+    ids = AutoTokenizer.from_pretrained(tiny_model_dir)("good bad")["input_ids"]
+    assert done.stdout.strip() == f"{ids} {{0: 'no', 1: 'yes'}}", done.stderr
+    assert "Retrying" not in done.stderr
+    assert seconds < 30  # not a speed test: the retries for each file would show here
+
+
+def test_the_hub_probe_tells_an_open_port_from_a_closed_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from huggingface_hub import constants
+
+    from textfit.modeling import cache_only, hub_reachable
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{listening.getsockname()[1]}")
+        assert hub_reachable()
+        assert not cache_only("some-org/some-model")  # a reachable Hub is asked, as before
+    monkeypatch.setattr(constants, "ENDPOINT", _closed_port())
+    assert not hub_reachable()
+    assert cache_only("some-org/some-model")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert not hub_reachable()  # offline mode: no probe

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import zipfile
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from textfit.cache import cache_root
 from textfit.config import ModelConfig
@@ -176,11 +178,47 @@ def check_remote_code(folder: str | Path, name: str, trust_remote_code: bool) ->
             raise _remote_code_error(name, f"auto_map in {file_name}: {first[0]} -> {first[1]}")
 
 
-def _load_error(name: str, err: Exception) -> ModelError:
+HUB_PROBE_SECONDS = 3.0  # how long to wait for the Hub's TCP port before working from the local cache
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
+def hub_reachable() -> bool:
+    """Whether the Hub's (or the proxy's) port answers within HUB_PROBE_SECONDS; False offline.
+
+    huggingface_hub retries a failed request 5 times over ~25 s (for each file it asks for, and no
+    setting caps that): without a network textfit works from the local cache at once instead.
+    """
+    from huggingface_hub import constants
+
+    if constants.is_offline_mode() or _truthy(os.environ.get("HF_HUB_OFFLINE")):
+        return False
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or os.environ.get("ALL_PROXY")
+    url = urlsplit(proxy or constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=HUB_PROBE_SECONDS).close()
+    except OSError as err:
+        logger.debug("the Hugging Face Hub (%s) cannot be reached: %s", url.netloc, err)
+        return False
+    return True
+
+
+def cache_only(source: str) -> bool:
+    """Whether to load `source` from the local Hub cache alone: a hub id while the Hub cannot be reached."""
+    if Path(source).is_dir() or hub_reachable():
+        return False
+    logger.info("the Hugging Face Hub cannot be reached: looking for model %r in the local cache", source)
+    return True
+
+
+def _load_error(name: str, err: Exception, offline: bool = False) -> ModelError:
     text = str(err)
     if "custom code" in text and "trust_remote_code" in text:  # a hub model with its own code
         return _remote_code_error(name, "the repository's Python files")
-    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "connect" in text or "offline" in text
+    offline = offline or os.environ.get("HF_HUB_OFFLINE") == "1" or "connect" in text or "offline" in text
     reason = "it could not be downloaded (offline?)" if offline else text.splitlines()[0]
     return ModelError(f"cannot load model {name!r}: no such folder, and {reason}", hint=_PRESET_HINT)
 
@@ -263,15 +301,29 @@ def check_tokenizer(tokenizer: Any, model: Any, folder: str | Path, hint: str) -
     )
 
 
-def load_tokenizer(source: str, cfg: ModelConfig) -> Any:
-    """The model's fast tokenizer, truncating at cfg.max_length."""
+def load_tokenizer(source: str, cfg: ModelConfig, local_files_only: bool | None = None) -> Any:
+    """The model's fast tokenizer, truncating at cfg.max_length.
+
+    Args:
+        source: a model folder or a hub id (resolve_model's answer).
+        cfg: the model settings.
+        local_files_only: read a hub id from the local cache alone; by default when the Hub
+            cannot be reached (`cache_only`).
+
+    Raises:
+        ModelError: the tokenizer cannot be found, downloaded or loaded, or is not a fast one.
+    """
     from transformers import AutoTokenizer
 
     check_remote_code(source, cfg.name, cfg.trust_remote_code)
+    if local_files_only is None:
+        local_files_only = cache_only(source)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=cfg.trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(
+            source, trust_remote_code=cfg.trust_remote_code, local_files_only=local_files_only
+        )
     except (OSError, ValueError) as err:
-        raise _load_error(cfg.name, err) from None
+        raise _load_error(cfg.name, err, offline=local_files_only) from None
     if not tokenizer.is_fast:
         raise ModelError(
             f"model {cfg.name!r} has no fast tokenizer",
@@ -301,7 +353,8 @@ def load_pretrained(
     from transformers import AutoModelForSequenceClassification
 
     source = resolve_model(cfg.name)
-    tokenizer = load_tokenizer(source, cfg)
+    local_files_only = cache_only(source)  # probed once: an unreachable Hub is not asked for every file
+    tokenizer = load_tokenizer(source, cfg, local_files_only)
     try:
         with quiet_transformers():
             model = AutoModelForSequenceClassification.from_pretrained(
@@ -313,6 +366,7 @@ def load_pretrained(
                 use_safetensors=None if cfg.allow_pickle else True,  # None: safetensors first
                 trust_remote_code=cfg.trust_remote_code,
                 ignore_mismatched_sizes=True,  # a fine-tuned model can get a new label set
+                local_files_only=local_files_only,
             )
     except (OSError, ValueError) as err:
         if "safetensors" in str(err).lower():
@@ -322,7 +376,7 @@ def load_pretrained(
                 hint="pass --allow-pickle if you trust where the weights came from, or convert them "
                 "to model.safetensors, or pick another model",
             ) from None
-        raise _load_error(cfg.name, err) from None
+        raise _load_error(cfg.name, err, offline=local_files_only) from None
     if Path(source).is_dir():
         fix = (
             "save the tokenizer of the model the folder was made from into it: "
