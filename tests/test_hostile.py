@@ -704,6 +704,19 @@ def test_training_from_a_model_folder_without_its_tokenizer_is_refused(
     assert not (tmp_path / "out").exists()
 
 
+def test_pushing_a_run_without_tokenizer_json_is_refused_before_any_request(
+    tiny_run_dir: Path, tmp_path: Path
+) -> None:
+    from textfit.errors import ModelError
+    from textfit.hub_push import push_run
+
+    run_dir = _run_without(tiny_run_dir, tmp_path, "tokenizer.json")
+    with pytest.raises(
+        ModelError, match=re.escape(f"{run_dir / 'model'} has no tokenizer files (tokenizer.json")
+    ):
+        push_run(run_dir, "someone/broken", token="hf_not_used", endpoint=_closed_port())
+
+
 # ---- issue 18 item 5: an unreachable Hub costs seconds, not a minute of retries
 
 SNAPSHOT_SHA = "0123456789abcdef0123456789abcdef01234567"
