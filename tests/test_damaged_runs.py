@@ -60,7 +60,10 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], str]] = {
         lambda run: _drop_id2label(run / "model" / "config.json"),
         "config.json has no id2label: the label names of the model are missing",
     ),
-    "no tokenizer": (lambda run: _remove_tokenizer(run / "model"), "has no tokenizer files (tokenizer.json)"),
+    "no tokenizer": (
+        lambda run: _remove_tokenizer(run / "model"),
+        "has no tokenizer files (tokenizer.json, or a slow tokenizer's vocab.txt or sentencepiece model)",
+    ),
 }
 
 

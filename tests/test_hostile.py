@@ -582,3 +582,326 @@ def test_issue18_serve_asks_for_json_and_refuses_empty_texts(classifier: Classif
     )
     assert (empty.status_code, empty.json()["error"]) == (422, "text 1 is empty")
     assert (none.status_code, none.json()) == (200, {"predictions": []})
+# ---- issue 18 item 3: a run whose tokenizer does not fit its model
+
+
+def _tiny_rows() -> int:
+    """The rows of the tiny model's embedding matrix."""
+    from conftest import SPECIAL_TOKENS, VOCAB_WORDS
+
+    return len(SPECIAL_TOKENS) + len(VOCAB_WORDS)
+
+
+def _run_without(tiny_run_dir: Path, tmp_path: Path, *names: str) -> Path:
+    """A copy of the shared tiny run, its model folder without the named files."""
+    import shutil
+
+    run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "run"))
+    for name in names:
+        (run_dir / "model" / name).unlink(missing_ok=True)
+    return run_dir
+
+
+def _other_tokenizer(folder: Path, words: list[str]) -> None:
+    """Save into folder the tokenizer of another model: WordPiece over the special tokens and words."""
+    from transformers import BertTokenizerFast
+
+    from conftest import SPECIAL_TOKENS
+
+    vocab = {token: index for index, token in enumerate([*SPECIAL_TOKENS, *words])}
+    BertTokenizerFast(vocab=vocab, do_lower_case=True).save_pretrained(folder)
+
+
+def _tokenizer_fix(tiny_model_dir: Path, run_dir: Path) -> str:
+    return (
+        "save the tokenizer of the model it was trained from into it: "
+        f"AutoTokenizer.from_pretrained({str(tiny_model_dir)!r}, model_max_length=16)"
+        f".save_pretrained({str(run_dir / 'model')!r}); or train it again"
+    )
+
+
+def test_a_run_without_tokenizer_json_is_refused_and_the_hint_repairs_it(
+    tiny_run_dir: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoTokenizer
+
+    from textfit.errors import ModelError
+
+    run_dir = _run_without(tiny_run_dir, tmp_path, "tokenizer.json")
+    assert (run_dir / "model" / "tokenizer_config.json").is_file()  # from which transformers builds 5 tokens
+    with pytest.raises(
+        ModelError,
+        match=re.escape(
+            f"{run_dir / 'model'} has no tokenizer files (tokenizer.json, or a slow tokenizer's vocab.txt "
+            "or sentencepiece model)"
+        ),
+    ) as err:
+        Classifier.load(run_dir)
+    assert err.value.hint == _tokenizer_fix(tiny_model_dir, run_dir)
+
+    # what the hint says (16: the shared run's max_length)
+    AutoTokenizer.from_pretrained(tiny_model_dir, model_max_length=16).save_pretrained(run_dir / "model")
+    repaired = Classifier.load(run_dir, precision="fp32").predict(["good great lovely", "bad awful sad"])
+    assert [p.label for p in repaired] == ["positive", "negative"]
+
+
+@pytest.mark.parametrize(
+    ("words", "tokens", "effect"),
+    [
+        (["good", "bad"], 7, "fewer than half: not this model's tokenizer"),
+        ([f"word{i}" for i in range(60)], 65, "ids past the last row have no embedding"),
+    ],
+    ids=["fewer than half the rows", "more tokens than rows"],
+)
+def test_the_tokenizer_of_another_model_is_refused(
+    tiny_run_dir: Path, tmp_path: Path, words: list[str], tokens: int, effect: str
+) -> None:
+    from textfit.errors import ModelError
+
+    run_dir = _run_without(tiny_run_dir, tmp_path)
+    _other_tokenizer(run_dir / "model", words)
+    with pytest.raises(ModelError) as err:
+        Classifier.load(run_dir)
+    assert err.value.message == (
+        f"the tokenizer in {run_dir / 'model'} does not fit its model: {tokens} tokens against "
+        f"{_tiny_rows()} rows of the model's embedding matrix ({effect})"
+    )
+    assert "or train it again" in str(err.value.hint)
+
+
+def test_a_slow_vocabulary_of_another_model_names_the_missing_tokenizer_json(
+    tiny_run_dir: Path, tmp_path: Path
+) -> None:
+    from textfit.errors import ModelError
+
+    run_dir = _run_without(tiny_run_dir, tmp_path, "tokenizer.json")
+    (run_dir / "model" / "vocab.txt").write_text(
+        "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ngood\n", encoding="utf-8"
+    )
+    with pytest.raises(ModelError) as err:
+        Classifier.load(run_dir)
+    assert err.value.message.endswith(
+        f"does not fit its model: 6 tokens against {_tiny_rows()} rows of the model's embedding matrix "
+        "(fewer than half: not this model's tokenizer); it lacks tokenizer.json"
+    )
+
+
+def _no_server(*args: Any, **kwargs: Any) -> None:
+    raise AssertionError("textfit serve started a server with a broken tokenizer")
+
+
+@pytest.mark.parametrize("damage", ["no tokenizer.json", "another model's tokenizer"])
+@pytest.mark.parametrize("command", ["predict", "evaluate", "serve", "export"])
+def test_every_command_that_loads_a_run_refuses_a_tokenizer_that_does_not_fit(
+    tiny_run_dir: Path,
+    binary_test_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    damage: str,
+) -> None:
+    import textfit.serve
+
+    monkeypatch.setattr(textfit.serve, "serve", _no_server)
+    run_dir = _run_without(tiny_run_dir, tmp_path, "tokenizer.json")
+    if damage == "another model's tokenizer":
+        _other_tokenizer(run_dir / "model", ["good", "bad"])
+    args = {
+        "predict": ["predict", str(run_dir), "--text", "WINNER claim prize"],
+        "evaluate": ["evaluate", str(run_dir), str(binary_test_csv)],
+        "serve": ["serve", str(run_dir)],
+        "export": ["export", str(run_dir), "--format", "onnx", "--check", str(binary_test_csv)],
+    }[command]
+    result = CliRunner().invoke(app, args)
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    error, hint = result.stderr.splitlines()[-2:]
+    expected = (
+        "has no tokenizer files (tokenizer.json"
+        if damage == "no tokenizer.json"
+        else "does not fit its model"
+    )
+    assert error.startswith(f"error: {run_dir / 'model'} ") or error.startswith(
+        f"error: the tokenizer in {run_dir / 'model'} "
+    )
+    assert expected in error
+    assert hint.startswith("hint: save the tokenizer of the model it was trained from into it")
+    assert not (run_dir / "onnx").exists()
+
+
+def test_serving_an_onnx_export_refuses_a_tokenizer_that_does_not_fit(
+    tiny_run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import textfit.serve
+
+    monkeypatch.setattr(textfit.serve, "serve", _no_server)
+    run_dir = _run_without(tiny_run_dir, tmp_path)
+    _other_tokenizer(run_dir / "model", ["good", "bad"])
+    (run_dir / "onnx").mkdir()  # an export that passed its check: the tokenizer is refused before it is read
+    (run_dir / "onnx" / "check.json").write_text(json.dumps({"checks": [{"model": "fp32", "passed": True}]}))
+    result = CliRunner().invoke(app, ["serve", str(run_dir), "--backend", "onnx"])
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert f"error: the tokenizer in {run_dir / 'model'} does not fit its model: 7 tokens" in result.stderr
+
+
+def test_training_from_a_model_folder_without_its_tokenizer_is_refused(
+    tiny_model_dir: Path, tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from textfit import train
+    from textfit.errors import ModelError
+
+    model_dir = Path(shutil.copytree(tiny_model_dir, tmp_path / "base"))
+    (model_dir / "tokenizer.json").unlink()
+    with pytest.raises(ModelError) as err:
+        train(
+            train_file=binary_csv,
+            output_dir=tmp_path / "out",
+            progress=False,
+            **{**tiny_settings, "model": str(model_dir)},
+        )
+    assert err.value.message == (
+        f"the tokenizer in {model_dir} does not fit its model: 5 tokens against {_tiny_rows()} rows of the "
+        "model's embedding matrix (fewer than half: not this model's tokenizer); it lacks tokenizer.json "
+        "and vocab.txt"
+    )
+    assert err.value.hint == (
+        "save the tokenizer of the model the folder was made from into it: "
+        f"AutoTokenizer.from_pretrained(BASE_MODEL).save_pretrained({str(model_dir)!r}); "
+        "or pick another model"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_pushing_a_run_without_tokenizer_json_is_refused_before_any_request(
+    tiny_run_dir: Path, tmp_path: Path
+) -> None:
+    from textfit.errors import ModelError
+    from textfit.hub_push import push_run
+
+    run_dir = _run_without(tiny_run_dir, tmp_path, "tokenizer.json")
+    with pytest.raises(
+        ModelError, match=re.escape(f"{run_dir / 'model'} has no tokenizer files (tokenizer.json")
+    ):
+        push_run(run_dir, "someone/broken", token="hf_not_used", endpoint=_closed_port())
+
+
+# ---- issue 18 item 5: an unreachable Hub costs seconds, not a minute of retries
+
+SNAPSHOT_SHA = "0123456789abcdef0123456789abcdef01234567"
+MODEL_HINT = "pass a local model folder with --model PATH, or one of the presets: minilm, mpnet"
+
+
+def _closed_port() -> str:
+    """The address of a loopback port nothing listens on: connections are refused at once."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def _online(tmp_path: Path) -> dict[str, str]:
+    """A fresh process's environment: no HF_HUB_OFFLINE, the Hub at a closed port, the cache in tmp_path."""
+    src = Path(__file__).parents[1] / "src"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_OFFLINE"))}
+    return {**base, "PYTHONPATH": str(src), "HF_HOME": str(tmp_path / "home"), "HF_ENDPOINT": _closed_port()}
+
+
+def test_training_from_an_unreachable_hub_fails_in_seconds(binary_csv: Path, tmp_path: Path) -> None:
+    import time
+
+    command = [
+        "train",
+        str(binary_csv),
+        "--model",
+        "some-org/some-model",
+        "--output-dir",
+        str(tmp_path / "run"),
+    ]
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "textfit", *command],
+        env=_online(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-2:] == [
+        "error: cannot load model 'some-org/some-model': no such folder, and it could not be downloaded "
+        "(offline?)",
+        f"hint: {MODEL_HINT}",
+    ]
+    assert "Retrying" not in done.stderr
+    # Not a speed test: huggingface_hub's retries (5 a file, 23 s of waits each) would show here.
+    assert seconds < 30
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_model_in_the_hub_cache_loads_while_the_hub_is_unreachable(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+    import time
+
+    storage = tmp_path / "home" / "hub" / "models--some-org--tiny-bert"
+    (storage / "refs").mkdir(parents=True)
+    (storage / "refs" / "main").write_text(SNAPSHOT_SHA, encoding="utf-8")
+    shutil.copytree(tiny_model_dir, storage / "snapshots" / SNAPSHOT_SHA)
+    code = (
+        "from textfit.config import ModelConfig\n"
+        "from textfit.modeling import load_pretrained\n"
+        "cfg = ModelConfig(name='some-org/tiny-bert', max_length=16)\n"
+        "tokenizer, model = load_pretrained(cfg, {0: 'no', 1: 'yes'}, {'no': 0, 'yes': 1})\n"
+        "print(tokenizer('good bad')['input_ids'], model.config.id2label)\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_online(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+
+    from transformers import AutoTokenizer
+
+    ids = AutoTokenizer.from_pretrained(tiny_model_dir)("good bad")["input_ids"]
+    assert done.stdout.strip() == f"{ids} {{0: 'no', 1: 'yes'}}", done.stderr
+    assert "Retrying" not in done.stderr
+    assert seconds < 30  # not a speed test: the retries for each file would show here
+
+
+def test_the_hub_probe_tells_an_open_port_from_a_closed_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from huggingface_hub import constants
+
+    from textfit.modeling import cache_only, hub_reachable
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{listening.getsockname()[1]}")
+        assert hub_reachable()
+        assert not cache_only("some-org/some-model")  # a reachable Hub is asked, as before
+    monkeypatch.setattr(constants, "ENDPOINT", _closed_port())
+    assert not hub_reachable()
+    assert cache_only("some-org/some-model")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert not hub_reachable()  # offline mode: no probe

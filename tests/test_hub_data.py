@@ -321,7 +321,7 @@ def test_a_data_set_missing_from_a_reachable_hub(monkeypatch: pytest.MonkeyPatch
             "Dataset 'someone/nothing' doesn't exist on the Hub or cannot be accessed."
         )
 
-    monkeypatch.setattr(hub_data, "_hub_reachable", lambda: True)
+    monkeypatch.setattr(hub_data, "hub_reachable", lambda: True)
     monkeypatch.setattr(datasets, "load_dataset", missing)
 
     with pytest.raises(
@@ -532,7 +532,7 @@ def test_a_hub_that_fails_midway_falls_back_to_the_cache(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hub_data, "_hub_reachable", lambda: True)
+    monkeypatch.setattr(hub_data, "hub_reachable", lambda: True)
     monkeypatch.setattr(datasets, "load_dataset", flaky)
 
     loaded = load_dataset_tables(DataConfig(dataset="someone/reviews"))

@@ -9,20 +9,18 @@ from __future__ import annotations
 import ast
 import contextlib
 import logging
-import os
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from textfit.config import DataConfig
 from textfit.errors import DataError
+from textfit.modeling import hub_reachable
 from textfit.tables import Table
 
 __all__ = ["PAIR_COLUMNS", "VALIDATION_SPLITS", "DatasetTables", "load_dataset_tables"]
@@ -38,7 +36,6 @@ PAIR_COLUMNS = (
 )
 VALIDATION_SPLITS = ("validation", "valid", "dev")  # looked for in this order
 NO_SPLIT = "none"  # validation_split_name / test_split: use no split of the data set
-HUB_PROBE_SECONDS = 3.0  # how long to wait for the Hub's TCP port before working offline
 _LOCAL_HINT = (
     "pass a local folder with --dataset PATH (Parquet, CSV or JSON files laid out like a Hub data set "
     "repository, or a folder written by save_to_disk), or a table: textfit train TRAIN_FILE"
@@ -211,7 +208,7 @@ def _load_hub(repo_id: str, config: str | None, name: str) -> dict[str, Any]:
     """
     from huggingface_hub import constants
 
-    if _hub_reachable():
+    if hub_reachable():
         try:
             return _load(repo_id, config, name)
         except _NotFoundError as err:
@@ -251,30 +248,6 @@ def _cached_snapshot(repo_id: str) -> str | None:
     except Exception as err:  # LocalEntryNotFoundError, IncompleteSnapshotError, an invalid id
         logger.debug("no cached snapshot of %r: %s", repo_id, err)
         return None
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().upper() in ("1", "ON", "YES", "TRUE")
-
-
-def _hub_reachable() -> bool:
-    """Whether the Hub's (or the proxy's) port answers within HUB_PROBE_SECONDS; False offline.
-
-    huggingface_hub retries a failed request for ~25 s: without a network textfit works offline at once.
-    """
-    from huggingface_hub import constants
-
-    if constants.is_offline_mode() or _truthy(os.environ.get("HF_HUB_OFFLINE")):
-        return False
-    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or os.environ.get("ALL_PROXY")
-    url = urlsplit(proxy or constants.ENDPOINT)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        socket.create_connection((url.hostname or "", port), timeout=HUB_PROBE_SECONDS).close()
-    except OSError as err:
-        logger.debug("the Hugging Face Hub (%s) cannot be reached: %s", url.netloc, err)
-        return False
-    return True
 
 
 @contextlib.contextmanager

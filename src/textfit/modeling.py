@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import zipfile
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from textfit.cache import cache_root
 from textfit.config import ModelConfig
@@ -176,24 +178,152 @@ def check_remote_code(folder: str | Path, name: str, trust_remote_code: bool) ->
             raise _remote_code_error(name, f"auto_map in {file_name}: {first[0]} -> {first[1]}")
 
 
-def _load_error(name: str, err: Exception) -> ModelError:
+HUB_PROBE_SECONDS = 3.0  # how long to wait for the Hub's TCP port before working from the local cache
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
+def hub_reachable() -> bool:
+    """Whether the Hub's (or the proxy's) port answers within HUB_PROBE_SECONDS; False offline.
+
+    huggingface_hub retries a failed request 5 times over ~25 s (for each file it asks for, and no
+    setting caps that): without a network textfit works from the local cache at once instead.
+    """
+    from huggingface_hub import constants
+
+    if constants.is_offline_mode() or _truthy(os.environ.get("HF_HUB_OFFLINE")):
+        return False
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or os.environ.get("ALL_PROXY")
+    url = urlsplit(proxy or constants.ENDPOINT)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=HUB_PROBE_SECONDS).close()
+    except OSError as err:
+        logger.debug("the Hugging Face Hub (%s) cannot be reached: %s", url.netloc, err)
+        return False
+    return True
+
+
+def cache_only(source: str) -> bool:
+    """Whether to load `source` from the local Hub cache alone: a hub id while the Hub cannot be reached."""
+    if Path(source).is_dir() or hub_reachable():
+        return False
+    logger.info("the Hugging Face Hub cannot be reached: looking for model %r in the local cache", source)
+    return True
+
+
+def _load_error(name: str, err: Exception, offline: bool = False) -> ModelError:
     text = str(err)
     if "custom code" in text and "trust_remote_code" in text:  # a hub model with its own code
         return _remote_code_error(name, "the repository's Python files")
-    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "connect" in text or "offline" in text
+    offline = offline or os.environ.get("HF_HUB_OFFLINE") == "1" or "connect" in text or "offline" in text
     reason = "it could not be downloaded (offline?)" if offline else text.splitlines()[0]
     return ModelError(f"cannot load model {name!r}: no such folder, and {reason}", hint=_PRESET_HINT)
 
 
-def load_tokenizer(source: str, cfg: ModelConfig) -> Any:
-    """The model's fast tokenizer, truncating at cfg.max_length."""
+# A slow tokenizer's vocabulary (WordPiece, BPE, sentencepiece): what a folder without tokenizer.json
+# needs for its tokenizer to be built.
+VOCABULARY_FILES = (
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "spm.model",
+    "sentencepiece.model",
+    "tokenizer.model",
+)
+
+
+def has_tokenizer_files(folder: Path) -> bool:
+    """Whether a model folder holds a tokenizer's vocabulary: tokenizer.json, or a slow tokenizer's files.
+
+    tokenizer_config.json alone is not enough: from it transformers builds a tokenizer of the
+    special tokens only, which reads every word as [UNK].
+    """
+    return any((folder / name).is_file() for name in ("tokenizer.json", *VOCABULARY_FILES))
+
+
+def embedding_rows(model: Any) -> int | None:
+    """The rows of a model's input embedding matrix, else its config's vocab_size; None without either.
+
+    Args:
+        model: a transformers model, or its config.
+    """
+    get_embeddings = getattr(model, "get_input_embeddings", None)
+    if callable(get_embeddings):
+        with contextlib.suppress(NotImplementedError, AttributeError):
+            rows = getattr(get_embeddings(), "num_embeddings", None)
+            if isinstance(rows, int):
+                return rows
+    rows = getattr(getattr(model, "config", model), "vocab_size", None)
+    return rows if isinstance(rows, int) else None
+
+
+def check_tokenizer(tokenizer: Any, model: Any, folder: str | Path, hint: str) -> None:
+    """Refuse a tokenizer whose vocabulary does not fit the model's embedding matrix.
+
+    More tokens than rows: ids past the last row have no embedding (an index error, or a CUDA
+    assert). Fewer than half the rows: not the model's tokenizer, typically one transformers built
+    from tokenizer_config.json alone, with the special tokens only, which reads every word as the
+    same [UNK] id and predicts garbage.
+
+    Args:
+        tokenizer: the loaded tokenizer.
+        model: the model (or its config) the tokenizer is for.
+        folder: where both were loaded from (a model folder or a hub id), as messages name it.
+        hint: how to fix it, for the ModelError.
+
+    Raises:
+        ModelError: naming the folder, both sizes and the tokenizer files it lacks.
+    """
+    rows = embedding_rows(model)
+    tokens = len(tokenizer)
+    if rows is None or 2 * tokens >= rows >= tokens:
+        return
+    missing = []
+    if Path(folder).is_dir() and not (Path(folder) / "tokenizer.json").is_file():
+        names = getattr(tokenizer, "vocab_files_names", None) or {}
+        slow = {name for name in names.values() if name != "tokenizer.json"}
+        missing = ["tokenizer.json", *sorted(name for name in slow if not (Path(folder) / name).is_file())]
+    lacks = f"; it lacks {' and '.join(missing)}" if missing else ""
+    effect = (
+        "ids past the last row have no embedding"
+        if tokens > rows
+        else "fewer than half: not this model's tokenizer"
+    )
+    raise ModelError(
+        f"the tokenizer in {folder} does not fit its model: {tokens} tokens against {rows} rows of the "
+        f"model's embedding matrix ({effect}){lacks}",
+        hint=hint,
+    )
+
+
+def load_tokenizer(source: str, cfg: ModelConfig, local_files_only: bool | None = None) -> Any:
+    """The model's fast tokenizer, truncating at cfg.max_length.
+
+    Args:
+        source: a model folder or a hub id (resolve_model's answer).
+        cfg: the model settings.
+        local_files_only: read a hub id from the local cache alone; by default when the Hub
+            cannot be reached (`cache_only`).
+
+    Raises:
+        ModelError: the tokenizer cannot be found, downloaded or loaded, or is not a fast one.
+    """
     from transformers import AutoTokenizer
 
     check_remote_code(source, cfg.name, cfg.trust_remote_code)
+    if local_files_only is None:
+        local_files_only = cache_only(source)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=cfg.trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(
+            source, trust_remote_code=cfg.trust_remote_code, local_files_only=local_files_only
+        )
     except (OSError, ValueError) as err:
-        raise _load_error(cfg.name, err) from None
+        raise _load_error(cfg.name, err, offline=local_files_only) from None
     if not tokenizer.is_fast:
         raise ModelError(
             f"model {cfg.name!r} has no fast tokenizer",
@@ -223,7 +353,8 @@ def load_pretrained(
     from transformers import AutoModelForSequenceClassification
 
     source = resolve_model(cfg.name)
-    tokenizer = load_tokenizer(source, cfg)
+    local_files_only = cache_only(source)  # probed once: an unreachable Hub is not asked for every file
+    tokenizer = load_tokenizer(source, cfg, local_files_only)
     try:
         with quiet_transformers():
             model = AutoModelForSequenceClassification.from_pretrained(
@@ -235,6 +366,7 @@ def load_pretrained(
                 use_safetensors=None if cfg.allow_pickle else True,  # None: safetensors first
                 trust_remote_code=cfg.trust_remote_code,
                 ignore_mismatched_sizes=True,  # a fine-tuned model can get a new label set
+                local_files_only=local_files_only,
             )
     except (OSError, ValueError) as err:
         if "safetensors" in str(err).lower():
@@ -244,7 +376,15 @@ def load_pretrained(
                 hint="pass --allow-pickle if you trust where the weights came from, or convert them "
                 "to model.safetensors, or pick another model",
             ) from None
-        raise _load_error(cfg.name, err) from None
+        raise _load_error(cfg.name, err, offline=local_files_only) from None
+    if Path(source).is_dir():
+        fix = (
+            "save the tokenizer of the model the folder was made from into it: "
+            f"AutoTokenizer.from_pretrained(BASE_MODEL).save_pretrained({source!r}); or pick another model"
+        )
+    else:
+        fix = "pick another model: this one's tokenizer does not fit its weights"
+    check_tokenizer(tokenizer, model, source, fix)
     max_positions = getattr(model.config, "max_position_embeddings", None)
     if isinstance(max_positions, int) and cfg.max_length > max_positions:
         raise ModelError(

@@ -34,8 +34,8 @@ from textfit.config import DataConfig, write_text_atomic
 from textfit.data import Examples, LabelSet, find_columns, read_table, table_examples, with_trained_columns
 from textfit.errors import DataError, ModelError
 from textfit.metrics import classification_report, multilabel_report, regression_report
-from textfit.modeling import cpu_has_fast_int8, quiet_transformers
-from textfit.predict import Classifier, model_folder, pad_batch
+from textfit.modeling import check_tokenizer, cpu_has_fast_int8, quiet_transformers
+from textfit.predict import Classifier, model_folder, pad_batch, tokenizer_hint
 from textfit.tasks import targets
 
 logger = logging.getLogger(__name__)
@@ -151,6 +151,7 @@ class OnnxClassifier(Classifier):
         tokenizer = AutoTokenizer.from_pretrained(folder)
         with quiet_transformers():
             config = AutoConfig.from_pretrained(folder)
+        check_tokenizer(tokenizer, config, folder, tokenizer_hint(folder))
         session = _session(run_dir / "onnx" / MODELS[precision], threads)
         logger.info("model %s in ONNX Runtime, %s", run_dir / "onnx" / MODELS[precision], precision)
         return cls(session, config, tokenizer, batch_size, precision)

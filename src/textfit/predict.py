@@ -22,8 +22,11 @@ from textfit.config import DataConfig, write_text_atomic
 from textfit.data import Table, find_columns, read_table, table_format, text_column, with_trained_columns
 from textfit.errors import DataError, ModelError, list_problems
 from textfit.modeling import (
+    PRESET_HUB_IDS,
     batch_tokens,
     check_remote_code,
+    check_tokenizer,
+    has_tokenizer_files,
     keep_freed_memory,
     pad_multiple,
     pick_precision,
@@ -138,7 +141,6 @@ def model_folder(run_dir: Path, allow_pickle: bool = False) -> Path:
 # alternating in one process, once; inside the noise another time; the same peak memory on AG
 # News; benchmarks/RESULTS.md, section 4).
 PACKED_BATCH_SCALE = 2
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model")
 _DAMAGED_HINT = "the run may have been interrupted while saving, or the folder damaged: train it again"
 
 
@@ -169,8 +171,32 @@ def _check_model_folder(folder: Path, allow_pickle: bool) -> None:
         problem = _safetensors_problem(path)
         if problem:
             raise ModelError(f"{path} is damaged: {problem}", hint=_DAMAGED_HINT)
-    if not any((folder / name).is_file() for name in _TOKENIZER_FILES):
-        raise ModelError(f"{folder} has no tokenizer files (tokenizer.json)", hint=_DAMAGED_HINT)
+    if not has_tokenizer_files(folder):
+        raise ModelError(
+            f"{folder} has no tokenizer files (tokenizer.json, or a slow tokenizer's vocab.txt or "
+            "sentencepiece model)",
+            hint=tokenizer_hint(folder),
+        )
+
+
+def tokenizer_hint(folder: Path) -> str:
+    """How to give a run's model folder its tokenizer back: that of the base model its run_config.yaml names.
+
+    With the run's max_length, which the base model's tokenizer_config.json would otherwise replace.
+    """
+    import yaml
+
+    base, settings = "BASE_MODEL", ""
+    with contextlib.suppress(OSError, yaml.YAMLError, KeyError, TypeError):
+        model = yaml.safe_load((folder.parent / "run_config.yaml").read_text(encoding="utf-8"))["model"]
+        if isinstance(model["name"], str) and model["name"]:
+            base = repr(PRESET_HUB_IDS.get(model["name"], model["name"]))
+        if isinstance(model.get("max_length"), int):
+            settings = f", model_max_length={model['max_length']}"
+    return (
+        "save the tokenizer of the model it was trained from into it: "
+        f"AutoTokenizer.from_pretrained({base}{settings}).save_pretrained({str(folder)!r}); or train it again"
+    )
 
 
 def _safetensors_problem(path: Path) -> str | None:
@@ -346,6 +372,7 @@ class Classifier:
             model = AutoModelForSequenceClassification.from_pretrained(
                 folder, use_safetensors=None if allow_pickle else True, trust_remote_code=trust_remote_code
             )
+        check_tokenizer(tokenizer, model, folder, tokenizer_hint(folder))
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if device == "cpu":
             keep_freed_memory()
