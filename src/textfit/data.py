@@ -606,10 +606,10 @@ class LabelSet:
             renames = {name: by_key[key] for name in unknown_names if (key := spelling_key(name)) in by_key}
             hint = "fix those labels, or retrain with them in the training file"
             if renames:  # 'Spam' where the model knows 'spam'
+                read_as = ", ".join(f"{old!r} as {new!r}" for old, new in renames.items())
                 hint = (
-                    f"{', '.join(repr(name) for name in renames)} differ only in case, spacing or number "
-                    f"format from labels the model knows: {label_map_flag(renames)} reads them as those; "
-                    "or " + hint
+                    f"{label_map_flag(renames)} reads {read_as} (labels that differ only in case, spacing "
+                    f"or number format); or {hint}"
                 )
             raise DataError(
                 f"{examples.source}: {counted(len(unknown), 'row has', 'rows have')} a label "
