@@ -460,10 +460,12 @@ def test_lengths_given_cut_at_max_length() -> None:
 
     assert check.status == "warn"
     assert check.summary == "50.0% of training texts are longer than 16 tokens and will be cut"
-    assert check.details == ["median 10, 95th percentile 16, longest 16+ tokens"]
+    assert check.details == ["median 10, 95th percentile at least 16, longest at least 16 tokens"]
     one_percent = _length(np.array([3] * 99 + [16]), 16, cut=True)
     assert one_percent.status == "pass"  # 1% is not over 1%
-    assert one_percent.summary == "median 3, 95th percentile 3, longest 16+ tokens; 1 (1.0%) longer than 16"
+    assert one_percent.summary == (
+        "median 3, 95th percentile 3, longest at least 16 tokens; 1 (1.0%) longer than 16"
+    )
     few = _length(np.array([3] * 2000 + [17]), 16, cut=False)
     assert few.summary == "median 3, 95th percentile 3, longest 17 tokens; 1 (<0.1%) longer than 16"
 

@@ -582,6 +582,8 @@ def test_issue18_serve_asks_for_json_and_refuses_empty_texts(classifier: Classif
     )
     assert (empty.status_code, empty.json()["error"]) == (422, "text 1 is empty")
     assert (none.status_code, none.json()) == (200, {"predictions": []})
+
+
 # ---- issue 18 item 3: a run whose tokenizer does not fit its model
 
 
@@ -905,3 +907,263 @@ def test_the_hub_probe_tells_an_open_port_from_a_closed_one(monkeypatch: pytest.
     assert cache_only("some-org/some-model")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert not hub_reachable()  # offline mode: no probe
+
+
+# ---- issue 18 item 4: labels that differ only in case, spacing or number format
+
+
+def label_csv(path: Path, labels: list[str]) -> Path:
+    """A CSV of texts (distinct in each file) with these labels, written as given: spaces, case and all."""
+    rows = "".join(f"{path.stem} text {i},{label}\n" for i, label in enumerate(labels))
+    path.write_text("text,label\n" + rows, encoding="utf-8")
+    return path
+
+
+SPELLINGS = ["spam"] * 8 + ["Spam"] * 2 + ["ham"] * 8 + ["no spam"] * 6 + ["no  spam"] * 2
+NUMBERS = ["1"] * 3 + ["1.0"] * 5 + ["2"] * 8
+
+
+@pytest.mark.parametrize(
+    ("labels", "warning"),
+    [
+        (
+            SPELLINGS,
+            "labels that differ only in case, spacing or number format: 'Spam' (2) and 'spam' (8); "
+            "'no  spam' (2) and 'no spam' (6) (rows per label); each is a class of its own: to merge them, "
+            "--label-map 'Spam=spam,no  spam=no spam'",
+        ),
+        (
+            NUMBERS,
+            "labels that differ only in case, spacing or number format: '1' (3) and '1.0' (5) "
+            "(rows per label); each is a class of its own: to merge them, --label-map 1=1.0",
+        ),
+    ],
+    ids=["case and spacing", "number format"],
+)
+def test_labels_that_differ_only_in_spelling_warn_with_their_rows_and_the_flag(
+    tmp_path: Path, labels: list[str], warning: str
+) -> None:
+    path = label_csv(tmp_path / "d.csv", labels)
+    splits = load_splits(DataConfig(train_file=path, validation_split=0.5), seed=0)
+
+    assert len(splits.train.label_names) == len(set(labels)), "not merged without being asked"
+    labels_check = next(check for check in check_splits(splits).checks if check.name == "labels")
+    assert labels_check.status == "warn"
+    assert labels_check.summary == warning
+    flag = warning.split("to merge them, ")[1]
+    assert (
+        labels_check.hint == f"{flag} reads each as its most frequent spelling; or fix the labels in the file"
+    )
+
+
+def test_the_label_map_merges_spellings_in_the_training_validation_and_test_files(tmp_path: Path) -> None:
+    train = label_csv(tmp_path / "train.csv", SPELLINGS)
+    validation = label_csv(tmp_path / "dev.csv", ["Spam", "ham", "no spam", "spam"])
+    test = label_csv(tmp_path / "test.csv", ["SPAM", "ham", "no  spam"])
+    label_map = "Spam=spam, SPAM = spam,no  spam=no spam"
+    cfg = DataConfig(train_file=train, validation_file=validation, test_file=test, label_map=label_map)
+
+    splits = load_splits(cfg, seed=0)
+
+    assert cfg.label_map == {"Spam": "spam", "SPAM": "spam", "no  spam": "no spam"}
+    assert splits.train.label_counts() == {"spam": 10, "ham": 8, "no spam": 8}
+    assert splits.validation.labels == ["spam", "ham", "no spam", "spam"]
+    assert splits.test is not None
+    assert splits.test.labels == ["spam", "ham", "no spam"]
+    assert (splits.train.mapped, splits.test.mapped) == (
+        {"Spam": 2, "no  spam": 2},
+        {"SPAM": 1, "no  spam": 1},
+    )
+    labels_check = next(check for check in check_splits(splits).checks if check.name == "labels")
+    assert labels_check.status == "pass"
+    assert labels_check.summary == "3 labels: ham 8, no spam 8, spam 10"
+
+
+def test_a_label_map_name_that_no_row_has_is_an_error(tmp_path: Path) -> None:
+    path = label_csv(tmp_path / "d.csv", SPELLINGS)
+
+    with pytest.raises(DataError) as caught:
+        load_splits(
+            DataConfig(train_file=path, label_map="Spam=spam,Spma=spam", validation_split=0.5), seed=0
+        )
+
+    assert caught.value.message == (
+        f"--label-map (data.label_map) renames 1 label that no row of {path} has: 'Spma'.\n"
+        "  Labels found: 'Spam', 'ham', 'no  spam', 'no spam', 'spam'"
+    )
+    assert caught.value.hint == (
+        "fix the spelling of these names (labels are compared after surrounding spaces are removed), "
+        "or leave them out"
+    )
+
+
+def test_label_map_text_that_is_not_old_equals_new_is_a_config_error() -> None:
+    from textfit.config import load_config
+    from textfit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape("'Spam' is not OLD=NEW (e.g. 'Spam=spam,1.0=1')")):
+        load_config(None, {"data.label_map": "Spam,1.0=1"})
+    with pytest.raises(ConfigError, match=re.escape("an empty label name in 'Spam': ''")):
+        load_config(None, {"data.label_map": "Spam="})
+
+
+def test_labels_with_surrounding_spaces_are_merged_and_said(tmp_path: Path) -> None:
+    path = label_csv(tmp_path / "d.csv", ["spam"] * 6 + ["spam "] * 3 + ["\tham"] * 2 + ["ham"] * 6)
+    splits = load_splits(DataConfig(train_file=path, validation_split=0.25), seed=0)
+
+    assert sorted(splits.train.label_names) == ["ham", "spam"]
+    labels_check = next(check for check in check_splits(splits).checks if check.name == "labels")
+    assert labels_check.status == "warn"
+    assert labels_check.summary == (
+        f"{path}: 5 label cells had surrounding spaces removed, each read as the label without them: "
+        "'spam ' (3), '\\tham' (2) (rows per cell)"
+    )
+    assert labels_check.data["stripped"] == {str(path): {"spam ": 3, "\tham": 2}}
+
+
+def test_a_validation_label_in_another_spelling_is_named_with_the_flag_that_merges_it(
+    tmp_path: Path,
+) -> None:
+    train = label_csv(tmp_path / "train.csv", ["spam", "ham"] * 4)
+    validation = label_csv(tmp_path / "dev.csv", ["Spam", "ham", "eggs"])
+
+    with pytest.raises(DataError, match=re.escape("row 1 (line 2) has label 'Spam'")) as caught:
+        load_splits(DataConfig(train_file=train, validation_file=validation), seed=0)
+
+    assert caught.value.hint == (
+        "--label-map Spam=spam reads 'Spam' as 'spam' (labels that differ only in case, spacing or "
+        "number format); or fix those labels, or retrain with them in the training file"
+    )
+
+
+def test_label_map_flag_of_check_train_and_evaluate_is_saved_with_the_run(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    import yaml
+
+    from conftest import CLASS_WORDS, class_rows, write_csv
+
+    rows = class_rows(CLASS_WORDS, 24)
+    first = next(iter(CLASS_WORDS))
+    for row in [row for row in rows if row["label"] == first][:4]:  # four rows of one label in capitals
+        row["label"] = first.upper()
+    train_file = write_csv(tmp_path / "train.csv", rows)
+    upper = first.upper()
+    flag = f"{upper}={upper.lower()}"
+    model = ["--model", str(tiny_model_dir), "--max-length", "16"]
+
+    warned = runner.invoke(app, ["check", str(train_file), *model])
+    checked = runner.invoke(app, ["check", str(train_file), *model, "--label-map", flag])
+    run = tmp_path / "run"
+    trained = runner.invoke(
+        app,
+        ["train", str(train_file), *model, "--label-map", flag, "--epochs", "1", "-o", str(run), "--quiet"],
+    )
+    evaluated = runner.invoke(app, ["evaluate", str(run), str(train_file), "--json", "--no-report"])
+    misspelt = runner.invoke(app, ["evaluate", str(run), str(train_file), "--label-map", "Hma=ham"])
+
+    assert warned.exit_code == 0
+    assert f"to merge them, --label-map {flag}" in warned.stdout
+    assert checked.exit_code == 0, checked.stdout
+    assert "WARN" not in checked.stdout
+    assert "2 labels" in checked.stdout
+    assert (
+        f"next: textfit train {train_file} --model {tiny_model_dir} --max-length 16 --label-map {flag}"
+        in (checked.stdout)
+    )
+    assert trained.exit_code == 0, trained.stderr
+    saved = yaml.safe_load((run / "run_config.yaml").read_text(encoding="utf-8"))
+    assert saved["data"]["label_map"] == {upper: upper.lower()}
+    assert sorted(
+        json.loads((run / "model" / "config.json").read_text(encoding="utf-8"))["label2id"]
+    ) == sorted(CLASS_WORDS)
+    assert evaluated.exit_code == 0, evaluated.stderr  # the run's map reads the capitals
+    assert json.loads(evaluated.stdout)["samples"] == len(rows)
+    assert misspelt.exit_code == 1
+    assert misspelt.stdout == ""
+    assert "error: --label-map (data.label_map) renames 1 label that no row of" in misspelt.stderr
+    assert "has: 'Hma'." in misspelt.stderr
+
+
+# ---- issue 18 item 7: check's reading of a text column of numbers, capped token counts, pair columns
+
+
+def test_a_parquet_text_column_of_numbers_fails_once_under_columns(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    from textfit.checks import check_data, format_checks
+    from textfit.config import ModelConfig, RunConfig
+
+    path = parquet_file("d.parquet", {"text": pa.array(range(10)), "label": pa.array(["a", "b"] * 5)})(
+        tmp_path
+    )
+    cfg = RunConfig(data=DataConfig(train_file=path), model=ModelConfig(name=str(tiny_model_dir)))
+
+    report = check_data(cfg)
+
+    assert [(check.name, check.status) for check in report.checks] == [("columns", "fail")]
+    assert report.checks[0].summary == f"{path}: column 'text' holds int64 values, not texts"
+    assert report.checks[0].hint == TEXT_HINT
+    assert format_checks(report).splitlines()[-1] == "0 passed, 0 warnings, 1 failure"
+
+
+def test_a_text_longer_than_check_counts_says_at_least(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from conftest import CLASS_WORDS, class_rows, write_csv
+    from textfit.checks import LENGTH_LIMIT, check_data
+    from textfit.config import ModelConfig, RunConfig
+
+    rows = class_rows(CLASS_WORDS, 12)
+    rows[0]["text"] = " ".join([rows[0]["text"]] * 5000)  # some 20,000 words
+    rows[1]["text"] = " ".join([rows[1]["text"]] * 5000)
+    path = write_csv(tmp_path / "d.csv", rows)
+    cfg = RunConfig(
+        data=DataConfig(train_file=path), model=ModelConfig(name=str(tiny_model_dir), max_length=16)
+    )
+
+    length = next(check for check in check_data(cfg).checks if check.name == "length")
+
+    assert LENGTH_LIMIT == 8192
+    assert length.summary == "9.5% of training texts are longer than 16 tokens and will be cut"
+    assert length.details[0].endswith("longest at least 8,192 tokens")
+    assert length.data["counted_up_to"] == 8192
+
+
+def test_a_file_with_sentence1_and_sentence2_columns_is_read_as_pairs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, tiny_model_dir: Path
+) -> None:
+    import logging
+
+    from conftest import pair_rows, write_csv
+    from textfit.checks import check_data
+    from textfit.config import ModelConfig, RunConfig
+    from textfit.data import PAIR_COLUMNS
+
+    def pairs(start: int, n: int) -> list[dict[str, Any]]:
+        return [
+            {"sentence1": r["premise"], "sentence2": r["hypothesis"], "label": r["label"]}
+            for r in pair_rows(n, start=start)
+        ]
+
+    train = write_csv(tmp_path / "train.csv", pairs(0, 12))
+    test = write_csv(tmp_path / "test.csv", pairs(12, 4))
+
+    with caplog.at_level(logging.INFO, logger="textfit"):
+        splits = load_splits(DataConfig(train_file=train, test_file=test), seed=0)
+    chosen = load_splits(DataConfig(train_file=train, text_column="sentence2"), seed=0)
+    checked = check_data(
+        RunConfig(
+            data=DataConfig(train_file=train, test_file=test), model=ModelConfig(name=str(tiny_model_dir))
+        )
+    )
+
+    assert ("sentence1", "sentence2") in PAIR_COLUMNS
+    assert splits.columns == {"text": "sentence1", "text_pair": "sentence2", "label": "label"}
+    assert splits.test is not None
+    assert splits.test.text_pairs == [row["sentence2"] for row in pairs(12, 4)]
+    assert (
+        "columns 'sentence1' / 'sentence2' read as a text pair (--text-column and --text-pair-column "
+        "choose others)"
+    ) in caplog.messages
+    assert chosen.columns == {"text": "sentence2", "text_pair": None, "label": "label"}, "--text-column wins"
+    assert checked.checks[0].summary == "text 'sentence1', text pair 'sentence2', label 'label'"
+    assert not checked.failed

@@ -207,8 +207,8 @@ def test_sentence_pair_columns_are_found_when_unambiguous(
     assert splits.columns == {"text": "sentence1", "text_pair": "sentence2", "label": "label"}
     assert splits.train.text_pairs is not None
     assert (
-        "sentence pairs: text column 'sentence1', text pair column 'sentence2' (found; --text-column "
-        "and --text-pair-column choose others)"
+        "columns 'sentence1' / 'sentence2' read as a text pair (--text-column and --text-pair-column "
+        "choose others)"
     ) in caplog.messages
     assert (unchosen.text_column, unchosen.text_pair_column) == (None, None)
 

@@ -7,6 +7,7 @@ counted in Arrow and numpy: a million rows never become a million Python objects
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
@@ -19,16 +20,21 @@ from numpy.typing import NDArray
 from textfit.config import DataConfig, RunConfig
 from textfit.data import (
     Columns,
+    EmptyRowsError,
     Examples,
     LabelSet,
     Splits,
     check_classes,
+    check_label_map,
     find_columns,
     find_group_column,
     is_number_label,
+    label_map_flag,
     read_table,
+    spelling_key,
     stratified_split,
     table_examples,
+    with_pair_columns,
 )
 from textfit.errors import DataError, ModelError, TextfitError
 from textfit.tables import Table, counted
@@ -195,6 +201,10 @@ def check_data(cfg: RunConfig, tokenizer: Any = None) -> CheckReport:
     if loaded is None:
         return CheckReport(early)
     examples, columns = loaded
+    if columns["text_pair"] and not data.text_pair_column:  # found (see with_pair_columns)
+        data = data.model_copy(
+            update={"text_column": columns["text"], "text_pair_column": columns["text_pair"]}
+        )
     from textfit.tasks import detect_task, random_split, targets, task_labels
 
     try:
@@ -227,6 +237,12 @@ def check_data(cfg: RunConfig, tokenizer: Any = None) -> CheckReport:
     if test_source is not None:
         read = _read_file(test_source, data, early, training=False)
         test = None if read is None else read[0]
+    try:
+        check_label_map(
+            data.label_map, (examples, validation if validation_source is not None else None, test)
+        )
+    except DataError as err:
+        early.append(_failure("labels", err))
     labels = task_labels(task, train, delimiter, columns["label"] or "label")
     for evaluated in (validation, test):
         try:
@@ -253,22 +269,29 @@ def _failure(name: str, err: TextfitError) -> Check:
 def _read_file(
     path: Any, cfg: DataConfig, early: list[Check], training: bool
 ) -> tuple[Examples, Columns] | None:
-    """The examples of one file (or split); None, with a failed check in `early`, if it cannot be read."""
+    """The examples of one file (or split); None, with a failed check in `early`, if it cannot be read.
+
+    A column of values that are not texts fails the columns check; empty rows the empty check.
+    """
     step = "read"
     try:
         table = path if isinstance(path, Table) else read_table(path, cfg.format, cfg.encoding, cfg.delimiter)
         step = "columns"
+        cfg = with_pair_columns(cfg, table) if training else cfg
         columns = find_columns(table, cfg)
         group = find_group_column(table, cfg, required=training)
-        step = "empty"
         try:
-            return table_examples(table, columns, cfg.drop_invalid, group_column=group), columns
-        except DataError as err:
-            if cfg.drop_invalid:
+            examples = table_examples(
+                table, columns, cfg.drop_invalid, group_column=group, label_map=cfg.label_map
+            )
+        except EmptyRowsError as err:
+            step = "empty"
+            if cfg.drop_invalid:  # no usable row left
                 raise
             early.append(_failure("empty", err))
             early[-1].details.append("the other checks ran without these rows")
-            return table_examples(table, columns, True, group_column=group), columns
+            examples = table_examples(table, columns, True, group_column=group, label_map=cfg.label_map)
+        return examples, columns
     except DataError as err:
         early.append(_failure(step, err))
         return None
@@ -427,29 +450,92 @@ def _labels(splits: Splits) -> Check:
         f"{name}: {counts[name]} training ({counts[name] / total:.1%}), {validation.get(name, 0)} validation"
         for name in names
     ]
-    data = {"training": {name: counts[name] for name in names}, "validation": validation}
+    data: dict[str, Any] = {"training": {name: counts[name] for name in names}, "validation": validation}
+    problems = []  # (summary, hint), each a warning
     missing = [name for name in names if name not in validation]
     if missing:
         listed = ", ".join(repr(name) for name in missing)
-        return Check(
-            "labels",
-            "warn",
-            f"{counted(len(missing), 'label has', 'labels have')} no validation rows: {listed}",
-            details,
-            data,
-            hint="add validation rows of these labels: their validation scores cannot be measured",
+        problems.append(
+            (
+                f"{counted(len(missing), 'label has', 'labels have')} no validation rows: {listed}",
+                "add validation rows of these labels: their validation scores cannot be measured",
+            )
         )
     mixed = _mixed_labels(splits.train)
     if mixed:
+        problems.append((mixed, "if a number stands for a word, use one or the other in every row"))
+    variants = _label_variants(splits)
+    if variants:
+        data["variants"] = variants[2]
+        problems.append(variants[:2])
+    stripped = _stripped_labels(splits)
+    if stripped:
+        data["stripped"] = stripped[1]
+        problems.append((stripped[0], "nothing to do unless the spaces mean something (then rename)"))
+    if problems:
         return Check(
             "labels",
             "warn",
-            mixed,
+            "; ".join(problem for problem, _ in problems),
             details,
             data,
-            hint="if a number stands for a word, use one or the other in every row",
+            hint="; ".join(hint for _, hint in problems),
         )
     return Check("labels", "pass", summary, details, data)
+
+
+def _labelled_files(splits: Splits) -> list[Examples]:
+    """The labelled rows of each file: all of the training file, where validation is a split of it."""
+    return [replace(examples, selection=None) for _, examples in _files(splits)]
+
+
+def _label_variants(splits: Splits) -> tuple[str, str, list[dict[str, int]]] | None:
+    """A warning (summary, hint, the groups) for labels that differ only in case, spacing or number format.
+
+    'Spam' beside 'spam', '1' beside '1.0': each is a class of its own. Counted over the rows of
+    every file; the hint's --label-map reads every spelling as the most frequent one.
+    """
+    counts: Counter[str] = Counter()
+    for examples in _labelled_files(splits):
+        counts.update(examples.label_counts())
+    by_key: dict[str, list[str]] = {}
+    for name in LabelSet.from_labels(counts).names:
+        by_key.setdefault(spelling_key(name), []).append(name)
+    groups = [names for names in by_key.values() if len(names) > 1]
+    if not groups:
+        return None
+    renames: dict[str, str] = {}
+    for names in groups:
+        most = max(names, key=lambda name: counts[name])  # the first of the most frequent, in label order
+        renames |= {name: most for name in names if name != most}
+    shown = "; ".join(
+        " and ".join(f"{name!r} ({counts[name]})" for name in names) for names in groups[:SHOWN]
+    ) + (f"; and {len(groups) - SHOWN} more" if len(groups) > SHOWN else "")
+    flag = label_map_flag(renames)
+    summary = (
+        f"labels that differ only in case, spacing or number format: {shown} (rows per label); "
+        f"each is a class of its own: to merge them, {flag}"
+    )
+    hint = f"{flag} reads each as its most frequent spelling; or fix the labels in the file"
+    return summary, hint, [{name: counts[name] for name in names} for names in groups]
+
+
+def _stripped_labels(splits: Splits) -> tuple[str, dict[str, dict[str, int]]] | None:
+    """A warning, and the cells per file, for labels read without surrounding spaces ('spam ' as 'spam')."""
+    found = {
+        str(examples.source): examples.stripped for examples in _labelled_files(splits) if examples.stripped
+    }
+    if not found:
+        return None
+    parts = []
+    for source, cells in found.items():
+        shown = ", ".join(f"{cell!r} ({n})" for cell, n in list(cells.items())[:SHOWN])
+        shown += f", and {len(cells) - SHOWN} more" if len(cells) > SHOWN else ""
+        parts.append(
+            f"{source}: {counted(sum(cells.values()), 'label cell', 'label cells')} had surrounding spaces "
+            f"removed, each read as the label without them: {shown} (rows per cell)"
+        )
+    return "; ".join(parts), found
 
 
 def _mixed_labels(train: Examples) -> str | None:
@@ -631,11 +717,12 @@ def _length(lengths: NDArray[np.int64], max_length: int, cut: bool) -> Check:
     share = over / max(len(lengths), 1)
     longest = int(lengths.max()) if len(lengths) else 0
     median, p95 = (float(np.percentile(lengths, q)) for q in (50, 95)) if len(lengths) else (0.0, 0.0)
-    figures = (
-        f"median {median:.0f}, 95th percentile {p95:.0f}, longest {longest}"
-        + ("+" if cut and longest >= max_length else "")
-        + " tokens"
-    )
+    counted_up_to = max_length if cut else LENGTH_LIMIT
+
+    def shown(figure: float) -> str:  # a count that reached the cap: the text may be longer
+        return f"at least {counted_up_to:,}" if figure >= counted_up_to else f"{figure:,.0f}"
+
+    figures = f"median {shown(median)}, 95th percentile {shown(p95)}, longest {shown(longest)} tokens"
     data = {
         "median": median,
         "p95": p95,
@@ -643,7 +730,7 @@ def _length(lengths: NDArray[np.int64], max_length: int, cut: bool) -> Check:
         "max_length": max_length,
         "over_max_length": over,
         "share_over": round(share, 6),
-        "counted_up_to": max_length if cut else LENGTH_LIMIT,
+        "counted_up_to": counted_up_to,
     }
     if share > TRUNCATED_SHARE:
         return Check(

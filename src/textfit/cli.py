@@ -62,6 +62,13 @@ TaskOption = Annotated[
 LabelDelimiter = Annotated[
     str | None, typer.Option(help="Joins several labels in a label cell, e.g. '|': multi-label.")
 ]
+LabelMap = Annotated[
+    str | None,
+    typer.Option(
+        help="Rename labels as they are read, in every file: OLD=NEW,... e.g. 'Spam=spam,1.0=1' "
+        "(merges spellings; a name no row has is an error)."
+    ),
+]
 AllowPickle = Annotated[
     bool, typer.Option(help="Load pickled weights (.bin) where there are no safetensors: they can run code.")
 ]
@@ -252,6 +259,7 @@ def check(
     max_length: Annotated[int | None, typer.Option(help="Tokens kept per text (default 256).")] = None,
     task: TaskOption = None,
     label_delimiter: LabelDelimiter = None,
+    label_map: LabelMap = None,
     table_format: Format = "auto",
     encoding: Encoding = None,
     delimiter: Delimiter = None,
@@ -290,6 +298,7 @@ def check(
         "--max-length": max_length,
         "--task": task,
         "--label-delimiter": label_delimiter,
+        "--label-map": label_map,
         "--format": None if table_format == "auto" else table_format,
         "--encoding": encoding,
         "--delimiter": delimiter,
@@ -311,6 +320,7 @@ def check(
                     text_pair_column=text_pair_column,
                     label_column=label_column,
                     group_column=group_column,
+                    label_map=label_map,
                     format=None if table_format == "auto" else table_format,
                     encoding=encoding,
                     delimiter=delimiter,
@@ -382,6 +392,7 @@ def train(
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
     group_column: GroupColumn = None,
+    label_map: LabelMap = None,
     table_format: Format = "auto",
     encoding: Encoding = None,
     delimiter: Delimiter = None,
@@ -494,6 +505,7 @@ def train(
             text_pair_column=text_pair_column,
             label_column=label_column,
             group_column=group_column,
+            label_map=label_map,
             format=None if table_format == "auto" else table_format,
             encoding=encoding,
             delimiter=delimiter,
@@ -590,6 +602,7 @@ def tune(
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
+    label_map: LabelMap = None,
     n_trials: Annotated[
         int | None, typer.Option(help="Trials in the study in all, earlier ones counted (default 20).")
     ] = None,
@@ -627,6 +640,7 @@ def tune(
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
+            label_map=label_map,
         ),
         **_dataset_overrides(
             train_file,
@@ -683,6 +697,13 @@ def evaluate(
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
     group_column: GroupColumn = None,
+    label_map: Annotated[
+        str | None,
+        typer.Option(
+            help="Rename labels as they are read: OLD=NEW,... e.g. 'Spam=spam' (default: the run's "
+            "data.label_map)."
+        ),
+    ] = None,
     table_format: Format = "auto",
     encoding: Encoding = None,
     delimiter: Delimiter = None,
@@ -712,6 +733,7 @@ def evaluate(
             text_pair_column=text_pair_column,
             label_column=label_column,
             group_column=group_column,
+            label_map=label_map,
             format=table_format,
             encoding=encoding,
             delimiter=delimiter,

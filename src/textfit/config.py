@@ -143,6 +143,12 @@ class DataConfig(_Section):
     label_delimiter: str | None = Field(
         None, description="Joins several labels in one label cell (e.g. '|'): a multi-label task."
     )
+    label_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Label spellings merged while reading every table (training, validation, test, "
+        "evaluated): old: new, e.g. {Spam: spam, '1.0': '1'}; on the command line 'Spam=spam,1.0=1'. "
+        "Compared after surrounding spaces are removed; a name no row has is an error.",
+    )
     group_column: str | None = Field(
         None,
         description="Column of groups (a language, a source): `textfit check` counts rows and labels per "
@@ -160,6 +166,27 @@ class DataConfig(_Section):
         description="Reuse the token ids of unchanged texts and tokenizer from $TEXTFIT_CACHE "
         "(else ~/.cache/textfit); false: tokenize on every run.",
     )
+
+    @field_validator("label_map", mode="before")
+    @classmethod
+    def _label_mapping(cls, value: Any) -> Any:
+        if isinstance(value, str):  # "Spam=spam,1.0=1"
+            parts = [part.partition("=") for part in value.split(",") if part.strip()]
+            bad = [old for old, sep, _ in parts if not sep]
+            if bad:
+                raise ValueError(f"{bad[0].strip()!r} is not OLD=NEW (e.g. 'Spam=spam,1.0=1')")
+            value = {old: new for old, _, new in parts}
+        if isinstance(value, dict):
+            mapping = {}
+            for old, new in value.items():
+                if isinstance(old, bool | list | dict) or isinstance(new, bool | list | dict) or new is None:
+                    raise ValueError(f"label {old!r} must map to a label name, not {new!r}")
+                names = str(old).strip(), str(new).strip()
+                if not all(names):
+                    raise ValueError(f"an empty label name in {old!r}: {new!r}")
+                mapping[names[0]] = names[1]
+            return mapping
+        return value
 
     @model_validator(mode="after")
     def _one_training_source(self) -> DataConfig:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -25,24 +26,30 @@ from textfit.tables import Table, counted, read_table, table_format
 
 __all__ = [
     "LABEL_COLUMNS",
+    "PAIR_COLUMNS",
     "TEXT_COLUMNS",
     "Columns",
+    "EmptyRowsError",
     "Examples",
     "LabelSet",
     "Splits",
     "Table",
     "check_classes",
+    "check_label_map",
     "find_columns",
     "find_group_column",
     "is_number_label",
+    "label_map_flag",
     "label_name",
     "load_splits",
     "read_examples",
     "read_table",
+    "spelling_key",
     "stratified_split",
     "table_examples",
     "table_format",
     "text_column",
+    "with_pair_columns",
     "with_trained_columns",
 ]
 
@@ -50,6 +57,14 @@ logger = logging.getLogger(__name__)
 
 TEXT_COLUMNS = ("text", "sentence", "review", "message", "content")
 LABEL_COLUMNS = ("label", "labels", "category", "class", "target", "sentiment")
+# Sentence-pair columns of common data sets (GLUE, SNLI, QQP, ...), in files and data sets alike:
+# read as a text pair when the table has no "text" column (see with_pair_columns).
+PAIR_COLUMNS = (
+    ("sentence1", "sentence2"),
+    ("question", "sentence"),
+    ("premise", "hypothesis"),
+    ("question1", "question2"),
+)
 # The characters str.strip() removes (str.isspace), as an RE2 class: a text that holds any other
 # character is not empty. tests/test_data.py checks the list against this Python's str.isspace.
 PYTHON_WHITESPACE = (
@@ -77,6 +92,10 @@ class Examples:
     selection: NDArray[np.int64] | None = None  # these examples' rows of data, in order; None: all
     dropped: int = 0
     table: Table | None = None  # the source table (for line numbers)
+    # Rows of the whole source table per label cell that reading changed: surrounding spaces
+    # removed ("spam " -> rows), and data.label_map applied (the name before the map -> rows).
+    stripped: dict[str, int] = field(default_factory=dict)
+    mapped: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.data.num_rows if self.selection is None else len(self.selection)
@@ -205,6 +224,31 @@ def find_columns(table: Table, cfg: DataConfig, need_label: bool = True) -> Colu
     return Columns(text=text, text_pair=pair, label=label)
 
 
+def with_pair_columns(cfg: DataConfig, table: Table) -> DataConfig:
+    """cfg, with a known sentence pair (sentence1 / sentence2, ...) as the text columns when unambiguous.
+
+    Only where cfg names no pair column, the table has no "text" column, and exactly one pair of
+    PAIR_COLUMNS (whose first column is cfg's text column, when one is given) is in the table.
+    Files and data sets (textfit.hub_data) alike.
+    """
+    if cfg.text_pair_column is not None or "text" in {column.lower() for column in table.names}:
+        return cfg
+    pairs = [
+        pair
+        for pair in PAIR_COLUMNS
+        if all(column in table.names for column in pair) and cfg.text_column in (None, pair[0])
+    ]
+    if len(pairs) != 1:
+        return cfg
+    first, second = pairs[0]
+    logger.info(
+        "columns %r / %r read as a text pair (--text-column and --text-pair-column choose others)",
+        first,
+        second,
+    )
+    return cfg.model_copy(update={"text_column": first, "text_pair_column": second})
+
+
 def find_group_column(table: Table, cfg: DataConfig, required: bool) -> str | None:
     """cfg.group_column when set and (unless `required`) the table has it; else None.
 
@@ -331,28 +375,53 @@ def _distinct(values: pa.ChunkedArray) -> tuple[pa.Array, pa.ChunkedArray] | Non
         return None
 
 
-def _label_codes(table: Table, name: str) -> tuple[NDArray[np.int32], list[str]]:
-    """Each row's label as a code into the label names (-1 where missing), and the names.
+class EmptyRowsError(DataError):
+    """Rows with an empty text or label (without drop_invalid), or no usable row left."""
 
-    label_name runs on each distinct value only, so a million rows of a few labels cost little.
+
+@dataclass
+class _LabelReading:
+    """What reading a label column did: each row's code into the names, and the cells it changed."""
+
+    codes: NDArray[np.int32]  # -1 where missing
+    names: list[str]
+    stripped: dict[str, int]  # a cell with surrounding spaces -> its rows
+    mapped: dict[str, int]  # a name data.label_map renames -> its rows
+
+
+def _label_codes(table: Table, name: str, label_map: Mapping[str, str]) -> _LabelReading:
+    """Each row's label as a code into the label names (-1 where missing), the names, and what changed.
+
+    label_name (then label_map) runs on each distinct value only, so a million rows of a few labels
+    cost little.
     """
     values = table.values(name)
     if isinstance(values, pa.ChunkedArray) and pa.types.is_dictionary(values.type):
         values = values.cast(values.type.value_type)  # pandas categories: compare their values
     found = _distinct(values) if isinstance(values, pa.ChunkedArray) else None
+    stripped: Counter[str] = Counter()
     if found is None:  # nested values, or mixed ones the Python reader kept: named row by row
         python_values = values if isinstance(values, list) else values.to_pylist()
+        stripped.update(v for v in python_values if isinstance(v, str) and v.strip() and v != v.strip())
         names = pa.chunked_array([pa.array([label_name(value) for value in python_values], pa.string())])
         found = pc.unique(names), pc.index_in(names, value_set=pc.unique(names))
     distinct, positions = found
     positions = positions.fill_null(-1).to_numpy(zero_copy_only=False)
+    rows = np.bincount(positions[positions >= 0], minlength=len(distinct))
     codes_by_name: dict[str, int] = {}
-    remap = [
-        -1 if label is None else codes_by_name.setdefault(label, len(codes_by_name))
-        for label in (label_name(value) for value in distinct.to_pylist())
-    ]
+    mapped: Counter[str] = Counter()
+    remap = []
+    for value, n in zip(distinct.to_pylist(), rows.tolist(), strict=True):
+        label = label_name(value)
+        if label is not None and isinstance(value, str) and value != label:
+            stripped[value] += n
+        if label is not None and label in label_map:
+            mapped[label] += n
+            label = label_map[label]
+        remap.append(-1 if label is None else codes_by_name.setdefault(label, len(codes_by_name)))
     remap.append(-1)  # for position -1: a value not found (a NaN)
-    return np.asarray(remap, dtype=np.int32)[positions], list(codes_by_name)
+    codes = np.asarray(remap, dtype=np.int32)[positions]
+    return _LabelReading(codes, list(codes_by_name), dict(stripped), dict(mapped))
 
 
 def table_examples(
@@ -361,19 +430,29 @@ def table_examples(
     drop_invalid: bool,
     need_labels: bool = True,
     group_column: str | None = None,
+    label_map: Mapping[str, str] | None = None,
 ) -> Examples:
     """Validate the rows of a table into Examples.
 
     Rows with an empty text (or label, when `need_labels`) fail with every such row named, or, with
     `drop_invalid`, are dropped and counted. With `group_column`, its values (as text, null where
-    empty) come along as the "group" column; an empty group is no reason to drop a row.
+    empty) come along as the "group" column; an empty group is no reason to drop a row. Label names
+    in `label_map` (data.label_map) are renamed as they are read; the examples count the rows
+    renamed, and those whose label lost surrounding spaces.
+
+    Raises:
+        EmptyRowsError: rows with an empty field (without `drop_invalid`), or no usable row left.
+        DataError: a text or group column of values that are not texts.
     """
     texts = {"text": text_column(table, columns["text"])}
     if columns["text_pair"]:
         texts["text_pair"] = text_column(table, columns["text_pair"], "text_pair")
     filled = {role: _filled(values) for role, values in texts.items()}
+    stripped: dict[str, int] = {}
+    mapped: dict[str, int] = {}
     if need_labels and columns["label"]:
-        codes, names = _label_codes(table, columns["label"])
+        reading = _label_codes(table, columns["label"], label_map or {})
+        codes, names, stripped, mapped = reading.codes, reading.names, reading.stripped, reading.mapped
         filled["label"] = codes >= 0
     else:
         codes, names = np.zeros(len(table), np.int32), [""]
@@ -388,7 +467,7 @@ def table_examples(
             f"{list_problems([table.where(int(row)) for row in rows])}"
             for role, rows in sorted(bad.items(), key=lambda item: (item[1][0], _ROLES.index(item[0])))
         )
-        raise DataError(
+        raise EmptyRowsError(
             f"{table.path}: {problems}",
             hint="fill in or delete these rows, or pass --drop-invalid to skip them (they are counted)",
         )
@@ -397,7 +476,7 @@ def table_examples(
             "%s: dropped %s with an empty text or label", table.path, counted(dropped, "row", "rows")
         )
     if not len(kept):
-        raise DataError(f"{table.path}: no usable rows left", hint="every row had an empty field")
+        raise EmptyRowsError(f"{table.path}: no usable rows left", hint="every row had an empty field")
     keep = pa.array(usable)
     data = {role: values if not dropped else values.filter(keep) for role, values in texts.items()}
     if group_column is not None:
@@ -407,7 +486,15 @@ def table_examples(
     used, kept_codes = np.unique(codes[kept], return_inverse=True)  # only the labels of kept rows
     label_names = tuple(names[code] for code in used.tolist())
     return Examples(
-        table.path, pa.table(data), kept_codes.astype(np.int32), label_names, None, dropped, table
+        table.path,
+        pa.table(data),
+        kept_codes.astype(np.int32),
+        label_names,
+        None,
+        dropped,
+        table,
+        stripped,
+        mapped,
     )
 
 
@@ -415,12 +502,12 @@ def read_examples(path: Path | Table, cfg: DataConfig, need_labels: bool = True)
     """Read a table (or take one already read) and return its validated examples.
 
     See `read_table`, `table_examples`. The group column (cfg.group_column) comes along where the
-    table has it.
+    table has it; cfg.label_map renames labels.
     """
     table = path if isinstance(path, Table) else read_table(path, cfg.format, cfg.encoding, cfg.delimiter)
     columns = find_columns(table, cfg, need_labels)
     group = find_group_column(table, cfg, required=False)
-    return table_examples(table, columns, cfg.drop_invalid, need_labels, group)
+    return table_examples(table, columns, cfg.drop_invalid, need_labels, group, cfg.label_map)
 
 
 # ---------------------------------------------------------------- labels
@@ -436,6 +523,46 @@ def _label_sort_key(name: str) -> tuple[int, float, str]:
         return (0, float(name), name)
     except ValueError:
         return (1, 0.0, name)
+
+
+def spelling_key(name: str) -> str:
+    """What two spellings of one label share: 'Spam' and 'spam', 'not  spam' and 'not spam', '1' and '1.0'."""
+    try:
+        value = float(name)
+    except ValueError:
+        return " ".join(name.casefold().split())
+    return repr(value) if math.isfinite(value) else name.casefold()
+
+
+def label_map_flag(renames: Mapping[str, str]) -> str:
+    """The --label-map flag that renames these labels; the data.label_map setting where a name has , or =."""
+    if any("," in name or "=" in name for pair in renames.items() for name in pair):
+        return f"data.label_map: {json.dumps(dict(renames), ensure_ascii=False)} in a --config file"
+    import shlex
+
+    return "--label-map " + shlex.quote(",".join(f"{old}={new}" for old, new in renames.items()))
+
+
+def check_label_map(label_map: Mapping[str, str], read: Iterable[Examples | None]) -> None:
+    """Fail when data.label_map names a label that no row of the tables read has (a misspelt name).
+
+    Raises:
+        DataError: naming the unused names and the labels found.
+    """
+    files = [examples for examples in read if examples is not None]
+    used = {name for examples in files for name in examples.mapped}
+    unused = [name for name in label_map if name not in used]
+    if not unused:
+        return
+    found = sorted({name for examples in files for name in examples.label_names} | used, key=_label_sort_key)
+    sources = ", ".join(dict.fromkeys(str(examples.source) for examples in files))
+    raise DataError(
+        f"--label-map (data.label_map) renames {counted(len(unused), 'label', 'labels')} that no row "
+        f"of {sources} has: {', '.join(repr(name) for name in unused)}.\n  Labels found: "
+        f"{list_problems([repr(name) for name in found])}",
+        hint="fix the spelling of these names (labels are compared after surrounding spaces are "
+        "removed), or leave them out",
+    )
 
 
 @dataclass(frozen=True)
@@ -468,17 +595,27 @@ class LabelSet:
         id_of_code = np.asarray([label2id.get(name, -1) for name in examples.label_names], dtype=np.int64)
         codes = examples.codes
         ids = id_of_code[codes]
+        unknown_rows = np.flatnonzero(ids < 0)
         unknown = [
-            f"{examples.where(int(i))} has label {examples.label_names[codes[i]]!r}"
-            for i in np.flatnonzero(ids < 0)
+            f"{examples.where(int(i))} has label {examples.label_names[codes[i]]!r}" for i in unknown_rows
         ]
         if unknown:
             known = ", ".join(repr(name) for name in self.names)
+            by_key = {spelling_key(name): name for name in self.names}
+            unknown_names = [examples.label_names[code] for code in np.unique(codes[unknown_rows]).tolist()]
+            renames = {name: by_key[key] for name in unknown_names if (key := spelling_key(name)) in by_key}
+            hint = "fix those labels, or retrain with them in the training file"
+            if renames:  # 'Spam' where the model knows 'spam'
+                read_as = ", ".join(f"{old!r} as {new!r}" for old, new in renames.items())
+                hint = (
+                    f"{label_map_flag(renames)} reads {read_as} (labels that differ only in case, spacing "
+                    f"or number format); or {hint}"
+                )
             raise DataError(
                 f"{examples.source}: {counted(len(unknown), 'row has', 'rows have')} a label "
                 "the model was not trained on: "
                 f"{list_problems(unknown)}.\n  Labels the model knows: {known}",
-                hint="fix those labels, or retrain with them in the training file",
+                hint=hint,
             )
         return ids.tolist()  # type: ignore[no-any-return]
 
@@ -546,6 +683,8 @@ def load_splits(cfg: DataConfig, seed: int, task: str = "auto") -> Splits:
     """Read the training, validation and test tables named in cfg (files, or the splits of cfg.dataset).
 
     Without a validation file (or split), a stratified, seeded share of the training file is held out.
+    A training file with known sentence-pair columns and no "text" column is read as pairs (see
+    `with_pair_columns`); cfg.label_map renames labels in every table, and fails on a name no row has.
     `textfit.checks.check_data` takes the same steps, turning their errors into failed checks;
     `check_splits` looks for duplicates, overlap and the rest. The task (model.task; detected when
     "auto", see `textfit.tasks.detect_task`) decides how labels are read; multi-label and regression
@@ -567,9 +706,10 @@ def load_splits(cfg: DataConfig, seed: int, task: str = "auto") -> Splits:
         raise DataError("no training file given", hint="textfit train data.csv (or --dataset NAME)")
     else:
         table = read_table(cfg.train_file, cfg.format, cfg.encoding, cfg.delimiter)
+        cfg = with_pair_columns(cfg, table)
     columns = find_columns(table, cfg)
     group = find_group_column(table, cfg, required=True)
-    examples = table_examples(table, columns, cfg.drop_invalid, group_column=group)
+    examples = table_examples(table, columns, cfg.drop_invalid, group_column=group, label_map=cfg.label_map)
     from textfit import tasks  # tasks builds on this module
 
     found, delimiter = tasks.detect_task(list(examples.label_counts()), task, cfg.label_delimiter, table.path)
@@ -584,6 +724,7 @@ def load_splits(cfg: DataConfig, seed: int, task: str = "auto") -> Splits:
         train.dropped = examples.dropped
     test_source = cfg.test_file or hub.get("test")
     test = read_examples(test_source, cfg) if test_source is not None else None
+    check_label_map(cfg.label_map, (examples, validation if validation_source is not None else None, test))
     labels = tasks.task_labels(found, train, delimiter, columns["label"] or "label")
     for evaluated in (train, validation, test):
         if evaluated is not None:

@@ -12,6 +12,7 @@ from textfit.config import DataConfig, write_text_atomic
 from textfit.data import (
     LabelSet,
     Table,
+    check_label_map,
     find_columns,
     find_group_column,
     read_table,
@@ -56,7 +57,9 @@ def evaluate(
         data_file: a table with text and label columns (found as in training, or named in cfg).
         cfg: how to read the table (columns, format, encoding, drop_invalid); with a group_column,
             the metrics have "groups": a report per group, the weakest macro-F1 first. Without
-            one, the run's own data.group_column (run_config.yaml) where the table has it.
+            one, the run's own data.group_column (run_config.yaml) where the table has it. Its
+            label_map renames labels (failing on a name the table lacks); without one, the run's
+            own data.label_map renames them.
         output: where to write the metrics JSON; default RUN_DIR/eval-<file stem>.json.
         classifier: an already loaded classifier for run_dir.
         progress: called with (texts done, texts in all) after each batch.
@@ -81,7 +84,19 @@ def evaluate(
     if cfg.group_column is None:
         cfg = cfg.model_copy(update={"group_column": trained_group_column(run_dir, table)})
     group = find_group_column(table, cfg, required=True)
-    examples = table_examples(table, find_columns(table, cfg), cfg.drop_invalid, group_column=group)
+    saved = _saved_data(run_dir).get("label_map")
+    trained_map = {str(old): str(new) for old, new in saved.items()} if isinstance(saved, dict) else {}
+    label_map = cfg.label_map or trained_map
+    examples = table_examples(
+        table, find_columns(table, cfg), cfg.drop_invalid, group_column=group, label_map=label_map
+    )
+    check_label_map(cfg.label_map, [examples])  # the run's own map may name labels this table lacks
+    if examples.mapped:
+        logger.info(
+            "labels renamed (%s): %s",
+            "--label-map" if cfg.label_map else "the run's data.label_map",
+            ", ".join(f"{name!r} -> {label_map[name]!r} ({n} rows)" for name, n in examples.mapped.items()),
+        )
     labels = LabelSet(tuple(classifier.labels))
     task = classifier.task
     delimiter = classifier.label_delimiter if task == "multi_label" else None
@@ -115,15 +130,21 @@ def evaluate(
     return EvalReport(data_file, metrics, path, predictions, report_file)
 
 
-def trained_group_column(run_dir: Path, table: Table) -> str | None:
-    """The run's data.group_column (run_config.yaml) where `table` has that column; else None (logged)."""
+def _saved_data(run_dir: Path) -> dict[str, Any]:
+    """The data section of the run's run_config.yaml; empty for a model folder or a damaged file."""
     import yaml
 
     try:
         saved = yaml.safe_load((run_dir / "run_config.yaml").read_text(encoding="utf-8"))
-        name = saved["data"]["group_column"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):  # a model folder, or no group column
-        return None
+        data = saved["data"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def trained_group_column(run_dir: Path, table: Table) -> str | None:
+    """The run's data.group_column (run_config.yaml) where `table` has that column; else None (logged)."""
+    name = _saved_data(run_dir).get("group_column")
     if not isinstance(name, str) or not name:
         return None
     if name not in table.names:

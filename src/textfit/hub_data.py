@@ -19,21 +19,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from textfit.config import DataConfig
+from textfit.data import with_pair_columns  # data.PAIR_COLUMNS, shared with files
 from textfit.errors import DataError
 from textfit.modeling import hub_reachable
 from textfit.tables import Table
 
-__all__ = ["PAIR_COLUMNS", "VALIDATION_SPLITS", "DatasetTables", "load_dataset_tables"]
+__all__ = ["VALIDATION_SPLITS", "DatasetTables", "load_dataset_tables"]
 
 logger = logging.getLogger(__name__)
 
-# Sentence-pair columns of common data sets (GLUE, SNLI, QQP, ...): found when no "text" column is.
-PAIR_COLUMNS = (
-    ("sentence1", "sentence2"),
-    ("question", "sentence"),
-    ("premise", "hypothesis"),
-    ("question1", "question2"),
-)
 VALIDATION_SPLITS = ("validation", "valid", "dev")  # looked for in this order
 NO_SPLIT = "none"  # validation_split_name / test_split: use no split of the data set
 _LOCAL_HINT = (
@@ -87,7 +81,7 @@ def load_dataset_tables(cfg: DataConfig) -> DatasetTables:
         wanted["test"] = "test" if cfg.test_split is None and "test" in splits else cfg.test_split
     chosen = {role: spec for role, spec in wanted.items() if spec and spec.lower() != NO_SPLIT}
     tables = {role: _split_table(splits, spec, role, name) for role, spec in chosen.items()}
-    data = _with_pair_columns(cfg, tables["train"])
+    data = with_pair_columns(cfg, tables["train"])
     test = tables.get("test")
     if test is not None and not _has_labels(test, tables["train"], data):
         if cfg.test_split is not None:
@@ -353,31 +347,6 @@ def _class_names(codes: pa.ChunkedArray, names: list[str]) -> pa.ChunkedArray:
     labelled = pc.greater_equal(codes, 0)
     positions = pc.if_else(labelled, codes, pa.scalar(None, pa.int64()))
     return pc.take(pa.array(names, pa.string()), positions)
-
-
-def _with_pair_columns(cfg: DataConfig, train: Table) -> DataConfig:
-    """cfg, with a known sentence-pair (sentence1 / sentence2, ...) as the text columns when unambiguous.
-
-    Only where cfg names no pair column, the table has no "text" column, and exactly one known pair
-    (whose first column is cfg's text column, when one is given) is in the table.
-    """
-    if cfg.text_pair_column is not None or "text" in {column.lower() for column in train.names}:
-        return cfg
-    pairs = [
-        pair
-        for pair in PAIR_COLUMNS
-        if all(column in train.names for column in pair) and cfg.text_column in (None, pair[0])
-    ]
-    if len(pairs) != 1:
-        return cfg
-    first, second = pairs[0]
-    logger.info(
-        "sentence pairs: text column %r, text pair column %r (found; --text-column and "
-        "--text-pair-column choose others)",
-        first,
-        second,
-    )
-    return cfg.model_copy(update={"text_column": first, "text_pair_column": second})
 
 
 def _has_labels(test: Table, train: Table, cfg: DataConfig) -> bool:
