@@ -332,7 +332,7 @@ def test_overwrite_never_replaces_a_folder_holding_an_input(
     with pytest.raises(ConfigError) as err:
         textfit.train(train_file=data, output_dir=run_dir, overwrite=True, **quick(tiny_settings))
     assert err.value.message == (
-        f"{run_dir} holds {data}, which this command reads: textfit never replaces it, even with --overwrite"
+        f"{run_dir} holds {data}, which this command reads: textfit never replaces it"
     )
     assert err.value.hint == "pass --output-dir with a folder that holds none of the input files"
     data.unlink()

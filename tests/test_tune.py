@@ -162,7 +162,7 @@ def test_a_study_folder_holding_the_data_is_never_replaced(
     with pytest.raises(ConfigError) as caught:
         tune(tune_config(tiny_settings, data, run_dir, n_trials=1), overwrite=True)
     assert caught.value.message == (
-        f"{run_dir} holds {data}, which this command reads: textfit never replaces it, even with --overwrite"
+        f"{run_dir} holds {data}, which this command reads: textfit never replaces it"
     )
     assert (run_dir / "optuna.db").is_file()
     assert data.is_file()

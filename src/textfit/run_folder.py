@@ -152,8 +152,7 @@ def check_inputs_outside(folders: Iterable[Path], inputs: Iterable[Path | str | 
             if folder.exists() and path.exists() and _within(path, folder):
                 shown = "is" if path.resolve() == folder.resolve() else "holds"
                 raise ConfigError(
-                    f"{folder} {shown} {path}, which this command reads: textfit never replaces it, "
-                    "even with --overwrite",
+                    f"{folder} {shown} {path}, which this command reads: textfit never replaces it",
                     hint=hint,
                 )
 
