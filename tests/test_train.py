@@ -201,6 +201,7 @@ def test_checkpoints_best_model_and_early_stopping_leave_a_clean_run(
         "predictions-validation.parquet",
         "report.html",
         "run_config.yaml",
+        "textfit-run.json",
     ]
     history = json.loads((result.run_dir / "log_history.json").read_text(encoding="utf-8"))
     assert any("eval_f1_macro" in entry for entry in history)
@@ -257,6 +258,20 @@ def test_overwrite_keeps_the_old_run_when_the_new_one_fails(
     assert (run_dir / "metrics.json").read_bytes() == (tiny_run_dir / "metrics.json").read_bytes()
     assert Classifier.load(run_dir).labels == ["negative", "positive"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one_class.csv", "run"], "no .partial / .old left"
+
+
+def test_a_finished_run_that_cannot_be_moved_into_place_is_kept(
+    tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def in_the_way(partial_dir: Path, run_dir: Path) -> None:
+        raise ConfigError(f"{run_dir}.old cannot be replaced")
+
+    monkeypatch.setattr(sys.modules["textfit.train"], "finish_run", in_the_way)
+    with pytest.raises(ConfigError, match="cannot be replaced"):
+        textfit.train(
+            train_file=binary_csv, output_dir=tmp_path / "run", progress=False, **quick(tiny_settings)
+        )
+    assert (tmp_path / "run.partial" / "model" / "model.safetensors").is_file(), "the trained run is kept"
 
 
 def _not_textfits(folder: Path, entries: str) -> str:

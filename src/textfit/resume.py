@@ -147,11 +147,16 @@ def discard_partial(partial: Path) -> None:
 
 
 def discard_failed(partial: Path) -> None:
-    """After a failed run: remove its partial folder unless it holds a checkpoint to resume from."""
+    """After a failed run: remove its partial folder unless it holds a checkpoint to resume from.
+
+    A run that failed while being moved into place (its metrics.json written) is kept too.
+    """
     if not partial.is_dir():
         return
     run_dir = partial.with_name(partial.name.removesuffix(PARTIAL_SUFFIX))
-    if last_checkpoint(partial) is not None:
+    if (partial / "metrics.json").is_file():
+        logger.warning("the run finished but could not be moved into place: it is in %s", partial)
+    elif last_checkpoint(partial) is not None:
         logger.warning("the run stopped; %s is kept: `textfit train --resume %s` goes on", partial, run_dir)
     elif not_written_by_textfit(partial) is None:
         shutil.rmtree(partial, ignore_errors=True)
