@@ -416,6 +416,7 @@ def test_train_missing_column_lists_the_columns_found(
 def test_train_refuses_an_existing_run_folder(tiny_config: Path, binary_csv: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
+    (run_dir / "run_config.yaml").write_text("{}", encoding="utf-8")  # a run, as textfit wrote them
     (run_dir / "metrics.json").write_text("{}", encoding="utf-8")
 
     result = invoke("train", binary_csv, "--config", tiny_config, "-o", run_dir)
@@ -426,6 +427,61 @@ def test_train_refuses_an_existing_run_folder(tiny_config: Path, binary_csv: Pat
         "pass --overwrite to replace it, or --output-dir to write somewhere else",
     )
     assert (run_dir / "metrics.json").read_text(encoding="utf-8") == "{}"
+
+
+def test_train_overwrite_refuses_a_project_folder_and_keeps_its_files(
+    tiny_config: Path, binary_csv: Path, tmp_path: Path
+) -> None:
+    # Issue 18, item 1, as reported: the run replaced the project folder, data.csv and notes.md with it.
+    project = tmp_path / "proj"
+    project.mkdir()
+    data = project / "data.csv"
+    data.write_bytes(binary_csv.read_bytes())
+    (project / "notes.md").write_text("notes\n", encoding="utf-8")
+
+    result = invoke("train", data, "--config", tiny_config, "--epochs", "1", "-o", project, "--overwrite")
+
+    assert_error(
+        result,
+        f"{project} holds {data}, which this command reads: textfit never replaces it",
+        "pass --output-dir with a folder that holds none of the input files",
+    )
+    assert data.read_bytes() == binary_csv.read_bytes()
+    assert (project / "notes.md").read_text(encoding="utf-8") == "notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"], "no proj.partial"
+
+    result = invoke("train", binary_csv, "--config", tiny_config, "-o", project, "--overwrite")
+    assert_error(
+        result,
+        f"{project} cannot be replaced: it holds files textfit did not write: 'data.csv', 'notes.md'",
+        "pass --output-dir with a new folder, or move those files out of it; "
+        "--overwrite replaces only a folder textfit wrote",
+    )
+    assert sorted(p.name for p in project.iterdir()) == ["data.csv", "notes.md"]
+
+
+def test_train_overwrite_replaces_a_run_and_refuses_its_own_config_as_input(
+    tiny_config: Path, binary_csv: Path, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    first = invoke("train", binary_csv, "--config", tiny_config, "--epochs", "1", "-o", run_dir, "-q")
+    assert first.exit_code == 0, first.stderr
+
+    again = invoke(
+        "train", binary_csv, "--config", tiny_config, "--epochs", "2", "-o", run_dir, "-q", "--overwrite"
+    )
+
+    assert again.exit_code == 0, again.stderr
+    assert yaml.safe_load((run_dir / "run_config.yaml").read_text(encoding="utf-8"))["train"]["epochs"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], "no .partial / .old left"
+    saved = run_dir / "run_config.yaml"
+    refused = invoke("train", "--config", saved, "-o", run_dir, "--overwrite")
+    assert_error(
+        refused,
+        f"{run_dir} holds {saved}, which this command reads: textfit never replaces it",
+        "pass --output-dir with a folder that holds none of the input files",
+    )
+    assert (run_dir / "model" / "model.safetensors").is_file()
 
 
 def test_train_misspelt_setting_is_a_config_error(

@@ -91,14 +91,47 @@ def test_evaluate_and_predict_refuse_a_truncated_model(run_copy: Path, binary_te
     assert "hint: the run may have been interrupted while saving" in result.stderr
 
 
+def _complete_checkpoint(partial: Path) -> None:
+    """What the Trainer writes into a checkpoint folder, enough for resume.last_checkpoint to take it."""
+    checkpoint = partial / "checkpoints" / "checkpoint-3"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "model.safetensors").write_bytes(b"x")
+    (checkpoint / "optimizer.pt").write_bytes(b"x")
+    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 3}), encoding="utf-8")
+
+
 def test_an_unfinished_run_says_to_resume_it(run_copy: Path, tmp_path: Path) -> None:
     partial = run_copy.rename(tmp_path / "run.partial")
+    _complete_checkpoint(partial)
     with pytest.raises(ModelError, match=re.escape(f"{partial} is an unfinished run")) as err:
         Classifier.load(partial)
     assert f"textfit train --resume {tmp_path / 'run'}" in str(err.value.hint)
     with pytest.raises(ModelError, match=re.escape(f"run folder {tmp_path / 'run'} does not exist")) as err:
         Classifier.load(tmp_path / "run")
     assert f"{partial} holds a run that did not finish" in str(err.value.hint)
+
+
+def test_an_unfinished_run_without_a_checkpoint_says_to_train_again(run_copy: Path, tmp_path: Path) -> None:
+    # Issue 18, item 6: --resume fails on a run with no complete checkpoint, so it is not suggested.
+    partial = run_copy.rename(tmp_path / "run.partial")
+    (partial / "checkpoints" / "checkpoint-3").mkdir(parents=True)  # begun, never completed
+    expected = (
+        "it stopped before its first complete checkpoint, so there is nothing to resume: "
+        f"train again with --output-dir {tmp_path / 'run'}"
+    )
+    with pytest.raises(ModelError, match=re.escape(f"{partial} is an unfinished run")) as err:
+        Classifier.load(partial)
+    assert err.value.hint == expected
+    with pytest.raises(ModelError, match=re.escape(f"run folder {tmp_path / 'run'} does not exist")) as err:
+        Classifier.load(tmp_path / "run")
+    assert err.value.hint == f"{partial} holds a run that did not finish: {expected}"
+    assert "--resume" not in str(err.value)
+
+    result = CliRunner().invoke(app, ["predict", str(tmp_path / "run"), "-"], input="good\n")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert f"hint: {partial} holds a run that did not finish: it stopped before" in result.stderr
+    assert "--resume" not in result.stderr
 
 
 def test_a_run_stopped_while_replacing_another_points_at_the_old_one(run_copy: Path, tmp_path: Path) -> None:

@@ -75,6 +75,7 @@ def test_two_processes_write_one_whole_run_as_good_as_one_process(
         "predictions-validation.parquet",
         "report.html",
         "run_config.yaml",
+        "textfit-run.json",
     ]
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["train"]["processes"] == 2

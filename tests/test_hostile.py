@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -1167,3 +1168,120 @@ def test_a_file_with_sentence1_and_sentence2_columns_is_read_as_pairs(
     assert chosen.columns == {"text": "sentence2", "text_pair": None, "label": "label"}, "--text-column wins"
     assert checked.checks[0].summary == "text 'sentence1', text pair 'sentence2', label 'label'"
     assert not checked.failed
+
+
+# ---- issue 18 item 1: --overwrite deletes folders that are not runs, the training file included
+
+
+def _train_args(tiny_model_dir: Path, *args: str | Path) -> list[str]:
+    fast = ["--model", str(tiny_model_dir), "--epochs", "1", "--max-length", "16", "--batch-size", "4"]
+    return ["train", *(str(arg) for arg in args), *fast, "--precision", "fp32", "--quiet"]
+
+
+def _refused(result: Any, message: str) -> None:
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert f"error: {message}\nhint: " in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_overwrite_of_a_folder_holding_the_training_file_is_refused(
+    tmp_path: Path, tiny_model_dir: Path, binary_csv: Path
+) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    data = project / "data.csv"
+    data.write_bytes(binary_csv.read_bytes())
+    (project / "notes.md").write_text("notes\n", encoding="utf-8")
+
+    result = runner.invoke(app, _train_args(tiny_model_dir, data, "-o", project, "--overwrite"))
+
+    _refused(result, f"{project} holds {data}, which this command reads: textfit never replaces it")
+    assert sorted(p.name for p in project.iterdir()) == ["data.csv", "notes.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
+
+
+def test_overwrite_of_a_folder_of_other_files_is_refused(
+    tmp_path: Path, tiny_model_dir: Path, binary_csv: Path
+) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "notes.md").write_text("notes\n", encoding="utf-8")
+
+    result = runner.invoke(app, _train_args(tiny_model_dir, binary_csv, "-o", project, "--overwrite"))
+
+    _refused(result, f"{project} cannot be replaced: it holds files textfit did not write: 'notes.md'")
+    assert sorted(p.name for p in project.iterdir()) == ["notes.md"]
+
+
+def test_overwrite_of_a_run_holding_the_users_notes_is_refused(
+    tmp_path: Path, tiny_model_dir: Path, tiny_run_dir: Path, binary_csv: Path
+) -> None:
+    run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "run"))
+    (run_dir / "notes.md").write_text("notes\n", encoding="utf-8")
+
+    result = runner.invoke(app, _train_args(tiny_model_dir, binary_csv, "-o", run_dir, "--overwrite"))
+
+    _refused(result, f"{run_dir} cannot be replaced: it holds files textfit did not write: 'notes.md'")
+    assert (run_dir / "notes.md").is_file()
+    assert (run_dir / "model" / "model.safetensors").is_file()
+
+
+def test_a_partial_folder_textfit_did_not_write_is_refused(
+    tmp_path: Path, tiny_model_dir: Path, binary_csv: Path
+) -> None:
+    partial = tmp_path / "run.partial"
+    partial.mkdir()
+    (partial / "thesis.tex").write_text("text\n", encoding="utf-8")
+
+    result = runner.invoke(app, _train_args(tiny_model_dir, binary_csv, "-o", tmp_path / "run"))
+
+    _refused(result, f"{partial} cannot be replaced: it holds files textfit did not write: 'thesis.tex'")
+    assert (partial / "thesis.tex").is_file()
+
+
+def test_evaluate_output_that_is_the_evaluated_table_is_refused(
+    tmp_path: Path, tiny_run_dir: Path, binary_test_csv: Path
+) -> None:
+    data = Path(shutil.copy(binary_test_csv, tmp_path / "test.csv"))
+
+    result = runner.invoke(app, ["evaluate", str(tiny_run_dir), str(data), "-o", str(data)])
+
+    _refused(result, f"evaluating {data} would write over it: {data} is that file")
+    assert data.read_bytes() == binary_test_csv.read_bytes()
+
+
+def test_export_with_the_check_file_in_the_onnx_folder_is_refused(
+    tmp_path: Path, tiny_run_dir: Path, binary_test_csv: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "run"))
+    (run_dir / "onnx").mkdir()
+    check = Path(shutil.copy(binary_test_csv, run_dir / "onnx" / "check.csv"))
+
+    result = runner.invoke(app, ["export", str(run_dir), "--check", str(check)])
+
+    _refused(result, f"{run_dir / 'onnx'} holds {check}, which this command reads: textfit never replaces it")
+    assert check.read_bytes() == binary_test_csv.read_bytes()
+
+
+# ---- issue 18 item 6: a failed run leaves RUN.partial and a false --resume hint
+
+
+def test_a_failed_run_leaves_no_partial_folder_and_no_resume_hint(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    one_class = tmp_path / "one_class.csv"
+    one_class.write_text("text,label\n" + "".join(f"good day {i},pos\n" for i in range(20)), encoding="utf-8")
+    run_dir = tmp_path / "run"
+
+    trained = runner.invoke(app, _train_args(tiny_model_dir, one_class, "-o", run_dir))
+    assert trained.exit_code == 1
+    assert "error: " in trained.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one_class.csv"], "no run.partial left"
+
+    predicted = runner.invoke(app, ["predict", str(run_dir), "-"], input="good\n")
+    _refused(predicted, f"run folder {run_dir} does not exist")
+    assert "hint: pass the --output-dir of a run\n" in predicted.stderr
+    assert "--resume" not in predicted.stderr

@@ -12,7 +12,7 @@ import yaml
 
 from conftest import CLASS_WORDS, class_rows, read_csv, write_csv
 from test_cli import invoke
-from textfit import Classifier, ModelError
+from textfit import Classifier, ConfigError, ModelError
 from textfit.onnx_runtime import OnnxCheck, OnnxClassifier, check_model, export_onnx, format_check_table
 
 TEXTS = [row["text"] for row in class_rows(CLASS_WORDS, 6, start=40)]
@@ -218,3 +218,30 @@ def test_a_change_that_rounds_to_nothing_shows_as_plus_zero() -> None:
 
     assert rows[2].endswith("| 1.0799 | 1.0799 | +0.0000 | yes |")
     assert rows[3].endswith("| 1.0812 | 1.0799 | +0.0013 | yes |")
+
+
+def test_export_never_replaces_an_onnx_folder_holding_other_files(
+    tiny_run_dir: Path, binary_test_csv: Path, tmp_path: Path
+) -> None:
+    # Issue 18, item 1: export replaced RUN/onnx whatever it held, the check file too.
+    run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "run"))
+    onnx_dir = run_dir / "onnx"
+    onnx_dir.mkdir()
+    check_file = Path(shutil.copy(binary_test_csv, onnx_dir / "check.csv"))
+
+    with pytest.raises(ConfigError) as err:
+        export_onnx(run_dir, check_file)
+    assert err.value.message == (
+        f"{onnx_dir} holds {check_file}, which this command reads: textfit never replaces it"
+    )
+    assert err.value.hint == f"move {check_file} out of the run's onnx folder"
+
+    (onnx_dir / "notes.md").write_text("int8 was slower on the old server\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        export_onnx(run_dir, binary_test_csv)
+    assert err.value.message == (
+        f"{onnx_dir} cannot be replaced: it holds files textfit did not write: 'check.csv', 'notes.md'"
+    )
+    assert err.value.hint == f"move those files out of {onnx_dir}, then export again"
+    assert sorted(p.name for p in onnx_dir.iterdir()) == ["check.csv", "notes.md"]
+    assert not (run_dir / "onnx.partial").exists()

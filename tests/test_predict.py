@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from conftest import CLASS_WORDS, class_rows, read_csv
-from textfit import Classifier, DataError, ModelError, evaluate, predict_file
+from textfit import Classifier, ConfigError, DataError, ModelError, evaluate, predict_file
 from textfit.predict import length_batches, model_folder, pad_batch
 
 # Held-out sentences (the training table holds sentences 0-23 of each class, the test table 24-31).
@@ -441,6 +441,22 @@ def test_evaluate_writes_beside_the_run_by_default(
 
     assert report.output == run_dir / "eval-binary_test.json"
     assert report.output.is_file()
+
+
+def test_evaluate_never_writes_over_the_table_it_reads(
+    tiny_run_dir: Path, binary_test_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 18, item 1: an output of a command must never replace one of its inputs.
+    data = Path(shutil.copy(binary_test_csv, tmp_path / "test.csv"))
+    before = data.read_bytes()
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        evaluate(tiny_run_dir, data, output="test.csv")  # the same file, named another way
+    assert err.value.message == f"evaluating {data} would write over it: test.csv is that file"
+    assert err.value.hint == "pass --output with another file name (evaluate never replaces its input)"
+    assert data.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["test.csv"]
 
 
 def test_evaluate_names_the_row_of_an_unknown_label(

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from transformers import TrainerCallback
 
 import textfit
-from textfit import ConfigError
+from textfit import Classifier, ConfigError, DataError, ModelError
 from textfit.cli import app
 from textfit.config import save_config
 from textfit.resume import last_checkpoint
@@ -195,6 +196,65 @@ def test_a_new_run_discards_an_interrupted_one_and_says_so(
     assert f"discarded {partial}, left by an interrupted run" in caplog.text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert result.run_dir == tmp_path / "run"
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_partial_folder(
+    tiny_settings: dict[str, Any], binary_csv: Path, make_csv: Any, tmp_path: Path
+) -> None:
+    # Issue 18, item 6: RUN.partial stayed, and predict then suggested a --resume that cannot work.
+    one_class = make_csv("one_class.csv", [{"text": f"good day {i}", "label": "pos"} for i in range(20)])
+    broken_model = tmp_path / "broken-model"
+    broken_model.mkdir()
+    (broken_model / "config.json").write_text("{", encoding="utf-8")
+    run_dir = tmp_path / "run"
+
+    with pytest.raises(DataError):
+        textfit.train(train_file=one_class, output_dir=run_dir, progress=False, **tiny_settings)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken-model", "one_class.csv"]
+    with pytest.raises(ModelError):
+        textfit.train(
+            train_file=binary_csv,
+            output_dir=run_dir,
+            progress=False,
+            **{**tiny_settings, "model": str(broken_model)},
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken-model", "one_class.csv"]
+
+    with pytest.raises(ModelError, match=re.escape(f"run folder {run_dir} does not exist")) as err:
+        Classifier.load(run_dir)
+    assert err.value.hint == "pass the --output-dir of a run"
+
+
+class _PowerCut(TrainerCallback):
+    """Stops training with an error at step 5, after the checkpoint of step 3."""
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.global_step == 5:
+            raise RuntimeError("power cut")
+
+
+def test_a_run_that_fails_after_a_checkpoint_keeps_it_for_resume(
+    tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = {**tiny_settings, "epochs": 1, "save_strategy": "steps", "save_steps": 3}
+    run_dir, partial = tmp_path / "run", tmp_path / "run.partial"
+
+    with caplog.at_level(logging.WARNING, logger="textfit"), pytest.raises(RuntimeError, match="power cut"):
+        textfit.train(
+            train_file=binary_csv, output_dir=run_dir, progress=False, callbacks=[_PowerCut()], **settings
+        )
+
+    assert last_checkpoint(partial) == partial / "checkpoints" / "checkpoint-3"
+    assert f"the run stopped; {partial} is kept: `textfit train --resume {run_dir}` goes on" in caplog.text
+    with pytest.raises(ModelError, match=re.escape(f"run folder {run_dir} does not exist")) as err:
+        Classifier.load(run_dir)
+    assert err.value.hint == (
+        f"{partial} holds a run that did not finish: "
+        f"resume it with `textfit train --resume {run_dir}`, or train again"
+    )
+    result = textfit.train(resume=run_dir, progress=False)
+    assert result.run_dir == run_dir
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
 def test_keep_checkpoints_keeps_the_last_one(

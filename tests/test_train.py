@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
 
 import textfit
 from conftest import CLASS_WORDS, FILLER_WORDS, class_rows, pair_rows, read_csv, write_csv
@@ -201,6 +201,7 @@ def test_checkpoints_best_model_and_early_stopping_leave_a_clean_run(
         "predictions-validation.parquet",
         "report.html",
         "run_config.yaml",
+        "textfit-run.json",
     ]
     history = json.loads((result.run_dir / "log_history.json").read_text(encoding="utf-8"))
     assert any("eval_f1_macro" in entry for entry in history)
@@ -211,27 +212,167 @@ def test_existing_run_folder_is_refused_without_overwrite_and_replaced_with_it(
     tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    (run_dir / "earlier.txt").write_text("an earlier run\n", encoding="utf-8")
+    textfit.train(train_file=binary_csv, output_dir=run_dir, progress=False, **quick(tiny_settings))
+    marker = json.loads((run_dir / "textfit-run.json").read_text(encoding="utf-8"))
+    assert marker["textfit"] == textfit.__version__
+    assert marker["kind"] == "train"
 
     with pytest.raises(ConfigError, match=re.escape(f"run folder {run_dir} already exists")) as err:
-        textfit.train(train_file=binary_csv, output_dir=run_dir, **quick(tiny_settings))
-    assert err.value.hint is not None
-    assert "--overwrite" in err.value.hint
-    assert (run_dir / "earlier.txt").is_file(), "a refused run leaves the folder alone"
+        textfit.train(train_file=binary_csv, output_dir=run_dir, **quick(tiny_settings, seed=7))
+    assert err.value.hint == "pass --overwrite to replace it, or --output-dir to write somewhere else"
+    assert load_config(run_dir / "run_config.yaml").train.seed == 0, "a refused run leaves the folder alone"
+
+    seen_while_training: list[bool] = []
+
+    class OldRunStillThere(TrainerCallback):
+        def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
+            seen_while_training.append((run_dir / "model" / "model.safetensors").is_file())
+            seen_while_training.append((tmp_path / "run.partial" / "textfit-run.json").is_file())
 
     result = textfit.train(
         train_file=binary_csv,
         output_dir=run_dir,
         overwrite=True,
         progress=False,
-        **quick(tiny_settings),
+        callbacks=[OldRunStillThere()],
+        **quick(tiny_settings, seed=7),
     )
 
+    assert seen_while_training == [True, True], "the old run stays until the new one is complete"
     assert result.run_dir == run_dir
-    assert not (run_dir / "earlier.txt").exists()
+    assert load_config(run_dir / "run_config.yaml").train.seed == 7
     assert (run_dir / "model" / "model.safetensors").is_file()
+    assert (run_dir / "textfit-run.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], "no .partial / .old left"
+
+
+def test_overwrite_keeps_the_old_run_when_the_new_one_fails(
+    tiny_run_dir: Path, tiny_settings: dict[str, Any], make_csv: Any, tmp_path: Path
+) -> None:
+    run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "run"))
+    one_class = make_csv("one_class.csv", [{"text": f"good day {i}", "label": "pos"} for i in range(20)])
+
+    with pytest.raises(DataError):
+        textfit.train(train_file=one_class, output_dir=run_dir, overwrite=True, **quick(tiny_settings))
+
+    assert (run_dir / "metrics.json").read_bytes() == (tiny_run_dir / "metrics.json").read_bytes()
+    assert Classifier.load(run_dir).labels == ["negative", "positive"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one_class.csv", "run"], "no .partial / .old left"
+
+
+def test_a_finished_run_that_cannot_be_moved_into_place_is_kept(
+    tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def in_the_way(partial_dir: Path, run_dir: Path) -> None:
+        raise ConfigError(f"{run_dir}.old cannot be replaced")
+
+    monkeypatch.setattr(sys.modules["textfit.train"], "finish_run", in_the_way)
+    with pytest.raises(ConfigError, match="cannot be replaced"):
+        textfit.train(
+            train_file=binary_csv, output_dir=tmp_path / "run", progress=False, **quick(tiny_settings)
+        )
+    assert (tmp_path / "run.partial" / "model" / "model.safetensors").is_file(), "the trained run is kept"
+
+
+def _not_textfits(folder: Path, entries: str) -> str:
+    return f"{folder} cannot be replaced: it holds files textfit did not write: {entries}"
+
+
+REPLACE_HINT = (
+    "pass --output-dir with a new folder, or move those files out of it; "
+    "--overwrite replaces only a folder textfit wrote"
+)
+
+
+def test_overwrite_refuses_a_folder_of_other_files(
+    tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    # Issue 18, item 1: --overwrite deleted any folder, the user's notes (and data) with it.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.md").write_text("notes\n", encoding="utf-8")
+    (project / "metrics.json").write_text("{}", encoding="utf-8")  # a name textfit writes, but no run
+
+    for overwrite in (True, False):
+        with pytest.raises(ConfigError, match=re.escape(_not_textfits(project, "'notes.md'"))) as err:
+            textfit.train(
+                train_file=binary_csv, output_dir=project, overwrite=overwrite, **quick(tiny_settings)
+            )
+        assert err.value.hint == REPLACE_HINT
+    (project / "notes.md").unlink()
+    with pytest.raises(ConfigError) as err:
+        textfit.train(train_file=binary_csv, output_dir=project, overwrite=True, **quick(tiny_settings))
+    assert err.value.message == (
+        f"{project} cannot be replaced: textfit did not write it: "
+        "it has no textfit-run.json or run_config.yaml"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
+    assert (project / "metrics.json").read_text(encoding="utf-8") == "{}"
+
+
+def test_overwrite_refuses_a_run_the_user_added_files_to(
+    tiny_run_dir: Path, tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "run"))
+    (run_dir / "notes.md").write_text("what I tried\n", encoding="utf-8")
+    (run_dir / "labels.xlsx").write_bytes(b"x")
+
+    message = _not_textfits(run_dir, "'labels.xlsx', 'notes.md'")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        textfit.train(train_file=binary_csv, output_dir=run_dir, overwrite=True, **quick(tiny_settings))
+    assert (run_dir / "notes.md").is_file()
+    assert (run_dir / "model" / "model.safetensors").is_file()
+
+
+def test_overwrite_replaces_a_run_written_before_the_marker(
+    tiny_run_dir: Path, tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "run"))
+    (run_dir / "textfit-run.json").unlink()  # as textfit wrote runs before issue 18
+    (run_dir / "eval-test.json").write_text("{}", encoding="utf-8")  # textfit evaluate wrote it
+
+    textfit.train(
+        train_file=binary_csv, output_dir=run_dir, overwrite=True, progress=False, **quick(tiny_settings)
+    )
+    assert (run_dir / "textfit-run.json").is_file()
+    assert not (run_dir / "eval-test.json").exists()
+
+
+def test_overwrite_never_replaces_a_folder_holding_an_input(
+    tiny_run_dir: Path, tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "run"))
+    data = Path(shutil.copy(binary_csv, run_dir / "model" / "data.csv"))  # deep in a name textfit writes
+
+    with pytest.raises(ConfigError) as err:
+        textfit.train(train_file=data, output_dir=run_dir, overwrite=True, **quick(tiny_settings))
+    assert err.value.message == (
+        f"{run_dir} holds {data}, which this command reads: textfit never replaces it"
+    )
+    assert err.value.hint == "pass --output-dir with a folder that holds none of the input files"
+    data.unlink()
+    # Fine-tuning a run's own model further, into the same folder: the model is an input.
+    with pytest.raises(ConfigError, match=re.escape(f"{run_dir} holds {run_dir / 'model'}, which")):
+        textfit.train(
+            train_file=binary_csv,
+            output_dir=run_dir,
+            overwrite=True,
+            **quick(tiny_settings, model=str(run_dir / "model")),
+        )
+    assert (run_dir / "model" / "model.safetensors").is_file()
+
+
+def test_a_partial_folder_textfit_did_not_write_is_left_alone(
+    tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    partial = tmp_path / "run.partial"
+    partial.mkdir()
+    (partial / "thesis.tex").write_text("\\section{}\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError, match=re.escape(_not_textfits(partial, "'thesis.tex'"))) as err:
+        textfit.train(train_file=binary_csv, output_dir=tmp_path / "run", **quick(tiny_settings))
+    assert f"textfit writes the run to {partial} until it is complete" in str(err.value.hint)
+    assert (partial / "thesis.tex").is_file()
 
 
 def test_run_folder_that_is_a_file_is_a_config_error(binary_csv: Path, tmp_path: Path) -> None:

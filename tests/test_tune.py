@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
+from transformers import TrainerCallback
 from typer.testing import CliRunner
 
 from conftest import read_csv
@@ -127,13 +129,66 @@ def test_a_bad_trial_is_pruned_in_training(
 
 
 def test_a_folder_that_holds_no_study_is_refused(
+    tiny_run_dir: Path, tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    run_dir = shutil.copytree(tiny_run_dir, tmp_path / "study")  # a run textfit wrote, not a study
+    with pytest.raises(ConfigError, match=re.escape("holds no study (no optuna.db)")) as caught:
+        tune(tune_config(tiny_settings, binary_csv, run_dir, n_trials=1))
+    assert caught.value.hint == "pass --output-dir to write somewhere else, or --overwrite to replace it"
+
+
+def test_a_folder_of_other_files_is_refused_even_with_overwrite(
     tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
 ) -> None:
+    # Issue 18, item 1: --overwrite deleted the folder whatever it held.
     (tmp_path / "study").mkdir()
     (tmp_path / "study" / "notes.txt").write_text("mine")
-    with pytest.raises(ConfigError, match=re.escape("holds no study (no optuna.db)")) as caught:
-        tune(tune_config(tiny_settings, binary_csv, tmp_path / "study", n_trials=1))
-    assert caught.value.hint == "pass --output-dir to write somewhere else, or --overwrite to replace it"
+    message = f"{tmp_path / 'study'} cannot be replaced: it holds files textfit did not write: 'notes.txt'"
+    for overwrite in (False, True):
+        with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+            tune(tune_config(tiny_settings, binary_csv, tmp_path / "study", n_trials=1), overwrite=overwrite)
+        assert caught.value.hint is not None
+        assert caught.value.hint.startswith(
+            "pass --output-dir with a new folder, or move those files out of it"
+        )
+    assert (tmp_path / "study" / "notes.txt").read_text() == "mine"
+
+
+def test_a_study_folder_holding_the_data_is_never_replaced(
+    study: Any, tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    run_dir = shutil.copytree(study.run_dir, tmp_path / "study")
+    data = Path(shutil.copy(binary_csv, run_dir / "trials" / "data.csv"))
+    with pytest.raises(ConfigError) as caught:
+        tune(tune_config(tiny_settings, data, run_dir, n_trials=1), overwrite=True)
+    assert caught.value.message == (
+        f"{run_dir} holds {data}, which this command reads: textfit never replaces it"
+    )
+    assert (run_dir / "optuna.db").is_file()
+    assert data.is_file()
+
+
+def test_overwrite_starts_again_and_keeps_the_old_study_until_the_new_one_ends(
+    study: Any, tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
+) -> None:
+    run_dir = shutil.copytree(study.run_dir, tmp_path / "study")
+    seen: list[bool] = []
+
+    class OldStudyStillThere(TrainerCallback):
+        def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
+            seen.append((tmp_path / "study.old" / "optuna.db").is_file())
+
+    result = tune(
+        tune_config(tiny_settings, binary_csv, run_dir, n_trials=1, pruning=False),
+        overwrite=True,
+        trial_callbacks=[OldStudyStillThere()],
+    )
+
+    assert seen == [True]
+    assert result.new_trials == 1
+    assert [row["trial"] for row in read_csv(run_dir / "trials.csv")] == ["0"]
+    assert (run_dir / "textfit-run.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study"], "the old study removed at the end"
 
 
 def test_search_ranges_are_checked() -> None:

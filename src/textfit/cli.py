@@ -435,7 +435,9 @@ def train(
         list[str] | None,
         typer.Option("--set", help="Any other setting as KEY=VALUE, e.g. --set train.weight_decay=0.1"),
     ] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace a run folder textfit wrote (never one holding other files).")
+    ] = False,
     resume: Annotated[
         Path | None,
         typer.Option(help="Continue an interrupted run (its --output-dir) from its last checkpoint."),
@@ -532,6 +534,7 @@ def train(
                     resume=resume,
                     progress=not quiet,
                     tokenize_progress=tokenize_progress,
+                    inputs=[config] if config else [],
                     **({} if cfg else given),
                 )
             else:
@@ -541,7 +544,11 @@ def train(
                         "give a training file or --dataset NAME (or a --config that names one)"
                     )
                 result = run_training(
-                    cfg, overwrite=overwrite, progress=not quiet, tokenize_progress=tokenize_progress
+                    cfg,
+                    overwrite=overwrite,
+                    progress=not quiet,
+                    tokenize_progress=tokenize_progress,
+                    inputs=[config] if config else [],
                 )
     except TextfitError as err:
         raise _fail(err) from None
@@ -611,7 +618,9 @@ def tune(
         list[str] | None,
         typer.Option("--set", help="Any other setting as KEY=VALUE, e.g. --set tune.epochs=[2,4]"),
     ] = None,
-    overwrite: Annotated[bool, typer.Option(help="Delete the study in the folder and start again.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Start the study again (the old one is deleted when the new one ends).")
+    ] = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -656,7 +665,7 @@ def tune(
         cfg = load_config(config, overrides)
         if cfg.data.train_file is None and cfg.data.dataset is None:
             raise typer.BadParameter("give a training file or --dataset NAME (or a --config that names one)")
-        result = run_tune(cfg, overwrite=overwrite, progress=not quiet)
+        result = run_tune(cfg, overwrite=overwrite, progress=not quiet, inputs=[config] if config else [])
     except TextfitError as err:
         raise _fail(err) from None
     rows = sorted(

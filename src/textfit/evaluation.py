@@ -19,6 +19,7 @@ from textfit.data import (
     table_examples,
     with_trained_columns,
 )
+from textfit.errors import ConfigError
 from textfit.predict import Classifier, ProgressCallback
 from textfit.report import write_predictions, write_report
 from textfit.report_tasks import write_task_predictions
@@ -73,8 +74,11 @@ def evaluate(
     Raises:
         DataError: the table cannot be read, or has labels the model was not trained on.
         ModelError: run_dir is not a complete run.
+        ConfigError: an output file would be data_file itself.
     """
     run_dir, data_file = Path(run_dir), Path(data_file)
+    path = Path(output) if output is not None else run_dir / f"eval-{data_file.stem}.json"
+    _check_outputs_are_not_the_input(path, data_file, report)
     classifier = classifier or Classifier.load(
         run_dir, precision=precision, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code
     )
@@ -108,7 +112,6 @@ def evaluate(
     metrics["file"] = str(data_file)
     metrics["dropped_rows"] = examples.dropped
     metrics["precision"] = classifier.precision
-    path = Path(output) if output is not None else run_dir / f"eval-{data_file.stem}.json"
     write_text_atomic(path, json.dumps(metrics, indent=2) + "\n")
     predictions_file = path.with_name(f"{path.stem}.predictions.parquet")
     if task == "single_label":
@@ -128,6 +131,26 @@ def evaluate(
             output=path.parent / f"report-{name}.html",
         )
     return EvalReport(data_file, metrics, path, predictions, report_file)
+
+
+def output_files(path: Path, data_file: Path, report: bool = True) -> list[Path]:
+    """The files an evaluation writes for the metrics JSON `path`: it, its predictions, its report."""
+    files = [path, path.with_name(f"{path.stem}.predictions.parquet")]
+    return files + ([path.with_name(f"report-{data_file.stem}.html")] if report else [])
+
+
+def _check_outputs_are_not_the_input(path: Path, data_file: Path, report: bool) -> None:
+    """Refuse an --output that would write over the table being evaluated.
+
+    Raises:
+        ConfigError: naming the output file and the input it would replace.
+    """
+    for written in output_files(path, data_file, report):
+        if written.exists() and data_file.exists() and written.resolve() == data_file.resolve():
+            raise ConfigError(
+                f"evaluating {data_file} would write over it: {written} is that file",
+                hint="pass --output with another file name (evaluate never replaces its input)",
+            )
 
 
 def _saved_data(run_dir: Path) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from textfit.config import load_config, repo_id_problem
 from textfit.errors import ConfigError, HubError, ModelError
 from textfit.modeling import PRESET_HUB_IDS
 from textfit.predict import model_folder
+from textfit.run_folder import MARKER
 
 logger = logging.getLogger(__name__)
 
@@ -287,7 +288,7 @@ def plan_upload(run_dir: Path, repo_id: str, include_data_files: bool = False) -
     files["run_config.yaml"] = yaml.safe_dump(public_config, sort_keys=False, allow_unicode=True).encode()
     for path in sorted(run_dir.iterdir()):
         name = path.name
-        if name in ("model", *RUN_FILES):
+        if name in ("model", MARKER, *RUN_FILES):  # the marker: textfit wrote this folder
             if name == "log_history.json":
                 files[name] = path
             continue

@@ -32,10 +32,11 @@ from numpy.typing import NDArray
 
 from textfit.config import DataConfig, write_text_atomic
 from textfit.data import Examples, LabelSet, find_columns, read_table, table_examples, with_trained_columns
-from textfit.errors import DataError, ModelError
+from textfit.errors import ConfigError, DataError, ModelError, list_problems
 from textfit.metrics import classification_report, multilabel_report, regression_report
 from textfit.modeling import check_tokenizer, cpu_has_fast_int8, quiet_transformers
 from textfit.predict import Classifier, model_folder, pad_batch, tokenizer_hint
+from textfit.run_folder import check_inputs_outside, foreign_entries
 from textfit.tasks import targets
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ SCORES = {
     "regression": ("rmse", "RMSE"),
 }
 MODELS = {"int8": "model.int8.onnx", "fp32": "model.onnx"}  # in the order OnnxClassifier prefers
+# What an export writes in RUN/onnx (a large model's weights go to *.onnx.data beside its graph).
+EXPORT_FILES = (*MODELS.values(), "*.onnx.data", "check.json", ".check.json.*")
 
 
 def _require_onnxruntime() -> Any:
@@ -325,6 +328,24 @@ def format_check_table(checks: list[OnnxCheck]) -> list[str]:
     return lines
 
 
+def _check_export_folders(onnx_dir: Path, partial: Path, check_file: Path) -> None:
+    """Refuse to replace RUN/onnx (or onnx.partial) where it holds the check file or files of another kind.
+
+    Raises:
+        ConfigError: naming the folder and what in it textfit did not write.
+    """
+    check_inputs_outside(
+        [onnx_dir, partial], [check_file], hint=f"move {check_file} out of the run's {onnx_dir.name} folder"
+    )
+    for folder in (onnx_dir, partial):
+        if folder.is_dir() and (foreign := foreign_entries(folder, EXPORT_FILES)):
+            raise ConfigError(
+                f"{folder} cannot be replaced: it holds files textfit did not write: "
+                + list_problems([repr(name) for name in foreign]),
+                hint=f"move those files out of {folder}, then export again",
+            )
+
+
 def export_onnx(
     run_dir: str | Path, check_file: str | Path, cfg: DataConfig | None = None, int8: bool | None = None
 ) -> list[OnnxCheck]:
@@ -341,10 +362,12 @@ def export_onnx(
 
     Raises:
         ModelError: ONNX Runtime missing, or run_dir not a run. DataError: check_file unreadable.
+        ConfigError: RUN/onnx holds check_file, or files textfit did not write (it is left alone).
     """
     _require_onnxruntime()
     run_dir, check_file = Path(run_dir), Path(check_file)
     folder = model_folder(run_dir)
+    _check_export_folders(run_dir / "onnx", run_dir / "onnx.partial", check_file)
     reference = Classifier.load(run_dir, precision="fp32", device="cpu")
     examples, labelled = _check_texts(check_file, cfg or DataConfig(), reference)
     task = reference.task

@@ -114,7 +114,7 @@ def model_folder(run_dir: Path, allow_pickle: bool = False) -> Path:
     if run_dir.name.endswith(".partial"):
         raise ModelError(
             f"{run_dir} is an unfinished run: training was interrupted, or is still going",
-            hint=f"resume it with `textfit train --resume {run_dir.with_suffix('')}`, or train again",
+            hint=_unfinished_hint(run_dir, run_dir.with_suffix("")),
         )
     for folder in (run_dir / "model", run_dir):
         if (folder / "config.json").is_file():
@@ -125,13 +125,25 @@ def model_folder(run_dir: Path, allow_pickle: bool = False) -> Path:
         replaced = run_dir.with_name(run_dir.name + ".old")
         hint = "pass the --output-dir of a run"
         if unfinished.is_dir():
-            hint = f"{unfinished} holds a run that did not finish: `textfit train --resume {run_dir}`"
+            hint = f"{unfinished} holds a run that did not finish: " + _unfinished_hint(unfinished, run_dir)
         elif replaced.is_dir():
             hint = f"{replaced} holds the run it was replacing when it stopped: rename it to {run_dir.name}"
         raise ModelError(f"run folder {run_dir} does not exist", hint=hint)
     raise ModelError(
         f"{run_dir} is not a textfit run: it has no model/config.json",
         hint="pass the folder `textfit train` wrote (runs/<name> by default)",
+    )
+
+
+def _unfinished_hint(partial: Path, run_dir: Path) -> str:
+    """How to go on from an unfinished run: --resume where it has a complete checkpoint, else train again."""
+    from textfit.resume import last_checkpoint
+
+    if last_checkpoint(partial) is not None:
+        return f"resume it with `textfit train --resume {run_dir}`, or train again"
+    return (
+        "it stopped before its first complete checkpoint, so there is nothing to resume: "
+        f"train again with --output-dir {run_dir}"
     )
 
 

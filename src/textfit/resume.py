@@ -14,6 +14,7 @@ from typing import Any
 
 from textfit.config import RunConfig, load_config, with_settings
 from textfit.errors import ConfigError
+from textfit.run_folder import not_written_by_textfit, remove_written_folder
 
 logger = logging.getLogger(__name__)
 
@@ -132,10 +133,31 @@ def last_checkpoint(partial: Path) -> Path | None:
 
 
 def discard_partial(partial: Path) -> None:
-    """Remove the partial folder of an earlier run that was interrupted, saying so."""
+    """Remove the partial folder of an earlier run that was interrupted, saying so.
+
+    Raises:
+        ConfigError: the folder holds files textfit did not write (it is left alone).
+    """
     if partial.exists():
+        remove_written_folder(partial, hint=f"move {partial} away, or pass another --output-dir")
         logger.warning(
             "discarded %s, left by an interrupted run (resume one with `textfit train --resume RUN`)",
             partial,
         )
+
+
+def discard_failed(partial: Path) -> None:
+    """After a failed run: remove its partial folder unless it holds a checkpoint to resume from.
+
+    A run that failed while being moved into place (its metrics.json written) is kept too.
+    """
+    if not partial.is_dir():
+        return
+    run_dir = partial.with_name(partial.name.removesuffix(PARTIAL_SUFFIX))
+    if (partial / "metrics.json").is_file():
+        logger.warning("the run finished but could not be moved into place: it is in %s", partial)
+    elif last_checkpoint(partial) is not None:
+        logger.warning("the run stopped; %s is kept: `textfit train --resume %s` goes on", partial, run_dir)
+    elif not_written_by_textfit(partial) is None:
         shutil.rmtree(partial, ignore_errors=True)
+        logger.info("removed %s: the run stopped before its first checkpoint", partial)

@@ -8,7 +8,7 @@ import logging
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -26,7 +26,23 @@ from textfit.modeling import batch_tokens, load_pretrained, pad_multiple, pick_p
 from textfit.predict import length_batches
 from textfit.report import write_predictions, write_report
 from textfit.report_tasks import write_task_predictions
-from textfit.resume import CHECKPOINTS, CONFIG_FILE, discard_partial, partial_dir_of, resume_point
+from textfit.resume import (
+    CHECKPOINTS,
+    CONFIG_FILE,
+    discard_failed,
+    discard_partial,
+    partial_dir_of,
+    resume_point,
+)
+from textfit.run_folder import (
+    check_inputs_outside,
+    check_output_dir,
+    check_written_by_textfit,
+    finish_run,
+    old_dir_of,
+    run_inputs,
+    write_marker,
+)
 from textfit.tasks import (
     PROBLEM_TYPES,
     best_model_metric,
@@ -63,21 +79,6 @@ class TrainResult:
     main_process: bool = True  # False in the other processes of a distributed run (they write nothing)
     pushed: PushResult | None = None  # with hub.push_to_hub: the run on the Hub
     push_error: TextfitError | None = None  # the run is saved, but pushing it failed (retry: textfit push)
-
-
-def check_output_dir(run_dir: Path, overwrite: bool) -> None:
-    """Refuse to replace an existing run unless asked to.
-
-    Raises:
-        ConfigError: run_dir is a file, or exists, is not empty, and overwrite is False.
-    """
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ConfigError(f"run folder {run_dir} is a file", hint="pass --output-dir with a folder path")
-    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
-        raise ConfigError(
-            f"run folder {run_dir} already exists",
-            hint="pass --overwrite to replace it, or --output-dir to write somewhere else",
-        )
 
 
 def training_arguments(
@@ -419,16 +420,6 @@ CARD_METRICS = {
 }
 
 
-def finish_run(partial_dir: Path, run_dir: Path) -> None:
-    """Move a finished folder (RUN.partial) into place; an old run it replaces is removed only after."""
-    old = run_dir.with_name(run_dir.name + ".old")
-    if run_dir.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        run_dir.rename(old)
-    partial_dir.rename(run_dir)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _barrier(args: Any) -> None:
     """Wait for every process of a distributed run (nothing to wait for in a single process)."""
     if args.world_size > 1:
@@ -488,21 +479,26 @@ def train(
     callbacks: list[Any] | None = None,
     tokenize_progress: ProgressCallback | None = None,
     resume: str | Path | None = None,
+    inputs: Sequence[str | Path] = (),
     **settings: Any,
 ) -> TrainResult:
     """Fine-tune cfg.model.name on cfg.data and save the run to its output folder.
 
     `train(train_file="data.csv", epochs=2)` is the same as building the config first. The run is
-    written to RUN.partial (its config first, then checkpoints) and renamed to RUN when complete.
+    written to RUN.partial (its textfit-run.json and config first, then checkpoints) and renamed to
+    RUN when complete; a run that fails before its first complete checkpoint leaves no RUN.partial.
 
     Args:
         cfg: the run configuration (see `textfit.load_config`); defaults when None.
-        overwrite: replace an existing run folder.
+        overwrite: replace an existing run folder, if textfit wrote it and it holds nothing else
+            (its textfit-run.json); the old run is removed once the new one is complete. A folder
+            that holds an input of the run (data files, the model folder, `inputs`) is never replaced.
         progress: show the Trainer's progress bars (on stderr).
         callbacks: extra transformers TrainerCallbacks.
         tokenize_progress: called with (texts tokenized, texts in all) while each split is tokenized.
         resume: the folder of an interrupted run (RUN or RUN.partial): continue it from its last
             complete checkpoint with its saved settings; cfg and settings, if given, must agree.
+        inputs: other files the caller read the settings from (the CLI's --config file).
         **settings: settings by name (train_file, model, epochs, ...), over those of cfg.
 
     Returns:
@@ -512,23 +508,21 @@ def train(
     Raises:
         DataError, ModelError, ConfigError, HubError: naming what is wrong and how to fix it.
     """
-    import torch
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-    from textfit import fastpath
-
     checkpoint = None
     if resume is not None:
         cfg, checkpoint = resume_point(Path(resume), cfg, settings)
         run_dir = cfg.resolved_output_dir()
         logger.info("resuming %s from %s", run_dir, checkpoint)
+        hint = f"move that folder away, then resume; the interrupted run stays in {partial_dir_of(run_dir)}"
+        check_inputs_outside([run_dir, old_dir_of(run_dir)], [*run_inputs(cfg), *inputs], hint)
+        for folder in (run_dir, old_dir_of(run_dir)):  # replaced by the resumed run when it finishes
+            check_written_by_textfit(folder, hint)
     else:
         if cfg is None or settings:
             cfg = with_settings(cfg, settings)
         cfg = cfg.with_absolute_paths()
         run_dir = cfg.resolved_output_dir()
-        check_output_dir(run_dir, overwrite)
+        check_output_dir(run_dir, overwrite, [*run_inputs(cfg), *inputs])
     logger.debug("settings: %s", json.dumps(cfg.model_dump(mode="json")))
     check_trackers(cfg.train.report_to)
     if cfg.hub.push_to_hub:  # no token, or offline: say so before an hour of training
@@ -547,7 +541,37 @@ def train(
     main = args.should_save  # in a distributed run, only the main process writes the run folder
     if main and checkpoint is None:
         discard_partial(partial_dir)
-        save_config(cfg, partial_dir / CONFIG_FILE)  # first: what --resume reads
+        write_marker(partial_dir, "train")  # first: the folder is textfit's (see run_folder)
+        save_config(cfg, partial_dir / CONFIG_FILE)  # then what --resume reads
+    try:
+        return _train_and_save(
+            cfg, run_dir, checkpoint, args, precision, progress, callbacks, tokenize_progress
+        )
+    except BaseException:
+        if main:  # keep RUN.partial only where --resume can continue it
+            discard_failed(partial_dir)
+        raise
+
+
+def _train_and_save(
+    cfg: RunConfig,
+    run_dir: Path,
+    checkpoint: Path | None,
+    args: Any,
+    precision: str,
+    progress: bool,
+    callbacks: list[Any] | None,
+    tokenize_progress: ProgressCallback | None,
+) -> TrainResult:
+    """train() once its RUN.partial folder exists: read the data, fine-tune, evaluate, save the run."""
+    import torch
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from textfit import fastpath
+
+    partial_dir = partial_dir_of(run_dir)
+    main = args.should_save
     _barrier(args)
     set_seed(cfg.train.seed)
 

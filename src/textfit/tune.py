@@ -10,12 +10,25 @@ import io
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from textfit.config import RunConfig, save_config, with_settings, write_text_atomic
 from textfit.errors import ConfigError
+from textfit.run_folder import (
+    INPUTS_HINT,
+    MARKER,
+    REPLACE_HINT,
+    check_inputs_outside,
+    check_written_by_textfit,
+    finish_run,
+    old_dir_of,
+    remove_written_folder,
+    run_inputs,
+    write_marker,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,10 +155,8 @@ def _fail_stale_trials(study: Any, storage: Any) -> int:
 
 def _copy_best(trial_dir: Path, best_dir: Path) -> None:
     """Replace RUN_DIR/best with a copy of the trial's run folder (the old best is removed after)."""
-    from textfit.train import finish_run
-
     partial = best_dir.with_name(best_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    remove_written_folder(partial, hint=f"move {partial} away and run the same command again")
     shutil.copytree(trial_dir, partial)
     finish_run(partial, best_dir)
 
@@ -156,6 +167,7 @@ def tune(
     overwrite: bool = False,
     progress: bool = False,
     trial_callbacks: list[Any] | None = None,
+    inputs: Sequence[str | Path] = (),
 ) -> TuneResult:
     """Search cfg.tune's ranges with Optuna, training a run per trial into RUN_DIR/trials/NNN.
 
@@ -168,16 +180,19 @@ def tune(
 
     Args:
         cfg: the run configuration; output_dir is the study's folder (default runs/<file>-tune).
-        overwrite: delete an existing study in RUN_DIR and start again.
+        overwrite: start a new study in RUN_DIR, if textfit wrote it and it holds nothing else;
+            the old study waits in RUN_DIR.old until the new one ends, and is deleted then. A
+            folder that holds an input (data files, the model folder, `inputs`) is never replaced.
         progress: show each trial's training progress bars (on stderr).
         trial_callbacks: extra TrainerCallbacks given to every trial's Trainer.
+        inputs: other files the caller read the settings from (the CLI's --config file).
 
     Returns:
         TuneResult with the best trial and the table of all trials.
 
     Raises:
-        ConfigError: optuna is not installed, RUN_DIR holds something that is not a study, or
-            hub.push_to_hub is set.
+        ConfigError: optuna is not installed, RUN_DIR holds something that is not a study (or,
+            with overwrite, files textfit did not write, or an input), or hub.push_to_hub is set.
         DataError, ModelError: from the trials' training, as `train()` raises them.
     """
     optuna = _optuna()
@@ -194,15 +209,25 @@ def tune(
         )
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"tune folder {run_dir} is a file", hint="pass --output-dir with a folder path")
-    if overwrite:
-        shutil.rmtree(run_dir, ignore_errors=True)
-    database = run_dir / "optuna.db"
-    if run_dir.exists() and any(run_dir.iterdir()) and not database.is_file():
+    database, old = run_dir / "optuna.db", old_dir_of(run_dir)
+    check_inputs_outside([run_dir, old], [*run_inputs(cfg), *inputs], INPUTS_HINT)
+    hint = REPLACE_HINT
+    if overwrite or not database.is_file():  # a study is replaced, or a folder that holds none
+        check_written_by_textfit(run_dir, hint)
+    check_written_by_textfit(old, hint)
+    if run_dir.exists() and any(run_dir.iterdir()) and not database.is_file() and not overwrite:
         raise ConfigError(
             f"{run_dir} already exists and holds no study (no optuna.db)",
             hint="pass --output-dir to write somewhere else, or --overwrite to replace it",
         )
+    replaced = overwrite and run_dir.exists() and any(run_dir.iterdir())
+    if replaced:  # the old study stays until the new one ends
+        remove_written_folder(old, hint)
+        run_dir.rename(old)
+        logger.info("the earlier study waits in %s until this one ends", old)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / MARKER).is_file():
+        write_marker(run_dir, "tune")
     save_config(cfg.model_copy(update={"output_dir": run_dir}), run_dir / "tune_config.yaml")
 
     optuna.logging.disable_default_handler()  # optuna's messages go through logging like any library's
@@ -283,6 +308,8 @@ def tune(
             catch=(),
         )
     new_trials = len(study.get_trials(deepcopy=False)) - before
+    if replaced:
+        remove_written_folder(old, hint)
     logger.info("%d trial(s) in %.0f s", new_trials, time.perf_counter() - started)
     rows = [_row(t, run_dir) for t in study.get_trials(deepcopy=False)]
     write_text_atomic(run_dir / "trials.csv", trials_table(rows))
