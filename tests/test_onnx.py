@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -24,6 +25,23 @@ def exported_run(tiny_run_dir: Path, binary_test_csv: Path, tmp_path_factory: py
     shutil.copytree(tiny_run_dir, run_dir)
     export_onnx(run_dir, binary_test_csv, int8=True)
     return run_dir
+
+
+def test_int8_export_leaves_the_root_logger_s_level_as_it_was(
+    tiny_run_dir: Path, binary_test_csv: Path, tmp_path: Path
+) -> None:
+    # quantize_dynamic's advice is silenced through the root logger; a level left at ERROR hid the
+    # warnings of every later test in the process (test_hostile's --drop-invalid cases after this file).
+    run_dir = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run_dir)
+    root = logging.getLogger()
+    saved = root.level
+    root.setLevel(logging.INFO)
+    try:
+        export_onnx(run_dir, binary_test_csv, int8=True)
+        assert root.level == logging.INFO
+    finally:
+        root.setLevel(saved)
 
 
 def test_export_writes_both_models_and_the_check(exported_run: Path, binary_test_csv: Path) -> None:

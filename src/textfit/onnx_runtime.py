@@ -204,8 +204,13 @@ def _export(folder: Path, path: Path) -> None:
 def _quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic's advice goes to the root logger
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # quantize_dynamic's advice goes to the root logger
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)  # the caller's logging as it was
 
 
 def _check_texts(check_file: Path, cfg: DataConfig, classifier: Classifier) -> tuple[Examples, bool]:
