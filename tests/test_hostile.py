@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from conftest import read_csv
+import textfit
+from conftest import CLASS_WORDS, class_rows, read_csv, write_csv
 from textfit.checks import check_splits
 from textfit.cli import app
 from textfit.config import DataConfig
@@ -1285,3 +1286,26 @@ def test_a_failed_run_leaves_no_partial_folder_and_no_resume_hint(
     _refused(predicted, f"run folder {run_dir} does not exist")
     assert "hint: pass the --output-dir of a run\n" in predicted.stderr
     assert "--resume" not in predicted.stderr
+
+
+# ---- issue 18 item 2: a training table that does not divide the batch
+
+
+def test_a_remainder_batch_leaves_every_validation_row_in_every_evaluation(
+    tmp_path: Path, tiny_settings: dict[str, Any]
+) -> None:
+    # 44 training rows in batches of 5 leave 4: each evaluation counted at most 4 rows of a batch (10 of 12).
+    train_file = write_csv(tmp_path / "train.csv", class_rows(CLASS_WORDS, 22))
+    validation_file = write_csv(tmp_path / "validation.csv", class_rows(CLASS_WORDS, 6, start=22))
+    settings = {**tiny_settings, "epochs": 2, "batch_size": 5, "eval_batch_size": 5}
+
+    result = textfit.train(
+        train_file=train_file,
+        validation_file=validation_file,
+        output_dir=tmp_path / "run",
+        progress=False,
+        **settings,
+    )
+
+    history = json.loads((result.run_dir / "log_history.json").read_text(encoding="utf-8"))
+    assert [entry["eval_samples"] for entry in history if "eval_loss" in entry] == [12, 12]
