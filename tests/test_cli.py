@@ -429,37 +429,6 @@ def test_train_refuses_an_existing_run_folder(tiny_config: Path, binary_csv: Pat
     assert (run_dir / "metrics.json").read_text(encoding="utf-8") == "{}"
 
 
-def test_train_overwrite_refuses_a_project_folder_and_keeps_its_files(
-    tiny_config: Path, binary_csv: Path, tmp_path: Path
-) -> None:
-    # Issue 18, item 1, as reported: the run replaced the project folder, data.csv and notes.md with it.
-    project = tmp_path / "proj"
-    project.mkdir()
-    data = project / "data.csv"
-    data.write_bytes(binary_csv.read_bytes())
-    (project / "notes.md").write_text("notes\n", encoding="utf-8")
-
-    result = invoke("train", data, "--config", tiny_config, "--epochs", "1", "-o", project, "--overwrite")
-
-    assert_error(
-        result,
-        f"{project} holds {data}, which this command reads: textfit never replaces it",
-        "pass --output-dir with a folder that holds none of the input files",
-    )
-    assert data.read_bytes() == binary_csv.read_bytes()
-    assert (project / "notes.md").read_text(encoding="utf-8") == "notes\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"], "no proj.partial"
-
-    result = invoke("train", binary_csv, "--config", tiny_config, "-o", project, "--overwrite")
-    assert_error(
-        result,
-        f"{project} cannot be replaced: it holds files textfit did not write: 'data.csv', 'notes.md'",
-        "pass --output-dir with a new folder, or move those files out of it; "
-        "--overwrite replaces only a folder textfit wrote",
-    )
-    assert sorted(p.name for p in project.iterdir()) == ["data.csv", "notes.md"]
-
-
 def test_train_overwrite_replaces_a_run_and_refuses_its_own_config_as_input(
     tiny_config: Path, binary_csv: Path, tmp_path: Path
 ) -> None:

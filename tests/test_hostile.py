@@ -818,8 +818,7 @@ def _online(tmp_path: Path) -> dict[str, str]:
 
 
 def test_training_from_an_unreachable_hub_fails_in_seconds(binary_csv: Path, tmp_path: Path) -> None:
-    import time
-
+    # Not timed (benchmarks/RESULTS.md section 5 gives the seconds): the Hub client logs each retry.
     command = [
         "train",
         str(binary_csv),
@@ -828,7 +827,6 @@ def test_training_from_an_unreachable_hub_fails_in_seconds(binary_csv: Path, tmp
         "--output-dir",
         str(tmp_path / "run"),
     ]
-    started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "textfit", *command],
         env=_online(tmp_path),
@@ -837,7 +835,6 @@ def test_training_from_an_unreachable_hub_fails_in_seconds(binary_csv: Path, tmp
         timeout=300,
         check=False,
     )
-    seconds = time.monotonic() - started
 
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines()[-2:] == [
@@ -846,8 +843,6 @@ def test_training_from_an_unreachable_hub_fails_in_seconds(binary_csv: Path, tmp
         f"hint: {MODEL_HINT}",
     ]
     assert "Retrying" not in done.stderr
-    # Not a speed test: huggingface_hub's retries (5 a file, 23 s of waits each) would show here.
-    assert seconds < 30
     assert not (tmp_path / "run").exists()
 
 
@@ -855,7 +850,6 @@ def test_a_model_in_the_hub_cache_loads_while_the_hub_is_unreachable(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     import shutil
-    import time
 
     storage = tmp_path / "home" / "hub" / "models--some-org--tiny-bert"
     (storage / "refs").mkdir(parents=True)
@@ -868,7 +862,6 @@ def test_a_model_in_the_hub_cache_loads_while_the_hub_is_unreachable(
         "tokenizer, model = load_pretrained(cfg, {0: 'no', 1: 'yes'}, {'no': 0, 'yes': 1})\n"
         "print(tokenizer('good bad')['input_ids'], model.config.id2label)\n"
     )
-    started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-c", code],
         env=_online(tmp_path),
@@ -877,14 +870,12 @@ def test_a_model_in_the_hub_cache_loads_while_the_hub_is_unreachable(
         timeout=300,
         check=False,
     )
-    seconds = time.monotonic() - started
 
     from transformers import AutoTokenizer
 
     ids = AutoTokenizer.from_pretrained(tiny_model_dir)("good bad")["input_ids"]
     assert done.stdout.strip() == f"{ids} {{0: 'no', 1: 'yes'}}", done.stderr
     assert "Retrying" not in done.stderr
-    assert seconds < 30  # not a speed test: the retries for each file would show here
 
 
 def test_the_hub_probe_tells_an_open_port_from_a_closed_one(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1196,11 +1187,14 @@ def test_overwrite_of_a_folder_holding_the_training_file_is_refused(
     data.write_bytes(binary_csv.read_bytes())
     (project / "notes.md").write_text("notes\n", encoding="utf-8")
 
+    # The reproduction: the run replaced the project folder, data.csv and notes.md with it.
     result = runner.invoke(app, _train_args(tiny_model_dir, data, "-o", project, "--overwrite"))
 
     _refused(result, f"{project} holds {data}, which this command reads: textfit never replaces it")
-    assert sorted(p.name for p in project.iterdir()) == ["data.csv", "notes.md"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
+    assert "hint: pass --output-dir with a folder that holds none of the input files\n" in result.stderr
+    assert data.read_bytes() == binary_csv.read_bytes()
+    assert (project / "notes.md").read_text(encoding="utf-8") == "notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"], "no proj.partial"
 
 
 def test_overwrite_of_a_folder_of_other_files_is_refused(
@@ -1213,6 +1207,10 @@ def test_overwrite_of_a_folder_of_other_files_is_refused(
     result = runner.invoke(app, _train_args(tiny_model_dir, binary_csv, "-o", project, "--overwrite"))
 
     _refused(result, f"{project} cannot be replaced: it holds files textfit did not write: 'notes.md'")
+    assert (
+        "hint: pass --output-dir with a new folder, or move those files out of it; "
+        "--overwrite replaces only a folder textfit wrote\n"
+    ) in result.stderr
     assert sorted(p.name for p in project.iterdir()) == ["notes.md"]
 
 
