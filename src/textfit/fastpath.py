@@ -1,13 +1,13 @@
 """Training on a CPU: cheaper dropout masks, and attention that keeps 3 bytes per attention score.
 
-Besides the matrix products, two costs dominate a CPU training step (benchmarks/RESULTS.md, section 4):
+Besides the matrix products, two costs dominate a CPU training step (benchmarks/RESULTS.md, sections
+3 and 4, "What each lever bought (training)"):
 
-- torch draws one random number per element for a dropout mask (`bernoulli_`): 14% of a MiniLM
-  training step on SMS spam. `keep_mask` draws 64-bit random words and reads four 16-bit draws out
-  of each: the same Bernoulli distribution, with p rounded to a multiple of 1/65,536, from a quarter
-  of the draws.
+- torch draws one random number per element for a dropout mask (`bernoulli_`). `keep_mask` draws
+  64-bit random words and reads four 16-bit draws out of each: the same Bernoulli distribution,
+  with p rounded to a multiple of 1/65,536, from a quarter of the draws.
 - With attention dropout, SDPA falls back to its math kernel on a CPU, which keeps the scores, the
-  fp32 probabilities and the mask of every layer: 2.9 GB for a batch of 32 texts of 238 tokens.
+  fp32 probabilities and the mask of every layer: gigabytes for a batch of long texts.
   `attention` keeps the bf16 probabilities and a bool mask, and recomputes the rest backwards.
 
 `enable(model)` switches a model to both for training, its layer norms to bf16 outputs under
@@ -44,7 +44,8 @@ def keep_mask(
 def _masked(x: torch.Tensor, keep: torch.Tensor, scale: float) -> torch.Tensor:
     """The product x * keep * scale, the bool mask read as uint8.
 
-    A product with a bool tensor first copies the mask into x's dtype: 3-4x slower on a CPU.
+    A product with a bool tensor first copies the mask into x's dtype: slower on a CPU
+    (benchmarks/RESULTS.md, section 4).
     """
     return x.mul(keep.view(torch.uint8)).mul_(scale)
 
@@ -85,10 +86,9 @@ class Bf16LayerNorm(nn.LayerNorm):
 
     Autocast runs layer norms in fp32 and returns fp32, so each linear layer after one casts the
     same activations to bf16 again (query, key and value: three times), and backwards casts each
-    gradient back: about 10 copies per layer and step (all copies: 9% of a MiniLM step on SMS
-    spam; this makes steps 3.6% faster, benchmarks/step_levers.py). With bf16 outputs the residual
-    stream is bf16 too; the weights, their gradients and the statistics of the norm stay fp32. No
-    parameters of its own: a saved model is unchanged.
+    gradient back; bf16 outputs save those copies (benchmarks/RESULTS.md, section 4). With bf16
+    outputs the residual stream is bf16 too; the weights, their gradients and the statistics of the
+    norm stay fp32. No parameters of its own: a saved model is unchanged.
     """
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
@@ -141,7 +141,7 @@ class RowGradientEmbedding(nn.Embedding):
     """nn.Embedding whose weight gradient is one tensor kept across steps, zeroed only where written.
 
     nn.Embedding's backward builds a fresh zero gradient of the whole matrix in every step (MiniLM:
-    30,522 x 384 floats, 9-13 ms of a 266 ms step on SMS spam, 5%) and adds the batch's rows to it.
+    30,522 x 384 floats; its cost: benchmarks/RESULTS.md, section 4) and adds the batch's rows to it.
     Here the gradient is the same dense tensor each step: the rows the last step wrote are zeroed
     and this step's rows added, so the optimizer and clipping see the same dense gradient as
     before. One process only: with several, the gradient must go through autograd for the
@@ -164,9 +164,8 @@ def clip_grad_norm(model: nn.Module, max_norm: float) -> torch.Tensor:
 
     A `RowGradientEmbedding`'s kept gradient is zero outside the rows the step wrote, so its norm
     and its scaling need only those rows, not the whole matrix (MiniLM: 30,522 x 384, half the
-    weights and half the cost of clipping). No gradient is scaled when the norm is within
-    max_norm (torch multiplies by 1.0 then). The same total norm up to rounding, and the same
-    clipped gradients.
+    weights). No gradient is scaled when the norm is within max_norm (torch multiplies by 1.0
+    then). The same total norm up to rounding, and the same clipped gradients.
 
     Returns:
         The total norm of the gradients before clipping, as torch's.

@@ -397,8 +397,8 @@ def load_pretrained(
 def pad_multiple(device_type: str | None = None) -> int | None:
     """Pad batches to a multiple of 8 tokens on a GPU (tensor-core shapes); not on a CPU.
 
-    On a CPU the extra padding is pure cost: SMS spam batches carry 11% more tokens in training and
-    14% more in prediction when padded to a multiple of 8 (see benchmarks/RESULTS.md).
+    On a CPU the extra padding is pure cost: more tokens per batch, slower training and prediction
+    (benchmarks/RESULTS.md, section 3).
 
     Args:
         device_type: "cuda", "cpu", ...; by default the device training would use.
@@ -414,9 +414,8 @@ def batch_tokens(device_type: str | None = None) -> int:
     """Most padded tokens in an inference batch: 1,024 on a CPU, 8,192 on a GPU.
 
     Batches cut from texts sorted by length hold fewer rows as the texts grow longer, which keeps
-    the padding of the long tail small (SMS spam: 1.05x the real tokens against 1.11x with 8,192)
-    and the memory of a batch bounded: predicting AG News test peaks at 1,000 MiB against 1,635
-    MiB with 8,192, at the same speed (benchmarks/RESULTS.md, section 4). A GPU wants large batches.
+    the padding of the long tail small and the memory of a batch bounded, at the same speed
+    (benchmarks/RESULTS.md, section 4). A GPU wants large batches.
 
     Args:
         device_type: "cuda", "cpu", ...; by default the device training would use.
@@ -436,11 +435,10 @@ def keep_freed_memory() -> bool:
     """Let glibc keep freed blocks (up to 32 MiB each) for reuse instead of unmapping them; once only.
 
     Prediction batches differ in shape, so each batch's activations are fresh allocations; above
-    glibc's adaptive threshold they are mapped anew and every page faults on first touch (GELU's
-    output alone: 0.8 against 0.5 ms a call). With the threshold fixed at 32 MiB and up to 256 MiB
-    of free heap kept, prediction on SMS spam runs 8-10% faster on a CPU (benchmarks/RESULTS.md,
-    section 4); the process may hold that much more memory between calls. Skipped where the C
-    library is not glibc, and where the user set GLIBC_TUNABLES.
+    glibc's adaptive threshold they are mapped anew and every page faults on first touch. With the
+    threshold fixed at 32 MiB and up to 256 MiB of free heap kept, prediction on a CPU runs faster
+    (benchmarks/RESULTS.md, section 4); the process may hold that much more memory between calls.
+    Skipped where the C library is not glibc, and where the user set GLIBC_TUNABLES.
 
     Returns:
         Whether the thresholds were set.

@@ -4,9 +4,9 @@ A BERT layer's linear layers, layer norms and activation work on each token alon
 needs the tokens of a text side by side. `PackedBert` runs them on the batch's real tokens (a
 (tokens, hidden) matrix, no padding rows) and scatters query, key and value into the padded layout
 for attention alone. Besides the padding it saves, query, key and value come from one matrix
-product, and attention's softmax runs in fp32 (in bf16 it is 2-3x slower on a CPU, and less
-exact): together 6-9% more texts/s than the model's own forward with eager attention
-(benchmarks/RESULTS.md, section 4). The last layer runs at each text's [CLS] alone, as
+product, and attention's softmax runs in fp32 (in bf16 it is slower on a CPU, and less exact):
+faster than the model's own forward with eager attention (benchmarks/RESULTS.md, section 4,
+"BERT classifiers predicted on packed tokens"). The last layer runs at each text's [CLS] alone, as
 `textfit.firsttoken` makes it in training: keys and values for every token, the rest for [CLS]
 (14% of MiniLM's products). The logits are those of the model's forward, up to rounding.
 
@@ -25,12 +25,9 @@ from textfit.prepack import linear
 
 # The packed rows are rounded up to a multiple of this (the extra rows copy the first token and are
 # dropped): batches then share oneDNN's kernels for their products, each of which it keeps in
-# memory per shape. One predict_proba over AG News test (7,600 texts): peak RSS 1,063 MiB with
-# each batch's own row count, 859-891 with multiples of 16-64; SMS spam 0.5% slower with 32.
+# memory per shape, so peak memory drops (benchmarks/RESULTS.md, section 4, "Prediction memory").
 ROWS_MULTIPLE = 32
-# The same for the last layer's rows, one per text ([CLS] alone): AG News test with packed batches
-# twice as large (textfit.predict.PACKED_BATCH_SCALE) 1,059-1,079 MiB with each batch's own number
-# of texts, 935-951 with multiples of 16, 923-945 with 32 or 64.
+# The same for the last layer's rows, one per text ([CLS] alone), for the same reason and source.
 TEXTS_MULTIPLE = 16
 
 

@@ -70,9 +70,9 @@ def pad_batch(
     """One batch of tokenized texts padded into int64 arrays (texts, longest), as `tokenizer.pad` pads it.
 
     The same arrays as `tokenizer.pad(features, pad_to_multiple_of=multiple, return_tensors="np")`
-    (its padding side, pad token and pad token type), built in NumPy: 3 against 23 ms over SMS
-    spam's test texts. Features with other keys, or a tokenizer without a pad token, go through
-    `tokenizer.pad` itself.
+    (its padding side, pad token and pad token type), built in NumPy, which is several times
+    faster (benchmarks/RESULTS.md, section 4). Features with other keys, or a tokenizer without a
+    pad token, go through `tokenizer.pad` itself.
     """
     keys = set(features[0])
     if not ({"input_ids", "attention_mask"} <= keys <= _PADDED) or tokenizer.pad_token_id is None:
@@ -148,10 +148,8 @@ def _unfinished_hint(partial: Path, run_dir: Path) -> str:
 
 
 # Packed BERT (textfit.packed) predicts in batches of twice batch_size texts and twice
-# modeling.batch_tokens: its linear layers see no padding, and their products run faster larger
-# (SMS spam: a median 3% more texts/s with 128 texts and 2,048 tokens than with 64 and 1,024,
-# alternating in one process, once; inside the noise another time; the same peak memory on AG
-# News; benchmarks/RESULTS.md, section 4).
+# modeling.batch_tokens: its linear layers see no padding, so larger batches only make larger
+# products, a little faster at the same peak memory (benchmarks/RESULTS.md, section 4).
 PACKED_BATCH_SCALE = 2
 _DAMAGED_HINT = "the run may have been interrupted while saving, or the folder damaged: train it again"
 
@@ -406,12 +404,11 @@ class Classifier:
         Under autocast, fp32 weights are cast to bf16 again in every batch; cast once, the matrix
         products are the same and layer norms and softmax still run in fp32. SDPA's CPU flash
         kernel costs more than eager attention on short texts; BERT classifiers (the default
-        MiniLM) run through `textfit.packed.PackedBert`, 6-9% faster again (benchmarks/RESULTS.md,
-        section 4). Elsewhere the last layer of BERT- and RoBERTa-like classifiers computes their
-        first token alone (`textfit.firsttoken`): the logits read nothing else. On a CPU, every
-        linear layer's weight is then reordered once into oneDNN's layout (`textfit.prepack`: a
-        first call over SMS spam's test texts 9% faster in bf16, 13% in fp32), so the model
-        predicts only: it can no longer be trained, moved or saved.
+        MiniLM) run through `textfit.packed.PackedBert`, faster again. Elsewhere the last layer of
+        BERT- and RoBERTa-like classifiers computes their first token alone (`textfit.firsttoken`):
+        the logits read nothing else. On a CPU, every linear layer's weight is then reordered once
+        into oneDNN's layout (`textfit.prepack`), so the model predicts only: it can no longer be
+        trained, moved or saved. The gains: benchmarks/RESULTS.md, section 4.
         """
         from textfit import firsttoken
         from textfit.packed import PackedBert, packable

@@ -2,8 +2,8 @@
 
 On a CPU, torch's linear reorders its weight into oneDNN's blocked layout (bf16) or packs it for
 MKL (fp32) in every call. A model that only predicts can keep its weights in that layout: reordered
-once at load, the products of MiniLM's shapes run 7-28% faster in bf16 and 5-36% in fp32 here
-(benchmarks/RESULTS.md, section 4). `prepack_linears(model)` swaps a model's `nn.Linear` modules
+once at load, its products run faster (benchmarks/RESULTS.md, section 4, "every linear layer's
+weight reordered once"). `prepack_linears(model)` swaps a model's `nn.Linear` modules
 for `PrepackedLinear`; `linear(weight, bias)` gives one such product for weights outside a module.
 
 The reordered weights are opaque oneDNN tensors: no gradients, no `deepcopy`, no `state_dict`

@@ -61,9 +61,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Batches per pool sorted by length (see length_bucket_order); None: the whole epoch is one pool.
-# 1 epoch, seeds 42 and 1 (benchmarks/RESULTS.md): on SMS spam one pool padded 1.04x the real tokens
-# against 1.38x with pools of 16, trained 1.4x faster and kept the macro-F1 (0.973 against 0.969);
-# on AG News 1.2x faster, macro-F1 0.906 against 0.906.
+# One pool: pads least, trains fastest, keeps macro-F1 (benchmarks/RESULTS.md, section 4, "One length pool").
 LENGTH_POOL: int | None = None
 
 
@@ -199,8 +197,9 @@ def _trainer_class(group_by_length: bool) -> Any:
 
         def get_eval_dataloader(self, eval_dataset: Any = None) -> Any:
             # One process: the validation rows (sorted by length) in batches of at most
-            # eval_batch_size rows and modeling.batch_tokens padded tokens. Without the cap, the
-            # last batch of SMS spam's validation set pads 30 texts to 221 tokens: a third of the time.
+            # eval_batch_size rows and modeling.batch_tokens padded tokens: without the token cap the
+            # last batch pads its texts to the longest of all and takes a large share of the time
+            # (benchmarks/RESULTS.md, section 4).
             dataset: Any = self.eval_dataset if eval_dataset is None else eval_dataset
             if self.args.world_size > 1 or isinstance(dataset, str) or "length" not in dataset.column_names:
                 return super().get_eval_dataloader(eval_dataset)
