@@ -1,5 +1,6 @@
 # textfit: `make demo` trains, evaluates and predicts on the bundled SMS spam sample;
-# `make test` runs the whole test suite. Both set up .venv first.
+# `make test` runs the whole test suite (as CI does), `make test-fast` all but the real-model and
+# subprocess tests. All set up .venv first.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,10 +11,10 @@ TORCH_SPEC ?= torch==2.13.0
 SAMPLE := src/textfit/samples/sms_spam
 DEMO_RUN := runs/sms-demo
 
-.PHONY: help venv demo test lint audit lock format bench clean
+.PHONY: help venv demo test test-fast lint audit lock format bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +34,11 @@ demo: venv  ## train MiniLM on the SMS spam sample, evaluate on its test part, p
 		--text "WINNER! You have won a 1000 GBP prize. Call 09061701461 to claim now" \
 		--text "Are we still meeting for lunch tomorrow?"
 
-test: venv  ## run the whole test suite (tiny models, and one real MiniLM fine-tune)
-	$(BIN)/python -m pytest -q
+test: venv  ## run the whole test suite, as CI does (about 10 minutes), and list the 15 slowest tests
+	$(BIN)/python -m pytest -q --durations=15
+
+test-fast: venv  ## the suite less the real-model and subprocess tests (about 5 minutes)
+	$(BIN)/python -m pytest -q -m "not slow and not subprocess"
 
 lint: venv  ## ruff (lint + format check) and mypy strict on src/
 	$(BIN)/ruff check src tests benchmarks

@@ -117,6 +117,7 @@ def test_version() -> None:
     assert result.stdout == "textfit 0.1.0\n"
 
 
+@pytest.mark.subprocess
 def test_python_dash_m_textfit_runs_the_cli() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "textfit", "--help"],

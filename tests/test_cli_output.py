@@ -56,6 +56,7 @@ def tiny_encoder_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFact
     return folder
 
 
+@pytest.mark.subprocess
 def test_train_in_a_fresh_process_shows_no_library_messages(
     tiny_encoder_dir: Path, binary_csv: Path, binary_test_csv: Path, tmp_path: Path
 ) -> None:

@@ -47,6 +47,7 @@ def _flags(settings: dict[str, Any]) -> list[str]:
     return flags
 
 
+@pytest.mark.subprocess
 def test_two_processes_write_one_whole_run_as_good_as_one_process(
     tiny_settings: dict[str, Any], binary_csv: Path, binary_test_csv: Path, tmp_path: Path
 ) -> None:
@@ -100,6 +101,7 @@ def test_two_processes_write_one_whole_run_as_good_as_one_process(
     assert [p.label for p in predictions] == ["positive", "negative"]
 
 
+@pytest.mark.subprocess
 @pytest.mark.slow
 def test_two_processes_fine_tune_minilm_on_sms_spam(tmp_path: Path) -> None:
     train_file = stratified_sample(SAMPLES / "train.csv", 300, tmp_path / "train.csv")

@@ -429,6 +429,7 @@ def test_hostile_input_through_the_cli_is_an_error_line_not_a_traceback(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.subprocess
 def test_a_binary_file_in_a_real_process_exits_1_without_a_traceback(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
@@ -817,6 +818,7 @@ def _online(tmp_path: Path) -> dict[str, str]:
     return {**base, "PYTHONPATH": str(src), "HF_HOME": str(tmp_path / "home"), "HF_ENDPOINT": _closed_port()}
 
 
+@pytest.mark.subprocess
 def test_training_from_an_unreachable_hub_fails_in_seconds(binary_csv: Path, tmp_path: Path) -> None:
     # Not timed (benchmarks/RESULTS.md section 5 gives the seconds): the Hub client logs each retry.
     command = [
@@ -846,6 +848,7 @@ def test_training_from_an_unreachable_hub_fails_in_seconds(binary_csv: Path, tmp
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.subprocess
 def test_a_model_in_the_hub_cache_loads_while_the_hub_is_unreachable(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:

@@ -277,6 +277,7 @@ LOAD = (
 )
 
 
+@pytest.mark.subprocess
 def test_a_hub_id_loads_from_a_hand_made_snapshot_in_hf_home_offline(tmp_path: Path) -> None:
     snapshot(tmp_path / "home" / "hub", "someone/reviews", split_rows())
 
@@ -288,6 +289,7 @@ def test_a_hub_id_loads_from_a_hand_made_snapshot_in_hf_home_offline(tmp_path: P
     assert done.stdout.strip() == "{'train': 48, 'validation': 16, 'test': 16}", done.stderr
 
 
+@pytest.mark.subprocess
 def test_without_network_or_cache_the_error_says_so_within_seconds(tmp_path: Path) -> None:
     started = time.perf_counter()
     done = run_python(  # HF_HUB_OFFLINE unset; the Hub's address refuses connections at once

@@ -734,6 +734,7 @@ def test_train_push_to_hub_offline_fails_before_training(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.subprocess
 def test_only_the_main_process_of_a_distributed_run_pushes(
     hub: StandInHub, tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
 ) -> None:

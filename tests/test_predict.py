@@ -526,6 +526,7 @@ print(libc.mallinfo2().hblks - mapped)
 """
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
 @pytest.mark.parametrize("tunables", [None, "glibc.malloc.check=0"])
 def test_keep_freed_memory_serves_mid_sized_blocks_from_the_heap(tunables: str | None) -> None:

@@ -331,6 +331,7 @@ def test_report_errors_name_the_problem(run_copy: Path, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- rendered in Chromium
 
 
+@pytest.mark.subprocess
 def test_report_renders_in_headless_chromium(run_copy: Path, tmp_path: Path) -> None:
     from PIL import Image, ImageStat
 

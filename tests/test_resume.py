@@ -73,6 +73,7 @@ def _losses(run_dir: Path) -> dict[int, tuple[float, float]]:
     return {entry["step"]: (entry["loss"], entry["learning_rate"]) for entry in history if "loss" in entry}
 
 
+@pytest.mark.subprocess
 def test_killed_run_resumes_to_the_same_steps_losses_and_learning_rates(
     tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path
 ) -> None:

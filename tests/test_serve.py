@@ -27,7 +27,7 @@ import pytest
 
 from browser import run_chromium
 from textfit import Classifier
-from textfit.batching import predict_in_length_groups
+from textfit.batching import MicroBatcher, predict_in_length_groups
 from textfit.serve import ServeSettings, create_app, run_info
 
 POSITIVE, NEGATIVE = "a good great day", "the awful sad movie"
@@ -288,38 +288,70 @@ def test_health_info_and_openapi(server: int, tiny_run_dir: Path) -> None:
     assert "additionalProperties" in json.dumps(schema["components"]["schemas"]["PredictRequest"])
 
 
-def test_concurrent_requests_share_batches_and_each_gets_its_own_answer(classifier: Classifier) -> None:
-    batch_sizes: list[int] = []
+def test_concurrent_requests_share_batches_and_each_gets_its_own_answer(
+    classifier: Classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests that queue up while the model is busy run in full batches of at most max_batch texts.
 
-    class Recording:
+    No clock decides the outcome: the model holds its first batch until every other request is queued.
+    """
+    texts = [
+        f"{word} {filler}" for word in ("good", "awful", "happy", "sad") for filler in ("day", "movie", "it")
+    ]  # similar lengths: each batch runs through the model as one length group
+    expected = [p.label for p in classifier.predict(texts)]
+    batches: list[list[str]] = []
+    model_busy, release_model, all_queued = threading.Event(), threading.Event(), threading.Event()
+
+    class HeldModel:
         labels, columns, precision = classifier.labels, classifier.columns, "fp32"
 
         def predict_proba(self, texts: list[str], pairs: list[str] | None) -> Any:
-            batch_sizes.append(len(texts))
-            time.sleep(0.05)  # a slow model: requests queue up behind it
+            batches.append(texts)
+            if len(batches) == 1:  # hold the first batch until the rest have queued behind it
+                model_busy.set()
+                assert release_model.wait(60), "the test never released the model"
             return classifier.predict_proba(texts, pairs)
 
-    texts = [
-        f"{word} {filler}" for word in ("good", "awful", "happy", "sad") for filler in ("day", "movie", "it")
-    ]
-    expected = [p.label for p in classifier.predict(texts)]
+    class QueueWatcher(MicroBatcher):
+        """The service's batcher; tells the test once len(texts) - 1 requests wait in its queue."""
+
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            put = self.queue.put_nowait
+
+            def put_and_count(job: Any) -> None:
+                put(job)
+                if self.queue.qsize() == len(texts) - 1:
+                    all_queued.set()
+
+            self.queue.put_nowait = put_and_count  # type: ignore[method-assign]
+
+    monkeypatch.setattr("textfit.serve.MicroBatcher", QueueWatcher)
     answers: dict[int, Any] = {}
     settings = ServeSettings(max_batch=4, max_wait_ms=50)
-    with live_server(create_app(Recording(), settings)) as port:
+    with live_server(create_app(HeldModel(), settings)) as port:
 
         def ask(index: int) -> None:
             answers[index] = call(port, "POST", "/predict", {"text": texts[index]})
 
         threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(texts))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        try:
+            threads[0].start()
+            assert model_busy.wait(60), "the first request never reached the model"
+            for thread in threads[1:]:
+                thread.start()
+            assert all_queued.wait(60), "the other requests never queued up"
+        finally:
+            release_model.set()
+            for thread in threads:
+                if thread.ident is not None:
+                    thread.join(60)
 
     assert [answers[i][2]["predictions"][0]["label"] for i in range(len(texts))] == expected
-    assert sum(batch_sizes) == len(texts)
-    assert max(batch_sizes) <= 4
-    assert len(batch_sizes) < len(texts), "no two requests shared a batch"
+    assert batches[0] == texts[:1]
+    # the 11 requests queued behind the first batch run as full batches of max_batch, then the rest
+    assert [len(batch) for batch in batches] == [1, 4, 4, 3]
+    assert sorted(text for batch in batches for text in batch) == sorted(texts)
 
 
 def test_a_micro_batch_runs_in_groups_of_similar_length(classifier: Classifier) -> None:
@@ -436,6 +468,7 @@ def test_opening_it_to_the_network_warns(
 # ---------------------------------------------------------------- the page
 
 
+@pytest.mark.subprocess
 def test_the_page_shows_labels_with_bars_in_chromium(classifier: Classifier, tmp_path: Path) -> None:
     from PIL import Image
 
@@ -486,6 +519,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.subprocess
 def test_textfit_serve_command(tiny_run_dir: Path) -> None:
     port = free_port()
     env = {**os.environ, "TEXTFIT_API_KEY": "from-the-env"}
