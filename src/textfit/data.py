@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -538,8 +539,6 @@ def label_map_flag(renames: Mapping[str, str]) -> str:
     """The --label-map flag that renames these labels; the data.label_map setting where a name has , or =."""
     if any("," in name or "=" in name for pair in renames.items() for name in pair):
         return f"data.label_map: {json.dumps(dict(renames), ensure_ascii=False)} in a --config file"
-    import shlex
-
     return "--label-map " + shlex.quote(",".join(f"{old}={new}" for old, new in renames.items()))
 
 
