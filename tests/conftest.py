@@ -306,3 +306,21 @@ def tiny_run(
 def tiny_run_dir(tiny_run: TrainResult) -> Path:
     """The run folder of the shared tiny run."""
     return Path(tiny_run.run_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_pair_run_dir(
+    tmp_path_factory: pytest.TempPathFactory, tiny_settings: dict[str, Any], pairs_csv: Path
+) -> Path:
+    """The run folder of a tiny sentence-pair run (premise, hypothesis); tests must not change it."""
+    from textfit import train
+
+    result = train(
+        train_file=pairs_csv,
+        text_column="premise",
+        text_pair_column="hypothesis",
+        output_dir=tmp_path_factory.mktemp("runs") / "pairs",
+        progress=False,
+        **{**tiny_settings, "epochs": 8},
+    )
+    return Path(result.run_dir)

@@ -373,27 +373,17 @@ def test_predict_file_where_every_text_is_empty(
 
 
 def test_predict_file_gives_no_prediction_to_a_pair_with_an_empty_second_text(
-    tiny_settings: dict[str, Any], pairs_csv: Path, make_csv: Any, tmp_path: Path
+    tiny_pair_run_dir: Path, make_csv: Any, tmp_path: Path
 ) -> None:
-    from textfit import train
-
-    run = train(
-        train_file=pairs_csv,
-        text_column="premise",
-        text_pair_column="hypothesis",
-        output_dir=tmp_path / "pairs",
-        progress=False,
-        **{**tiny_settings, "epochs": 8},
-    )
     rows = [
         {"premise": "pizza soup", "hypothesis": "good great"},
         {"premise": "bread cake", "hypothesis": " "},
         {"premise": "soup cake", "hypothesis": "awful sad"},
     ]
     output = tmp_path / "predictions.jsonl"
-    pairs = Classifier.load(run.run_dir, precision="fp32")
+    pairs = Classifier.load(tiny_pair_run_dir, precision="fp32")
 
-    predict_file(run.run_dir, str(make_csv("input.csv", rows)), str(output), classifier=pairs)
+    predict_file(tiny_pair_run_dir, str(make_csv("input.csv", rows)), str(output), classifier=pairs)
 
     written = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     assert [row["predicted_label"] for row in written] == ["positive", None, "negative"]

@@ -393,18 +393,8 @@ def test_api_key(classifier: Classifier) -> None:
     assert health[2]["api_key_required"] is True
 
 
-def test_pair_models_take_text_pairs(tiny_settings: dict[str, Any], pairs_csv: Path, tmp_path: Path) -> None:
-    from textfit import train
-
-    run = train(
-        train_file=pairs_csv,
-        text_column="premise",
-        text_pair_column="hypothesis",
-        output_dir=tmp_path / "pairs",
-        progress=False,
-        **{**tiny_settings, "epochs": 8},
-    )
-    pairs = Classifier.load(run.run_dir, precision="fp32", device="cpu")
+def test_pair_models_take_text_pairs(tiny_pair_run_dir: Path) -> None:
+    pairs = Classifier.load(tiny_pair_run_dir, precision="fp32", device="cpu")
     premises, hypotheses = ["pizza soup", "bread cake"], ["good great", "awful sad"]
     with live_server(create_app(pairs)) as port:
         both = call(port, "POST", "/predict", {"texts": premises, "text_pairs": hypotheses})
