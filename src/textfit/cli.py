@@ -43,7 +43,9 @@ PairColumn = Annotated[
     str | None, typer.Option(help="Second text column: sentence pairs are encoded as real pairs.")
 ]
 LabelColumn = Annotated[str | None, typer.Option(help="Label column (default: found from common names).")]
-Format = Annotated[str, typer.Option("--format", help="auto (by extension), csv, tsv, jsonl, parquet.")]
+FORMAT_HELP = "Table format: auto (by extension), csv, tsv, jsonl, parquet."
+Format = Annotated[str, typer.Option("--format", help=FORMAT_HELP)]
+CheckFormat = Annotated[str, typer.Option("--check-format", help=FORMAT_HELP)]  # export's --format: onnx
 Encoding = Annotated[str | None, typer.Option(help="Text encoding (default: UTF-8, BOMs detected).")]
 Delimiter = Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")]
 InferencePrecision = Annotated[
@@ -54,7 +56,10 @@ DropInvalid = Annotated[
 ]
 GroupColumn = Annotated[
     str | None,
-    typer.Option(help="Column of groups (a language, a source): every metric per group too, weakest first."),
+    typer.Option(
+        help="Column of groups (a language, a source): rows and labels per group in check, every metric "
+        "per group too, weakest first."
+    ),
 ]
 TaskOption = Annotated[
     str | None, typer.Option("--task", help="auto (default), single_label, multi_label, regression.")
@@ -66,7 +71,7 @@ LabelMap = Annotated[
     str | None,
     typer.Option(
         help="Rename labels as they are read, in every file: OLD=NEW,... e.g. 'Spam=spam,1.0=1' "
-        "(merges spellings; a name no row has is an error)."
+        "(merges spellings; a name no row has is an error; evaluate's default: the run's data.label_map)."
     ),
 ]
 AllowPickle = Annotated[
@@ -185,6 +190,18 @@ def _data_overrides(**values: Any) -> dict[str, Any]:
     return {f"data.{key}": value for key, value in values.items()}
 
 
+def _table_overrides(
+    table_format: str = "auto", drop_invalid: bool = False, **flags: str | None
+) -> dict[str, Any]:
+    """The shared table-reading flags (TextColumn ... DropInvalid) as data.* overrides.
+
+    --format auto and no --drop-invalid leave a --config's settings as they are.
+    """
+    return _data_overrides(
+        format=None if table_format == "auto" else table_format, drop_invalid=drop_invalid or None, **flags
+    )
+
+
 def _dataset_overrides(train_file: Path | None, dataset: str | None, **splits: str | None) -> dict[str, Any]:
     """The data set flags as dotted settings; TRAIN_FILE and --dataset together are a usage error."""
     if train_file is not None and dataset is not None:
@@ -210,11 +227,11 @@ def _set_overrides(items: list[str] | None) -> dict[str, Any]:
     return overrides
 
 
-def _data_config(**values: Any) -> DataConfig:
-    """The data settings of evaluate / predict, validated like train's (ConfigError, not a traceback)."""
+def _data_config(overrides: dict[str, Any]) -> DataConfig:
+    """The data settings of evaluate, predict and export, validated like train's (ConfigError)."""
     from textfit.config import load_config
 
-    return load_config(None, _data_overrides(**values)).data
+    return load_config(None, overrides).data
 
 
 def _version(value: bool) -> None:
@@ -250,9 +267,7 @@ def check(
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
-    group_column: Annotated[
-        str | None, typer.Option(help="Column of groups (a language, a source): rows and labels per group.")
-    ] = None,
+    group_column: GroupColumn = None,
     model: Annotated[
         str | None, typer.Option(help="Whose tokenizer counts the tokens (default minilm).")
     ] = None,
@@ -313,18 +328,18 @@ def check(
                 "model.task": task,
                 "data.label_delimiter": label_delimiter,
                 **_data_overrides(
-                    train_file=train_file,
-                    validation_file=validation_file,
-                    test_file=test_file,
+                    train_file=train_file, validation_file=validation_file, test_file=test_file
+                ),
+                **_table_overrides(
+                    table_format,
+                    drop_invalid,
                     text_column=text_column,
                     text_pair_column=text_pair_column,
                     label_column=label_column,
                     group_column=group_column,
                     label_map=label_map,
-                    format=None if table_format == "auto" else table_format,
                     encoding=encoding,
                     delimiter=delimiter,
-                    drop_invalid=drop_invalid or None,
                 ),
                 **_dataset_overrides(
                     train_file,
@@ -503,16 +518,18 @@ def train(
             validation_file=validation_file,
             validation_split=validation_split,
             test_file=test_file,
+            cache=None if cache else False,
+        ),
+        **_table_overrides(
+            table_format,
+            drop_invalid,
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
             group_column=group_column,
             label_map=label_map,
-            format=None if table_format == "auto" else table_format,
             encoding=encoding,
             delimiter=delimiter,
-            drop_invalid=drop_invalid or None,
-            cache=None if cache else False,
         ),
         **_dataset_overrides(
             train_file,
@@ -609,7 +626,12 @@ def tune(
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
+    group_column: GroupColumn = None,
     label_map: LabelMap = None,
+    table_format: Format = "auto",
+    encoding: Encoding = None,
+    delimiter: Delimiter = None,
+    drop_invalid: DropInvalid = False,
     n_trials: Annotated[
         int | None, typer.Option(help="Trials in the study in all, earlier ones counted (default 20).")
     ] = None,
@@ -643,13 +665,17 @@ def tune(
         "model.name": model,
         "tune.n_trials": n_trials,
         "tune.timeout": timeout,
-        **_data_overrides(
-            train_file=train_file,
-            validation_file=validation_file,
+        **_data_overrides(train_file=train_file, validation_file=validation_file),
+        **_table_overrides(
+            table_format,
+            drop_invalid,
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
+            group_column=group_column,
             label_map=label_map,
+            encoding=encoding,
+            delimiter=delimiter,
         ),
         **_dataset_overrides(
             train_file,
@@ -706,13 +732,7 @@ def evaluate(
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
     group_column: GroupColumn = None,
-    label_map: Annotated[
-        str | None,
-        typer.Option(
-            help="Rename labels as they are read: OLD=NEW,... e.g. 'Spam=spam' (default: the run's "
-            "data.label_map)."
-        ),
-    ] = None,
+    label_map: LabelMap = None,
     table_format: Format = "auto",
     encoding: Encoding = None,
     delimiter: Delimiter = None,
@@ -738,15 +758,17 @@ def evaluate(
     _setup_output(quiet, verbose)
     try:
         cfg = _data_config(
-            text_column=text_column,
-            text_pair_column=text_pair_column,
-            label_column=label_column,
-            group_column=group_column,
-            label_map=label_map,
-            format=table_format,
-            encoding=encoding,
-            delimiter=delimiter,
-            drop_invalid=drop_invalid,
+            _table_overrides(
+                table_format,
+                drop_invalid,
+                text_column=text_column,
+                text_pair_column=text_pair_column,
+                label_column=label_column,
+                group_column=group_column,
+                label_map=label_map,
+                encoding=encoding,
+                delimiter=delimiter,
+            )
         )
         with _progress_bar(quiet, "evaluating") as progress:
             result = evaluate_run(
@@ -883,11 +905,13 @@ def predict(
                 )
             return
         cfg = _data_config(
-            text_column=text_column,
-            text_pair_column=text_pair_column,
-            format=table_format,
-            encoding=encoding,
-            delimiter=delimiter,
+            _table_overrides(
+                table_format,
+                text_column=text_column,
+                text_pair_column=text_pair_column,
+                encoding=encoding,
+                delimiter=delimiter,
+            )
         )
         loaded = time.perf_counter()
         with _progress_bar(quiet, "predicting") as progress:
@@ -921,6 +945,9 @@ def export_command(
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
+    check_format: CheckFormat = "auto",
+    encoding: Encoding = None,
+    delimiter: Delimiter = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -944,7 +971,14 @@ def export_command(
         )
     try:
         cfg = _data_config(
-            text_column=text_column, text_pair_column=text_pair_column, label_column=label_column
+            _table_overrides(
+                check_format,
+                text_column=text_column,
+                text_pair_column=text_pair_column,
+                label_column=label_column,
+                encoding=encoding,
+                delimiter=delimiter,
+            )
         )
         check = check or default_check_file(run_dir)
         checks = export_onnx(run_dir, check, cfg, None if quantize == "auto" else quantize == "int8")
