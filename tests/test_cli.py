@@ -185,6 +185,7 @@ def test_python_dash_m_textfit_runs_the_cli() -> None:
         (["train", "data.csv", "--epochz", "2"], "No such option: --epochz"),
         (["train", "data.csv", "--epochs", "two"], "Invalid value for '--epochs'"),
         (["train"], "give a training file"),
+        (["tune"], "give a training file"),
         (["train", "data.csv", "--set", "epochs"], "'epochs' is not KEY=VALUE"),
         (["predict", "runs/x"], "give either an input file or one or more --text"),
         (

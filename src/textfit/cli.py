@@ -20,6 +20,7 @@ from textfit.config import DataConfig
 from textfit.errors import TextfitError
 
 if TYPE_CHECKING:
+    from textfit.config import RunConfig
     from textfit.hub_push import PushResult
 
 # Help texts keep each example command on a line of its own: a paragraph that starts with \b (a
@@ -211,6 +212,19 @@ def _dataset_overrides(train_file: Path | None, dataset: str | None, **splits: s
     return _data_overrides(dataset=dataset, **splits)
 
 
+def _training_config(config: Path | None, overrides: dict[str, Any]) -> RunConfig:
+    """The settings of check, train and tune, which need a training file or a data set to read.
+
+    Neither TRAIN_FILE nor --dataset, nor a --config that names one, is a usage error (exit 2).
+    """
+    from textfit.config import load_config
+
+    cfg = load_config(config, overrides)
+    if cfg.data.train_file is None and cfg.data.dataset is None:
+        raise typer.BadParameter("give a training file or --dataset NAME (or a --config that names one)")
+    return cfg
+
+
 def _set_overrides(items: list[str] | None) -> dict[str, Any]:
     """The --set KEY=VALUE items as dotted overrides, each VALUE read as YAML; null sets None."""
     import yaml
@@ -295,7 +309,6 @@ def check(
       textfit check --dataset dair-ai/emotion
     """  # noqa: D301
     from textfit.checks import check_data, format_checks
-    from textfit.config import load_config
 
     _setup_output(quiet, verbose)
     given: dict[str, Any] = {
@@ -320,7 +333,7 @@ def check(
         "--config": config,
     }
     try:
-        cfg = load_config(
+        cfg = _training_config(
             config,
             {
                 "model.name": model,
@@ -351,8 +364,6 @@ def check(
                 ),
             },
         )
-        if cfg.data.train_file is None and cfg.data.dataset is None:
-            raise typer.BadParameter("give a training file or --dataset NAME (or a --config that names one)")
         report = check_data(cfg)
     except TextfitError as err:
         raise _fail(err) from None
@@ -555,11 +566,7 @@ def train(
                     **({} if cfg else given),
                 )
             else:
-                cfg = load_config(config, overrides)
-                if cfg.data.train_file is None and cfg.data.dataset is None:
-                    raise typer.BadParameter(
-                        "give a training file or --dataset NAME (or a --config that names one)"
-                    )
+                cfg = _training_config(config, overrides)
                 result = run_training(
                     cfg,
                     overwrite=overwrite,
@@ -655,7 +662,6 @@ def tune(
     Example:
       textfit tune data.csv --n-trials 20
     """  # noqa: D301
-    from textfit.config import load_config
     from textfit.tune import SEARCHED
     from textfit.tune import tune as run_tune
 
@@ -688,9 +694,7 @@ def tune(
     }
     overrides |= _set_overrides(setting)
     try:
-        cfg = load_config(config, overrides)
-        if cfg.data.train_file is None and cfg.data.dataset is None:
-            raise typer.BadParameter("give a training file or --dataset NAME (or a --config that names one)")
+        cfg = _training_config(config, overrides)
         result = run_tune(cfg, overwrite=overwrite, progress=not quiet, inputs=[config] if config else [])
     except TextfitError as err:
         raise _fail(err) from None
