@@ -121,6 +121,20 @@ def test_each_shared_data_flag_is_defined_once() -> None:
     assert options["export"]["--check-format"].help == options["train"]["--format"].help
 
 
+def test_every_command_turns_library_errors_into_error_and_hint() -> None:
+    """Each command is wrapped by the one decorator that prints `error:` / `hint:` and exits 1."""
+    from textfit.cli import _reports_errors
+
+    wrapper = _reports_errors(lambda: None).__code__
+    unwrapped = [
+        info.name or getattr(info.callback, "__name__", "?")
+        for info in app.registered_commands
+        if getattr(info.callback, "__code__", None) is not wrapper
+    ]
+    assert len(app.registered_commands) >= 10
+    assert not unwrapped, f"commands without @_reports_errors: {unwrapped}"
+
+
 @pytest.mark.parametrize(
     ("command", "examples"),
     [

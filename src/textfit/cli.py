@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -12,12 +13,14 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
 
 import typer
 
 from textfit.config import DataConfig
 from textfit.errors import TextfitError
+
+P = ParamSpec("P")
 
 if TYPE_CHECKING:
     from textfit.config import RunConfig
@@ -178,6 +181,22 @@ def _fail(err: TextfitError) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _reports_errors(command: Callable[P, None]) -> Callable[P, None]:
+    """A command whose TextfitError ends as `error:` / `hint:` on stderr and exit 1, not a traceback.
+
+    Anything else keeps its traceback: it is a bug. functools.wraps keeps the signature Typer reads.
+    """
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except TextfitError as err:
+            raise _fail(err) from None
+
+    return run
+
+
 def _echo_groups(report: dict[str, Any], column: str | None) -> None:
     """The per-group table of a report that has one (data.group_column), weakest group first."""
     from textfit.metrics import format_groups
@@ -267,6 +286,7 @@ def _main(
 
 
 @app.command()
+@_reports_errors
 def check(
     train_file: Annotated[
         Path | None, typer.Argument(help="Training table (CSV, TSV, JSON Lines, Parquet).")
@@ -332,41 +352,36 @@ def check(
         "--delimiter": delimiter,
         "--config": config,
     }
-    try:
-        cfg = _training_config(
-            config,
-            {
-                "model.name": model,
-                "model.max_length": max_length,
-                "model.task": task,
-                "data.label_delimiter": label_delimiter,
-                **_data_overrides(
-                    train_file=train_file, validation_file=validation_file, test_file=test_file
-                ),
-                **_table_overrides(
-                    table_format,
-                    drop_invalid,
-                    text_column=text_column,
-                    text_pair_column=text_pair_column,
-                    label_column=label_column,
-                    group_column=group_column,
-                    label_map=label_map,
-                    encoding=encoding,
-                    delimiter=delimiter,
-                ),
-                **_dataset_overrides(
-                    train_file,
-                    dataset,
-                    dataset_config=dataset_config,
-                    train_split=train_split,
-                    validation_split_name=validation_split_name,
-                    test_split=test_split,
-                ),
-            },
-        )
-        report = check_data(cfg)
-    except TextfitError as err:
-        raise _fail(err) from None
+    cfg = _training_config(
+        config,
+        {
+            "model.name": model,
+            "model.max_length": max_length,
+            "model.task": task,
+            "data.label_delimiter": label_delimiter,
+            **_data_overrides(train_file=train_file, validation_file=validation_file, test_file=test_file),
+            **_table_overrides(
+                table_format,
+                drop_invalid,
+                text_column=text_column,
+                text_pair_column=text_pair_column,
+                label_column=label_column,
+                group_column=group_column,
+                label_map=label_map,
+                encoding=encoding,
+                delimiter=delimiter,
+            ),
+            **_dataset_overrides(
+                train_file,
+                dataset,
+                dataset_config=dataset_config,
+                train_split=train_split,
+                validation_split_name=validation_split_name,
+                test_split=test_split,
+            ),
+        },
+    )
+    report = check_data(cfg)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -388,6 +403,7 @@ def check(
 
 
 @app.command()
+@_reports_errors
 def train(
     train_file: Annotated[
         Path | None, typer.Argument(help="Training table (CSV, TSV, JSON Lines, Parquet).")
@@ -552,30 +568,27 @@ def train(
         ),
     }
     overrides |= _set_overrides(setting)
-    try:
-        with _progress_bar(quiet, "tokenizing") as tokenize_progress:
-            if resume is not None:  # the saved settings; flags given must agree with them
-                given = {key: value for key, value in overrides.items() if value is not None}
-                cfg = load_config(config, given) if config is not None else None
-                result = run_training(
-                    cfg,
-                    resume=resume,
-                    progress=not quiet,
-                    tokenize_progress=tokenize_progress,
-                    inputs=[config] if config else [],
-                    **({} if cfg else given),
-                )
-            else:
-                cfg = _training_config(config, overrides)
-                result = run_training(
-                    cfg,
-                    overwrite=overwrite,
-                    progress=not quiet,
-                    tokenize_progress=tokenize_progress,
-                    inputs=[config] if config else [],
-                )
-    except TextfitError as err:
-        raise _fail(err) from None
+    with _progress_bar(quiet, "tokenizing") as tokenize_progress:
+        if resume is not None:  # the saved settings; flags given must agree with them
+            given = {key: value for key, value in overrides.items() if value is not None}
+            cfg = load_config(config, given) if config is not None else None
+            result = run_training(
+                cfg,
+                resume=resume,
+                progress=not quiet,
+                tokenize_progress=tokenize_progress,
+                inputs=[config] if config else [],
+                **({} if cfg else given),
+            )
+        else:
+            cfg = _training_config(config, overrides)
+            result = run_training(
+                cfg,
+                overwrite=overwrite,
+                progress=not quiet,
+                tokenize_progress=tokenize_progress,
+                inputs=[config] if config else [],
+            )
     if not result.main_process:
         return
     typer.echo(f"run saved to {result.run_dir}")
@@ -608,6 +621,7 @@ def train(
 
 
 @app.command()
+@_reports_errors
 def tune(
     train_file: Annotated[
         Path | None, typer.Argument(help="Training table (CSV, TSV, JSON Lines, Parquet).")
@@ -693,11 +707,8 @@ def tune(
         ),
     }
     overrides |= _set_overrides(setting)
-    try:
-        cfg = _training_config(config, overrides)
-        result = run_tune(cfg, overwrite=overwrite, progress=not quiet, inputs=[config] if config else [])
-    except TextfitError as err:
-        raise _fail(err) from None
+    cfg = _training_config(config, overrides)
+    result = run_tune(cfg, overwrite=overwrite, progress=not quiet, inputs=[config] if config else [])
     rows = sorted(
         result.trials,
         key=lambda row: (
@@ -724,6 +735,7 @@ def tune(
 
 
 @app.command()
+@_reports_errors
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
     data_file: Annotated[Path, typer.Argument(help="Labelled table to evaluate on.")],
@@ -760,34 +772,31 @@ def evaluate(
     from textfit.metrics import format_report
 
     _setup_output(quiet, verbose)
-    try:
-        cfg = _data_config(
-            _table_overrides(
-                table_format,
-                drop_invalid,
-                text_column=text_column,
-                text_pair_column=text_pair_column,
-                label_column=label_column,
-                group_column=group_column,
-                label_map=label_map,
-                encoding=encoding,
-                delimiter=delimiter,
-            )
+    cfg = _data_config(
+        _table_overrides(
+            table_format,
+            drop_invalid,
+            text_column=text_column,
+            text_pair_column=text_pair_column,
+            label_column=label_column,
+            group_column=group_column,
+            label_map=label_map,
+            encoding=encoding,
+            delimiter=delimiter,
         )
-        with _progress_bar(quiet, "evaluating") as progress:
-            result = evaluate_run(
-                run_dir,
-                data_file,
-                cfg,
-                output,
-                progress=progress,
-                precision=precision,
-                report=report,
-                allow_pickle=allow_pickle,
-                trust_remote_code=trust_remote_code,
-            )
-    except TextfitError as err:
-        raise _fail(err) from None
+    )
+    with _progress_bar(quiet, "evaluating") as progress:
+        result = evaluate_run(
+            run_dir,
+            data_file,
+            cfg,
+            output,
+            progress=progress,
+            precision=precision,
+            report=report,
+            allow_pickle=allow_pickle,
+            trust_remote_code=trust_remote_code,
+        )
     if as_json:
         typer.echo(json.dumps(result.metrics, indent=2))
     else:
@@ -802,6 +811,7 @@ def evaluate(
 
 
 @app.command("report")
+@_reports_errors
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
     split: Annotated[
@@ -823,14 +833,12 @@ def report_command(
     from textfit.report import write_report
 
     _setup_output(quiet, verbose)
-    try:
-        path = write_report(run_dir, split)
-    except TextfitError as err:
-        raise _fail(err) from None
+    path = write_report(run_dir, split)
     typer.echo(str(path))
 
 
 @app.command()
+@_reports_errors
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
     input_file: Annotated[
@@ -885,44 +893,40 @@ def predict(
             param_hint="--text",
         )
     started = time.perf_counter()
-    try:
-        classifier: Classifier
-        if backend == "onnx":
-            from textfit.onnx_runtime import OnnxClassifier
+    classifier: Classifier
+    if backend == "onnx":
+        from textfit.onnx_runtime import OnnxClassifier
 
-            classifier = OnnxClassifier.load(run_dir, batch_size=batch_size)
-        else:
-            classifier = Classifier.load(
-                run_dir,
-                batch_size=batch_size,
-                precision=precision,
-                allow_pickle=allow_pickle,
-                trust_remote_code=trust_remote_code,
-            )
-        if text:
-            for given, prediction in zip(text, classifier.predict(text, top_k=top_k), strict=True):
-                shown = prediction.labels if classifier.task == "multi_label" else prediction.top_k[1:]
-                others = ", ".join(f"{label} {p:.3f}" for label, p in shown)
-                typer.echo(
-                    f"{prediction.label}\t{prediction.score:.3f}\t{given}"
-                    + (f"\t({others})" if others else "")
-                )
-            return
-        cfg = _data_config(
-            _table_overrides(
-                table_format,
-                text_column=text_column,
-                text_pair_column=text_pair_column,
-                encoding=encoding,
-                delimiter=delimiter,
-            )
+        classifier = OnnxClassifier.load(run_dir, batch_size=batch_size)
+    else:
+        classifier = Classifier.load(
+            run_dir,
+            batch_size=batch_size,
+            precision=precision,
+            allow_pickle=allow_pickle,
+            trust_remote_code=trust_remote_code,
         )
-        loaded = time.perf_counter()
-        with _progress_bar(quiet, "predicting") as progress:
-            rows = predict_file(run_dir, str(input_file), output, cfg, top_k, classifier, progress)
-        seconds = time.perf_counter() - loaded
-    except TextfitError as err:
-        raise _fail(err) from None
+    if text:
+        for given, prediction in zip(text, classifier.predict(text, top_k=top_k), strict=True):
+            shown = prediction.labels if classifier.task == "multi_label" else prediction.top_k[1:]
+            others = ", ".join(f"{label} {p:.3f}" for label, p in shown)
+            typer.echo(
+                f"{prediction.label}\t{prediction.score:.3f}\t{given}" + (f"\t({others})" if others else "")
+            )
+        return
+    cfg = _data_config(
+        _table_overrides(
+            table_format,
+            text_column=text_column,
+            text_pair_column=text_pair_column,
+            encoding=encoding,
+            delimiter=delimiter,
+        )
+    )
+    loaded = time.perf_counter()
+    with _progress_bar(quiet, "predicting") as progress:
+        rows = predict_file(run_dir, str(input_file), output, cfg, top_k, classifier, progress)
+    seconds = time.perf_counter() - loaded
     if output != "-" and not quiet:
         typer.echo(
             f"{rows} rows with predictions written to {output} in {seconds:.2f} s "
@@ -933,6 +937,7 @@ def predict(
 
 
 @app.command("export")
+@_reports_errors
 def export_command(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
     export_format: Annotated[str, typer.Option("--format", help="onnx (ONNX Runtime).")] = "onnx",
@@ -973,21 +978,18 @@ def export_command(
         raise typer.BadParameter(
             f"unknown --quantize {quantize!r}: int8, none or auto", param_hint="--quantize"
         )
-    try:
-        cfg = _data_config(
-            _table_overrides(
-                check_format,
-                text_column=text_column,
-                text_pair_column=text_pair_column,
-                label_column=label_column,
-                encoding=encoding,
-                delimiter=delimiter,
-            )
+    cfg = _data_config(
+        _table_overrides(
+            check_format,
+            text_column=text_column,
+            text_pair_column=text_pair_column,
+            label_column=label_column,
+            encoding=encoding,
+            delimiter=delimiter,
         )
-        check = check or default_check_file(run_dir)
-        checks = export_onnx(run_dir, check, cfg, None if quantize == "auto" else quantize == "int8")
-    except TextfitError as err:
-        raise _fail(err) from None
+    )
+    check = check or default_check_file(run_dir)
+    checks = export_onnx(run_dir, check, cfg, None if quantize == "auto" else quantize == "int8")
     task = checks[0].task if checks else "single_label"
     typer.echo(f"checked on {check} against PyTorch fp32 (bounds: {check_bounds(task)})")
     typer.echo("\n".join(format_check_table(checks)))
@@ -1010,6 +1012,7 @@ def export_command(
 
 
 @app.command()
+@_reports_errors
 def serve(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
     host: Annotated[
@@ -1057,34 +1060,31 @@ def serve(
     _setup_output(quiet, verbose)
     if backend not in ("torch", "onnx"):
         raise typer.BadParameter(f"unknown backend {backend!r}: torch or onnx", param_hint="--backend")
-    try:
-        classifier: Classifier
-        if backend == "onnx":
-            from textfit.onnx_runtime import OnnxClassifier
+    classifier: Classifier
+    if backend == "onnx":
+        from textfit.onnx_runtime import OnnxClassifier
 
-            classifier = OnnxClassifier.load(run_dir, batch_size=max_batch, threads=threads)
-        else:
-            if threads:
-                import torch
+        classifier = OnnxClassifier.load(run_dir, batch_size=max_batch, threads=threads)
+    else:
+        if threads:
+            import torch
 
-                torch.set_num_threads(threads)
-            classifier = Classifier.load(
-                run_dir,
-                batch_size=max_batch,
-                precision=precision,
-                allow_pickle=allow_pickle,
-                trust_remote_code=trust_remote_code,
-            )
-        settings = ServeSettings(
-            max_texts=max_texts,
-            max_chars=max_chars,
-            max_batch=max_batch,
-            max_wait_ms=max_wait_ms,
-            api_key=api_key or None,
+            torch.set_num_threads(threads)
+        classifier = Classifier.load(
+            run_dir,
+            batch_size=max_batch,
+            precision=precision,
+            allow_pickle=allow_pickle,
+            trust_remote_code=trust_remote_code,
         )
-        info = run_info(run_dir)
-    except TextfitError as err:
-        raise _fail(err) from None
+    settings = ServeSettings(
+        max_texts=max_texts,
+        max_chars=max_chars,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        api_key=api_key or None,
+    )
+    info = run_info(run_dir)
     where = f"[{host}]" if ":" in host else host
     typer.echo(f"serving {run_dir} on http://{where}:{port}/ (API at /docs; Ctrl-C stops)", err=True)
     run_server(classifier, host, port, settings, info, "warning" if quiet else "debug" if verbose else "info")
@@ -1109,6 +1109,7 @@ def _echo_pushed(pushed: PushResult) -> None:
 
 
 @app.command()
+@_reports_errors
 def push(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
     repo_id: Annotated[str, typer.Argument(help="Hub model repo, OWNER/NAME (created when missing).")],
@@ -1150,18 +1151,15 @@ def push(
     from textfit.hub_push import push_run
 
     _setup_output(quiet, verbose)
-    try:
-        pushed = push_run(
-            run_dir,
-            repo_id,
-            token=token,
-            private=private,
-            revision=revision,
-            commit_message=commit_message,
-            include_data_files=include_data_files,
-        )
-    except TextfitError as err:
-        raise _fail(err) from None
+    pushed = push_run(
+        run_dir,
+        repo_id,
+        token=token,
+        private=private,
+        revision=revision,
+        commit_message=commit_message,
+        include_data_files=include_data_files,
+    )
     _echo_pushed(pushed)
     typer.echo(
         f'next: pipeline("text-classification", model="{pushed.repo_id}") loads it from the Hub'
@@ -1170,6 +1168,7 @@ def push(
 
 
 @app.command("init-config")
+@_reports_errors
 def init_config(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default: print to stdout).")
@@ -1189,10 +1188,7 @@ def init_config(
     if output is None:
         typer.echo(default_config_yaml(), nl=False)
         return
-    try:
-        write_config(output, overwrite)
-    except TextfitError as err:
-        raise _fail(err) from None
+    write_config(output, overwrite)
     typer.echo(f"config written to {output}")
     typer.echo(f"next: edit it, then textfit train --config {output}")
 
