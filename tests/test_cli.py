@@ -136,6 +136,28 @@ def test_every_command_turns_library_errors_into_error_and_hint() -> None:
 
 
 @pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ("train", "--format [auto|csv|tsv|jsonl|parquet]"),
+        ("train", "--precision [auto|fp32|bf16|fp16]"),
+        ("train", "--task [auto|single_label|multi_label|regression]"),
+        ("train", "--long-text [truncate|window]"),
+        ("train", "--loss [cross_entropy|focal]"),
+        ("evaluate", "--precision [auto|fp32|bf16|fp16]"),
+        ("predict", "--backend [torch|onnx]"),
+        ("serve", "--backend [torch|onnx]"),
+        ("export", "--check-format [auto|csv|tsv|jsonl|parquet]"),
+        ("export", "--quantize [auto|int8|none]"),
+    ],
+)
+def test_help_lists_the_values_of_each_closed_choice(command: str, option: str) -> None:
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0
+    assert option in result.stdout
+
+
+@pytest.mark.parametrize(
     ("command", "examples"),
     [
         ([], ["textfit train data.csv --test-file test.csv", "textfit predict runs/data new.csv -o"]),

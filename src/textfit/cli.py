@@ -13,11 +13,11 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
+from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, get_args
 
 import typer
 
-from textfit.config import DataConfig
+from textfit.config import DataConfig, ModelConfig, Precision, TableFormat, TrainConfig
 from textfit.errors import TextfitError
 
 P = ParamSpec("P")
@@ -40,6 +40,21 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+def _choices(values: Any) -> str:
+    """A closed set of values (a Literal) as --help shows it: [a|b|c].
+
+    The set comes from the type that validates the setting (config.py's, or the command's own), so
+    the help cannot drift from what is accepted. The values are still checked where they were (the
+    config: exit 1 with every problem at once; a command's own: a usage error, exit 2).
+    """
+    return "[" + "|".join(str(value) for value in get_args(values) if value is not None) + "]"
+
+
+Backend = Literal["torch", "onnx"]
+ExportFormat = Literal["onnx"]
+Quantize = Literal["auto", "int8", "none"]
+
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and warnings; no progress bars.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also the libraries' own messages.")]
 TextColumn = Annotated[str | None, typer.Option(help="Text column (default: found from common names).")]
@@ -47,13 +62,19 @@ PairColumn = Annotated[
     str | None, typer.Option(help="Second text column: sentence pairs are encoded as real pairs.")
 ]
 LabelColumn = Annotated[str | None, typer.Option(help="Label column (default: found from common names).")]
-FORMAT_HELP = "Table format: auto (by extension), csv, tsv, jsonl, parquet."
-Format = Annotated[str, typer.Option("--format", help=FORMAT_HELP)]
-CheckFormat = Annotated[str, typer.Option("--check-format", help=FORMAT_HELP)]  # export's --format: onnx
+FORMAT_HELP = "Table format; auto: by the file's extension."
+Format = Annotated[str, typer.Option("--format", metavar=_choices(TableFormat), help=FORMAT_HELP)]
+CheckFormat = Annotated[  # export's --format is the export's (onnx)
+    str, typer.Option("--check-format", metavar=_choices(TableFormat), help=FORMAT_HELP)
+]
 Encoding = Annotated[str | None, typer.Option(help="Text encoding (default: UTF-8, BOMs detected).")]
 Delimiter = Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")]
 InferencePrecision = Annotated[
-    str, typer.Option(help="auto (bf16 where the hardware runs it fast), fp32, bf16, fp16.")
+    str, typer.Option(metavar=_choices(Precision), help="auto: bf16 where the hardware runs it fast.")
+]
+BackendOption = Annotated[
+    str,
+    typer.Option(metavar=_choices(Backend), help="onnx: the model `textfit export` wrote and checked."),
 ]
 DropInvalid = Annotated[
     bool, typer.Option(help="Drop rows with an empty text or label, and report how many.")
@@ -66,7 +87,12 @@ GroupColumn = Annotated[
     ),
 ]
 TaskOption = Annotated[
-    str | None, typer.Option("--task", help="auto (default), single_label, multi_label, regression.")
+    str | None,
+    typer.Option(
+        "--task",
+        metavar=_choices(ModelConfig.model_fields["task"].annotation),
+        help="What the labels are (default auto: found from them).",
+    ),
 ]
 LabelDelimiter = Annotated[
     str | None, typer.Option(help="Joins several labels in a label cell, e.g. '|': multi-label.")
@@ -242,6 +268,12 @@ def _training_config(config: Path | None, overrides: dict[str, Any]) -> RunConfi
     if cfg.data.train_file is None and cfg.data.dataset is None:
         raise typer.BadParameter("give a training file or --dataset NAME (or a --config that names one)")
     return cfg
+
+
+def _check_choice(value: str, choices: Any, message: str, flag: str) -> None:
+    """A command's own closed set of values: another value is a usage error (exit 2)."""
+    if value not in get_args(choices):
+        raise typer.BadParameter(message.format(value), param_hint=flag)
 
 
 def _set_overrides(items: list[str] | None) -> dict[str, Any]:
@@ -450,7 +482,9 @@ def train(
     learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate (default 1e-4).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Training batch size (default 32).")] = None,
     max_length: Annotated[int | None, typer.Option(help="Tokens kept per text (default 256).")] = None,
-    precision: Annotated[str | None, typer.Option(help="auto (default), fp32, bf16, fp16.")] = None,
+    precision: Annotated[
+        str | None, typer.Option(metavar=_choices(Precision), help="Training precision (default auto).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of split, init and order (default 42).")] = None,
     early_stopping_patience: Annotated[
         int | None, typer.Option(help="Stop after N evaluations without improvement.")
@@ -464,11 +498,21 @@ def train(
         str | None,
         typer.Option(help="Loss weight per class: none (default), balanced, or LABEL=W,... (others 1)."),
     ] = None,
-    loss: Annotated[str | None, typer.Option(help="cross_entropy (default) or focal.")] = None,
+    loss: Annotated[
+        str | None,
+        typer.Option(
+            metavar=_choices(TrainConfig.model_fields["loss"].annotation),
+            help="Training loss (default cross_entropy).",
+        ),
+    ] = None,
     task: TaskOption = None,
     label_delimiter: LabelDelimiter = None,
     long_text: Annotated[
-        str | None, typer.Option(help="Texts over --max-length: truncate (default) or window.")
+        str | None,
+        typer.Option(
+            metavar=_choices(ModelConfig.model_fields["long_text"].annotation),
+            help="Texts over --max-length: cut (default truncate), or read in overlapping windows.",
+        ),
     ] = None,
     stride: Annotated[
         int | None, typer.Option(help="Tokens shared by successive windows (default 64).")
@@ -855,10 +899,7 @@ def predict(
         int, typer.Option(help="Most texts per forward pass (twice this for BERT on a CPU: packed tokens).")
     ] = 64,
     precision: InferencePrecision = "auto",
-    backend: Annotated[
-        str,
-        typer.Option(help="torch (default), or onnx: the model `textfit export` wrote and checked."),
-    ] = "torch",
+    backend: BackendOption = "torch",
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     table_format: Format = "auto",
@@ -884,8 +925,7 @@ def predict(
     _setup_output(quiet, verbose)
     if (input_file is None) == (not text):
         raise typer.BadParameter("give either an input file or one or more --text")
-    if backend not in ("torch", "onnx"):
-        raise typer.BadParameter(f"unknown backend {backend!r}: torch or onnx", param_hint="--backend")
+    _check_choice(backend, Backend, "unknown backend {!r}: torch or onnx", "--backend")
     empty = [str(number) for number, given in enumerate(text or [], 1) if not given.strip()]
     if empty:  # predict.check_texts' rule: an empty text has no prediction
         raise typer.BadParameter(
@@ -940,9 +980,12 @@ def predict(
 @_reports_errors
 def export_command(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
-    export_format: Annotated[str, typer.Option("--format", help="onnx (ONNX Runtime).")] = "onnx",
+    export_format: Annotated[
+        str, typer.Option("--format", metavar=_choices(ExportFormat), help="onnx: for ONNX Runtime.")
+    ] = "onnx",
     quantize: Annotated[
-        str, typer.Option(help="int8, none, or auto (int8 where the CPU has int8 dot products).")
+        str,
+        typer.Option(metavar=_choices(Quantize), help="auto: int8 where the CPU has int8 dot products."),
     ] = "auto",
     check: Annotated[
         Path | None,
@@ -972,12 +1015,8 @@ def export_command(
     from textfit.onnx_runtime import check_bounds, default_check_file, export_onnx, format_check_table
 
     _setup_output(quiet, verbose)
-    if export_format != "onnx":
-        raise typer.BadParameter(f"unknown format {export_format!r}: onnx", param_hint="--format")
-    if quantize not in ("auto", "int8", "none"):
-        raise typer.BadParameter(
-            f"unknown --quantize {quantize!r}: int8, none or auto", param_hint="--quantize"
-        )
+    _check_choice(export_format, ExportFormat, "unknown format {!r}: onnx", "--format")
+    _check_choice(quantize, Quantize, "unknown --quantize {!r}: int8, none or auto", "--quantize")
     cfg = _data_config(
         _table_overrides(
             check_format,
@@ -1019,9 +1058,7 @@ def serve(
         str, typer.Option(help="Address to listen on; other than 127.0.0.1 opens it to the network.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    backend: Annotated[
-        str, typer.Option(help="torch (default), or onnx: the model `textfit export` wrote and checked.")
-    ] = "torch",
+    backend: BackendOption = "torch",
     precision: InferencePrecision = "auto",
     api_key: Annotated[
         str | None,
@@ -1058,8 +1095,7 @@ def serve(
     from textfit.serve import serve as run_server
 
     _setup_output(quiet, verbose)
-    if backend not in ("torch", "onnx"):
-        raise typer.BadParameter(f"unknown backend {backend!r}: torch or onnx", param_hint="--backend")
+    _check_choice(backend, Backend, "unknown backend {!r}: torch or onnx", "--backend")
     classifier: Classifier
     if backend == "onnx":
         from textfit.onnx_runtime import OnnxClassifier
