@@ -76,6 +76,87 @@ def test_command_help(command: str, options: list[str]) -> None:
         assert option in result.stdout
 
 
+# The flags that say how to read a table, and those that say how to read its labels: written once in
+# cli.py and taken by every command that reads a table of that kind.
+TABLE_FLAGS = ["--text-column", "--text-pair-column", "--format", "--encoding", "--delimiter"]
+LABEL_FLAGS = ["--label-column", "--group-column", "--label-map", "--drop-invalid"]
+READS_TABLES = {
+    "check": TABLE_FLAGS + LABEL_FLAGS,
+    "train": TABLE_FLAGS + LABEL_FLAGS,
+    "tune": TABLE_FLAGS + LABEL_FLAGS,
+    "evaluate": TABLE_FLAGS + LABEL_FLAGS,
+    "predict": TABLE_FLAGS,  # unlabelled rows, every one kept
+    # --format is the export's own (onnx): the --check table's is --check-format. The check always
+    # drops rows with an empty text or label, and compares the model's own label names.
+    "export": [flag.replace("--format", "--check-format") for flag in TABLE_FLAGS] + ["--label-column"],
+}
+
+
+def _options() -> dict[str, dict[str, Any]]:
+    """Each command's options by flag: {command: {--flag: click parameter}}."""
+    import typer.main
+
+    group: Any = typer.main.get_command(app)
+    return {
+        name: {flag: param for param in command.params for flag in param.opts if flag.startswith("--")}
+        for name, command in group.commands.items()
+    }
+
+
+@pytest.mark.parametrize("command", sorted(READS_TABLES))
+def test_every_command_that_reads_a_table_takes_the_shared_data_flags(command: str) -> None:
+    options = _options()[command]
+
+    missing = [flag for flag in READS_TABLES[command] if flag not in options]
+    assert not missing, f"textfit {command} lacks {missing}"
+
+
+def test_each_shared_data_flag_is_defined_once() -> None:
+    """Same help, type and default wherever a shared flag is taken: one definition, no drift."""
+    options = _options()
+    for flag in {*TABLE_FLAGS, *LABEL_FLAGS, "--check-format"}:
+        given = [options[command][flag] for command in READS_TABLES if flag in READS_TABLES[command]]
+        shapes = {(param.help, str(param.type_descriptor.annotation), param.default) for param in given}
+        assert len(shapes) == 1, f"{flag} differs between commands: {shapes}"
+    assert options["export"]["--check-format"].help == options["train"]["--format"].help
+
+
+def test_every_command_turns_library_errors_into_error_and_hint() -> None:
+    """Each command is wrapped by the one decorator that prints `error:` / `hint:` and exits 1."""
+    from textfit.cli import _reports_errors
+
+    wrapper = _reports_errors(lambda: None).__code__
+    unwrapped = [
+        info.name or getattr(info.callback, "__name__", "?")
+        for info in app.registered_commands
+        if getattr(info.callback, "__code__", None) is not wrapper
+    ]
+    assert len(app.registered_commands) >= 10
+    assert not unwrapped, f"commands without @_reports_errors: {unwrapped}"
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ("train", "--format [auto|csv|tsv|jsonl|parquet]"),
+        ("train", "--precision [auto|fp32|bf16|fp16]"),
+        ("train", "--task [auto|single_label|multi_label|regression]"),
+        ("train", "--long-text [truncate|window]"),
+        ("train", "--loss [cross_entropy|focal]"),
+        ("evaluate", "--precision [auto|fp32|bf16|fp16]"),
+        ("predict", "--backend [torch|onnx]"),
+        ("serve", "--backend [torch|onnx]"),
+        ("export", "--check-format [auto|csv|tsv|jsonl|parquet]"),
+        ("export", "--quantize [auto|int8|none]"),
+    ],
+)
+def test_help_lists_the_values_of_each_closed_choice(command: str, option: str) -> None:
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0
+    assert option in result.stdout
+
+
 @pytest.mark.parametrize(
     ("command", "examples"),
     [
@@ -140,6 +221,7 @@ def test_python_dash_m_textfit_runs_the_cli() -> None:
         (["train", "data.csv", "--epochz", "2"], "No such option: --epochz"),
         (["train", "data.csv", "--epochs", "two"], "Invalid value for '--epochs'"),
         (["train"], "give a training file"),
+        (["tune"], "give a training file"),
         (["train", "data.csv", "--set", "epochs"], "'epochs' is not KEY=VALUE"),
         (["predict", "runs/x"], "give either an input file or one or more --text"),
         (
@@ -608,11 +690,21 @@ def test_predict_missing_text_column(tiny_run_dir: Path, make_csv: Any) -> None:
     )
 
 
-@pytest.mark.parametrize("command", ["evaluate", "predict"])
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [("evaluate", "--format"), ("predict", "--format"), ("check", "--format"), ("tune", "--format"),
+     ("export", "--check-format")],
+)  # fmt: skip
 def test_unknown_format_is_a_config_error_not_a_traceback(
-    command: str, tiny_run_dir: Path, binary_test_csv: Path
+    command: str, flag: str, tiny_run_dir: Path, binary_test_csv: Path
 ) -> None:
-    result = invoke(command, tiny_run_dir, binary_test_csv, "--format", "xlsx")
+    if command == "export":
+        args: list[str | Path] = [tiny_run_dir, "--check", binary_test_csv]
+    elif command in ("check", "tune"):  # read before any model is loaded or trained
+        args = [binary_test_csv]
+    else:
+        args = [tiny_run_dir, binary_test_csv]
+    result = invoke(command, *args, flag, "xlsx")
     assert_error(result, "invalid settings:")
     assert "data.format: Input should be 'auto', 'csv', 'tsv', 'jsonl' or 'parquet'" in result.stderr
 

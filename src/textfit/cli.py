@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -12,14 +13,17 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, get_args
 
 import typer
 
-from textfit.config import DataConfig
+from textfit.config import DataConfig, ModelConfig, Precision, TableFormat, TrainConfig
 from textfit.errors import TextfitError
 
+P = ParamSpec("P")
+
 if TYPE_CHECKING:
+    from textfit.config import RunConfig
     from textfit.hub_push import PushResult
 
 # Help texts keep each example command on a line of its own: a paragraph that starts with \b (a
@@ -36,6 +40,21 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+def _choices(values: Any) -> str:
+    """A closed set of values (a Literal) as --help shows it: [a|b|c].
+
+    The set comes from the type that validates the setting (config.py's, or the command's own), so
+    the help cannot drift from what is accepted. The values are still checked where they were (the
+    config: exit 1 with every problem at once; a command's own: a usage error, exit 2).
+    """
+    return "[" + "|".join(str(value) for value in get_args(values) if value is not None) + "]"
+
+
+Backend = Literal["torch", "onnx"]
+ExportFormat = Literal["onnx"]
+Quantize = Literal["auto", "int8", "none"]
+
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and warnings; no progress bars.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also the libraries' own messages.")]
 TextColumn = Annotated[str | None, typer.Option(help="Text column (default: found from common names).")]
@@ -43,21 +62,37 @@ PairColumn = Annotated[
     str | None, typer.Option(help="Second text column: sentence pairs are encoded as real pairs.")
 ]
 LabelColumn = Annotated[str | None, typer.Option(help="Label column (default: found from common names).")]
-Format = Annotated[str, typer.Option("--format", help="auto (by extension), csv, tsv, jsonl, parquet.")]
+FORMAT_HELP = "Table format; auto: by the file's extension."
+Format = Annotated[str, typer.Option("--format", metavar=_choices(TableFormat), help=FORMAT_HELP)]
+CheckFormat = Annotated[  # export's --format is the export's (onnx)
+    str, typer.Option("--check-format", metavar=_choices(TableFormat), help=FORMAT_HELP)
+]
 Encoding = Annotated[str | None, typer.Option(help="Text encoding (default: UTF-8, BOMs detected).")]
 Delimiter = Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")]
 InferencePrecision = Annotated[
-    str, typer.Option(help="auto (bf16 where the hardware runs it fast), fp32, bf16, fp16.")
+    str, typer.Option(metavar=_choices(Precision), help="auto: bf16 where the hardware runs it fast.")
+]
+BackendOption = Annotated[
+    str,
+    typer.Option(metavar=_choices(Backend), help="onnx: the model `textfit export` wrote and checked."),
 ]
 DropInvalid = Annotated[
     bool, typer.Option(help="Drop rows with an empty text or label, and report how many.")
 ]
 GroupColumn = Annotated[
     str | None,
-    typer.Option(help="Column of groups (a language, a source): every metric per group too, weakest first."),
+    typer.Option(
+        help="Column of groups (a language, a source): rows and labels per group in check, every metric "
+        "per group too, weakest first."
+    ),
 ]
 TaskOption = Annotated[
-    str | None, typer.Option("--task", help="auto (default), single_label, multi_label, regression.")
+    str | None,
+    typer.Option(
+        "--task",
+        metavar=_choices(ModelConfig.model_fields["task"].annotation),
+        help="What the labels are (default auto: found from them).",
+    ),
 ]
 LabelDelimiter = Annotated[
     str | None, typer.Option(help="Joins several labels in a label cell, e.g. '|': multi-label.")
@@ -66,7 +101,7 @@ LabelMap = Annotated[
     str | None,
     typer.Option(
         help="Rename labels as they are read, in every file: OLD=NEW,... e.g. 'Spam=spam,1.0=1' "
-        "(merges spellings; a name no row has is an error)."
+        "(merges spellings; a name no row has is an error; evaluate's default: the run's data.label_map)."
     ),
 ]
 AllowPickle = Annotated[
@@ -172,6 +207,22 @@ def _fail(err: TextfitError) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _reports_errors(command: Callable[P, None]) -> Callable[P, None]:
+    """A command whose TextfitError ends as `error:` / `hint:` on stderr and exit 1, not a traceback.
+
+    Anything else keeps its traceback: it is a bug. functools.wraps keeps the signature Typer reads.
+    """
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except TextfitError as err:
+            raise _fail(err) from None
+
+    return run
+
+
 def _echo_groups(report: dict[str, Any], column: str | None) -> None:
     """The per-group table of a report that has one (data.group_column), weakest group first."""
     from textfit.metrics import format_groups
@@ -185,6 +236,18 @@ def _data_overrides(**values: Any) -> dict[str, Any]:
     return {f"data.{key}": value for key, value in values.items()}
 
 
+def _table_overrides(
+    table_format: str = "auto", drop_invalid: bool = False, **flags: str | None
+) -> dict[str, Any]:
+    """The shared table-reading flags (TextColumn ... DropInvalid) as data.* overrides.
+
+    --format auto and no --drop-invalid leave a --config's settings as they are.
+    """
+    return _data_overrides(
+        format=None if table_format == "auto" else table_format, drop_invalid=drop_invalid or None, **flags
+    )
+
+
 def _dataset_overrides(train_file: Path | None, dataset: str | None, **splits: str | None) -> dict[str, Any]:
     """The data set flags as dotted settings; TRAIN_FILE and --dataset together are a usage error."""
     if train_file is not None and dataset is not None:
@@ -192,6 +255,25 @@ def _dataset_overrides(train_file: Path | None, dataset: str | None, **splits: s
             f"give a training file ({train_file}) or --dataset ({dataset}), not both", param_hint="--dataset"
         )
     return _data_overrides(dataset=dataset, **splits)
+
+
+def _training_config(config: Path | None, overrides: dict[str, Any]) -> RunConfig:
+    """The settings of check, train and tune, which need a training file or a data set to read.
+
+    Neither TRAIN_FILE nor --dataset, nor a --config that names one, is a usage error (exit 2).
+    """
+    from textfit.config import load_config
+
+    cfg = load_config(config, overrides)
+    if cfg.data.train_file is None and cfg.data.dataset is None:
+        raise typer.BadParameter("give a training file or --dataset NAME (or a --config that names one)")
+    return cfg
+
+
+def _check_choice(value: str, choices: Any, message: str, flag: str) -> None:
+    """A command's own closed set of values: another value is a usage error (exit 2)."""
+    if value not in get_args(choices):
+        raise typer.BadParameter(message.format(value), param_hint=flag)
 
 
 def _set_overrides(items: list[str] | None) -> dict[str, Any]:
@@ -210,11 +292,11 @@ def _set_overrides(items: list[str] | None) -> dict[str, Any]:
     return overrides
 
 
-def _data_config(**values: Any) -> DataConfig:
-    """The data settings of evaluate / predict, validated like train's (ConfigError, not a traceback)."""
+def _data_config(overrides: dict[str, Any]) -> DataConfig:
+    """The data settings of evaluate, predict and export, validated like train's (ConfigError)."""
     from textfit.config import load_config
 
-    return load_config(None, _data_overrides(**values)).data
+    return load_config(None, overrides).data
 
 
 def _version(value: bool) -> None:
@@ -236,6 +318,7 @@ def _main(
 
 
 @app.command()
+@_reports_errors
 def check(
     train_file: Annotated[
         Path | None, typer.Argument(help="Training table (CSV, TSV, JSON Lines, Parquet).")
@@ -250,9 +333,7 @@ def check(
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
-    group_column: Annotated[
-        str | None, typer.Option(help="Column of groups (a language, a source): rows and labels per group.")
-    ] = None,
+    group_column: GroupColumn = None,
     model: Annotated[
         str | None, typer.Option(help="Whose tokenizer counts the tokens (default minilm).")
     ] = None,
@@ -280,7 +361,6 @@ def check(
       textfit check --dataset dair-ai/emotion
     """  # noqa: D301
     from textfit.checks import check_data, format_checks
-    from textfit.config import load_config
 
     _setup_output(quiet, verbose)
     given: dict[str, Any] = {
@@ -304,43 +384,36 @@ def check(
         "--delimiter": delimiter,
         "--config": config,
     }
-    try:
-        cfg = load_config(
-            config,
-            {
-                "model.name": model,
-                "model.max_length": max_length,
-                "model.task": task,
-                "data.label_delimiter": label_delimiter,
-                **_data_overrides(
-                    train_file=train_file,
-                    validation_file=validation_file,
-                    test_file=test_file,
-                    text_column=text_column,
-                    text_pair_column=text_pair_column,
-                    label_column=label_column,
-                    group_column=group_column,
-                    label_map=label_map,
-                    format=None if table_format == "auto" else table_format,
-                    encoding=encoding,
-                    delimiter=delimiter,
-                    drop_invalid=drop_invalid or None,
-                ),
-                **_dataset_overrides(
-                    train_file,
-                    dataset,
-                    dataset_config=dataset_config,
-                    train_split=train_split,
-                    validation_split_name=validation_split_name,
-                    test_split=test_split,
-                ),
-            },
-        )
-        if cfg.data.train_file is None and cfg.data.dataset is None:
-            raise typer.BadParameter("give a training file or --dataset NAME (or a --config that names one)")
-        report = check_data(cfg)
-    except TextfitError as err:
-        raise _fail(err) from None
+    cfg = _training_config(
+        config,
+        {
+            "model.name": model,
+            "model.max_length": max_length,
+            "model.task": task,
+            "data.label_delimiter": label_delimiter,
+            **_data_overrides(train_file=train_file, validation_file=validation_file, test_file=test_file),
+            **_table_overrides(
+                table_format,
+                drop_invalid,
+                text_column=text_column,
+                text_pair_column=text_pair_column,
+                label_column=label_column,
+                group_column=group_column,
+                label_map=label_map,
+                encoding=encoding,
+                delimiter=delimiter,
+            ),
+            **_dataset_overrides(
+                train_file,
+                dataset,
+                dataset_config=dataset_config,
+                train_split=train_split,
+                validation_split_name=validation_split_name,
+                test_split=test_split,
+            ),
+        },
+    )
+    report = check_data(cfg)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -362,6 +435,7 @@ def check(
 
 
 @app.command()
+@_reports_errors
 def train(
     train_file: Annotated[
         Path | None, typer.Argument(help="Training table (CSV, TSV, JSON Lines, Parquet).")
@@ -408,7 +482,9 @@ def train(
     learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate (default 1e-4).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Training batch size (default 32).")] = None,
     max_length: Annotated[int | None, typer.Option(help="Tokens kept per text (default 256).")] = None,
-    precision: Annotated[str | None, typer.Option(help="auto (default), fp32, bf16, fp16.")] = None,
+    precision: Annotated[
+        str | None, typer.Option(metavar=_choices(Precision), help="Training precision (default auto).")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of split, init and order (default 42).")] = None,
     early_stopping_patience: Annotated[
         int | None, typer.Option(help="Stop after N evaluations without improvement.")
@@ -422,11 +498,21 @@ def train(
         str | None,
         typer.Option(help="Loss weight per class: none (default), balanced, or LABEL=W,... (others 1)."),
     ] = None,
-    loss: Annotated[str | None, typer.Option(help="cross_entropy (default) or focal.")] = None,
+    loss: Annotated[
+        str | None,
+        typer.Option(
+            metavar=_choices(TrainConfig.model_fields["loss"].annotation),
+            help="Training loss (default cross_entropy).",
+        ),
+    ] = None,
     task: TaskOption = None,
     label_delimiter: LabelDelimiter = None,
     long_text: Annotated[
-        str | None, typer.Option(help="Texts over --max-length: truncate (default) or window.")
+        str | None,
+        typer.Option(
+            metavar=_choices(ModelConfig.model_fields["long_text"].annotation),
+            help="Texts over --max-length: cut (default truncate), or read in overlapping windows.",
+        ),
     ] = None,
     stride: Annotated[
         int | None, typer.Option(help="Tokens shared by successive windows (default 64).")
@@ -503,16 +589,18 @@ def train(
             validation_file=validation_file,
             validation_split=validation_split,
             test_file=test_file,
+            cache=None if cache else False,
+        ),
+        **_table_overrides(
+            table_format,
+            drop_invalid,
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
             group_column=group_column,
             label_map=label_map,
-            format=None if table_format == "auto" else table_format,
             encoding=encoding,
             delimiter=delimiter,
-            drop_invalid=drop_invalid or None,
-            cache=None if cache else False,
         ),
         **_dataset_overrides(
             train_file,
@@ -524,34 +612,27 @@ def train(
         ),
     }
     overrides |= _set_overrides(setting)
-    try:
-        with _progress_bar(quiet, "tokenizing") as tokenize_progress:
-            if resume is not None:  # the saved settings; flags given must agree with them
-                given = {key: value for key, value in overrides.items() if value is not None}
-                cfg = load_config(config, given) if config is not None else None
-                result = run_training(
-                    cfg,
-                    resume=resume,
-                    progress=not quiet,
-                    tokenize_progress=tokenize_progress,
-                    inputs=[config] if config else [],
-                    **({} if cfg else given),
-                )
-            else:
-                cfg = load_config(config, overrides)
-                if cfg.data.train_file is None and cfg.data.dataset is None:
-                    raise typer.BadParameter(
-                        "give a training file or --dataset NAME (or a --config that names one)"
-                    )
-                result = run_training(
-                    cfg,
-                    overwrite=overwrite,
-                    progress=not quiet,
-                    tokenize_progress=tokenize_progress,
-                    inputs=[config] if config else [],
-                )
-    except TextfitError as err:
-        raise _fail(err) from None
+    with _progress_bar(quiet, "tokenizing") as tokenize_progress:
+        if resume is not None:  # the saved settings; flags given must agree with them
+            given = {key: value for key, value in overrides.items() if value is not None}
+            cfg = load_config(config, given) if config is not None else None
+            result = run_training(
+                cfg,
+                resume=resume,
+                progress=not quiet,
+                tokenize_progress=tokenize_progress,
+                inputs=[config] if config else [],
+                **({} if cfg else given),
+            )
+        else:
+            cfg = _training_config(config, overrides)
+            result = run_training(
+                cfg,
+                overwrite=overwrite,
+                progress=not quiet,
+                tokenize_progress=tokenize_progress,
+                inputs=[config] if config else [],
+            )
     if not result.main_process:
         return
     typer.echo(f"run saved to {result.run_dir}")
@@ -584,6 +665,7 @@ def train(
 
 
 @app.command()
+@_reports_errors
 def tune(
     train_file: Annotated[
         Path | None, typer.Argument(help="Training table (CSV, TSV, JSON Lines, Parquet).")
@@ -609,7 +691,12 @@ def tune(
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
+    group_column: GroupColumn = None,
     label_map: LabelMap = None,
+    table_format: Format = "auto",
+    encoding: Encoding = None,
+    delimiter: Delimiter = None,
+    drop_invalid: DropInvalid = False,
     n_trials: Annotated[
         int | None, typer.Option(help="Trials in the study in all, earlier ones counted (default 20).")
     ] = None,
@@ -633,7 +720,6 @@ def tune(
     Example:
       textfit tune data.csv --n-trials 20
     """  # noqa: D301
-    from textfit.config import load_config
     from textfit.tune import SEARCHED
     from textfit.tune import tune as run_tune
 
@@ -643,13 +729,17 @@ def tune(
         "model.name": model,
         "tune.n_trials": n_trials,
         "tune.timeout": timeout,
-        **_data_overrides(
-            train_file=train_file,
-            validation_file=validation_file,
+        **_data_overrides(train_file=train_file, validation_file=validation_file),
+        **_table_overrides(
+            table_format,
+            drop_invalid,
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
+            group_column=group_column,
             label_map=label_map,
+            encoding=encoding,
+            delimiter=delimiter,
         ),
         **_dataset_overrides(
             train_file,
@@ -661,13 +751,8 @@ def tune(
         ),
     }
     overrides |= _set_overrides(setting)
-    try:
-        cfg = load_config(config, overrides)
-        if cfg.data.train_file is None and cfg.data.dataset is None:
-            raise typer.BadParameter("give a training file or --dataset NAME (or a --config that names one)")
-        result = run_tune(cfg, overwrite=overwrite, progress=not quiet, inputs=[config] if config else [])
-    except TextfitError as err:
-        raise _fail(err) from None
+    cfg = _training_config(config, overrides)
+    result = run_tune(cfg, overwrite=overwrite, progress=not quiet, inputs=[config] if config else [])
     rows = sorted(
         result.trials,
         key=lambda row: (
@@ -694,6 +779,7 @@ def tune(
 
 
 @app.command()
+@_reports_errors
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
     data_file: Annotated[Path, typer.Argument(help="Labelled table to evaluate on.")],
@@ -706,13 +792,7 @@ def evaluate(
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
     group_column: GroupColumn = None,
-    label_map: Annotated[
-        str | None,
-        typer.Option(
-            help="Rename labels as they are read: OLD=NEW,... e.g. 'Spam=spam' (default: the run's "
-            "data.label_map)."
-        ),
-    ] = None,
+    label_map: LabelMap = None,
     table_format: Format = "auto",
     encoding: Encoding = None,
     delimiter: Delimiter = None,
@@ -736,32 +816,31 @@ def evaluate(
     from textfit.metrics import format_report
 
     _setup_output(quiet, verbose)
-    try:
-        cfg = _data_config(
+    cfg = _data_config(
+        _table_overrides(
+            table_format,
+            drop_invalid,
             text_column=text_column,
             text_pair_column=text_pair_column,
             label_column=label_column,
             group_column=group_column,
             label_map=label_map,
-            format=table_format,
             encoding=encoding,
             delimiter=delimiter,
-            drop_invalid=drop_invalid,
         )
-        with _progress_bar(quiet, "evaluating") as progress:
-            result = evaluate_run(
-                run_dir,
-                data_file,
-                cfg,
-                output,
-                progress=progress,
-                precision=precision,
-                report=report,
-                allow_pickle=allow_pickle,
-                trust_remote_code=trust_remote_code,
-            )
-    except TextfitError as err:
-        raise _fail(err) from None
+    )
+    with _progress_bar(quiet, "evaluating") as progress:
+        result = evaluate_run(
+            run_dir,
+            data_file,
+            cfg,
+            output,
+            progress=progress,
+            precision=precision,
+            report=report,
+            allow_pickle=allow_pickle,
+            trust_remote_code=trust_remote_code,
+        )
     if as_json:
         typer.echo(json.dumps(result.metrics, indent=2))
     else:
@@ -776,6 +855,7 @@ def evaluate(
 
 
 @app.command("report")
+@_reports_errors
 def report_command(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
     split: Annotated[
@@ -797,14 +877,12 @@ def report_command(
     from textfit.report import write_report
 
     _setup_output(quiet, verbose)
-    try:
-        path = write_report(run_dir, split)
-    except TextfitError as err:
-        raise _fail(err) from None
+    path = write_report(run_dir, split)
     typer.echo(str(path))
 
 
 @app.command()
+@_reports_errors
 def predict(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
     input_file: Annotated[
@@ -821,10 +899,7 @@ def predict(
         int, typer.Option(help="Most texts per forward pass (twice this for BERT on a CPU: packed tokens).")
     ] = 64,
     precision: InferencePrecision = "auto",
-    backend: Annotated[
-        str,
-        typer.Option(help="torch (default), or onnx: the model `textfit export` wrote and checked."),
-    ] = "torch",
+    backend: BackendOption = "torch",
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     table_format: Format = "auto",
@@ -850,8 +925,7 @@ def predict(
     _setup_output(quiet, verbose)
     if (input_file is None) == (not text):
         raise typer.BadParameter("give either an input file or one or more --text")
-    if backend not in ("torch", "onnx"):
-        raise typer.BadParameter(f"unknown backend {backend!r}: torch or onnx", param_hint="--backend")
+    _check_choice(backend, Backend, "unknown backend {!r}: torch or onnx", "--backend")
     empty = [str(number) for number, given in enumerate(text or [], 1) if not given.strip()]
     if empty:  # predict.check_texts' rule: an empty text has no prediction
         raise typer.BadParameter(
@@ -859,42 +933,40 @@ def predict(
             param_hint="--text",
         )
     started = time.perf_counter()
-    try:
-        classifier: Classifier
-        if backend == "onnx":
-            from textfit.onnx_runtime import OnnxClassifier
+    classifier: Classifier
+    if backend == "onnx":
+        from textfit.onnx_runtime import OnnxClassifier
 
-            classifier = OnnxClassifier.load(run_dir, batch_size=batch_size)
-        else:
-            classifier = Classifier.load(
-                run_dir,
-                batch_size=batch_size,
-                precision=precision,
-                allow_pickle=allow_pickle,
-                trust_remote_code=trust_remote_code,
+        classifier = OnnxClassifier.load(run_dir, batch_size=batch_size)
+    else:
+        classifier = Classifier.load(
+            run_dir,
+            batch_size=batch_size,
+            precision=precision,
+            allow_pickle=allow_pickle,
+            trust_remote_code=trust_remote_code,
+        )
+    if text:
+        for given, prediction in zip(text, classifier.predict(text, top_k=top_k), strict=True):
+            shown = prediction.labels if classifier.task == "multi_label" else prediction.top_k[1:]
+            others = ", ".join(f"{label} {p:.3f}" for label, p in shown)
+            typer.echo(
+                f"{prediction.label}\t{prediction.score:.3f}\t{given}" + (f"\t({others})" if others else "")
             )
-        if text:
-            for given, prediction in zip(text, classifier.predict(text, top_k=top_k), strict=True):
-                shown = prediction.labels if classifier.task == "multi_label" else prediction.top_k[1:]
-                others = ", ".join(f"{label} {p:.3f}" for label, p in shown)
-                typer.echo(
-                    f"{prediction.label}\t{prediction.score:.3f}\t{given}"
-                    + (f"\t({others})" if others else "")
-                )
-            return
-        cfg = _data_config(
+        return
+    cfg = _data_config(
+        _table_overrides(
+            table_format,
             text_column=text_column,
             text_pair_column=text_pair_column,
-            format=table_format,
             encoding=encoding,
             delimiter=delimiter,
         )
-        loaded = time.perf_counter()
-        with _progress_bar(quiet, "predicting") as progress:
-            rows = predict_file(run_dir, str(input_file), output, cfg, top_k, classifier, progress)
-        seconds = time.perf_counter() - loaded
-    except TextfitError as err:
-        raise _fail(err) from None
+    )
+    loaded = time.perf_counter()
+    with _progress_bar(quiet, "predicting") as progress:
+        rows = predict_file(run_dir, str(input_file), output, cfg, top_k, classifier, progress)
+    seconds = time.perf_counter() - loaded
     if output != "-" and not quiet:
         typer.echo(
             f"{rows} rows with predictions written to {output} in {seconds:.2f} s "
@@ -905,11 +977,15 @@ def predict(
 
 
 @app.command("export")
+@_reports_errors
 def export_command(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
-    export_format: Annotated[str, typer.Option("--format", help="onnx (ONNX Runtime).")] = "onnx",
+    export_format: Annotated[
+        str, typer.Option("--format", metavar=_choices(ExportFormat), help="onnx: for ONNX Runtime.")
+    ] = "onnx",
     quantize: Annotated[
-        str, typer.Option(help="int8, none, or auto (int8 where the CPU has int8 dot products).")
+        str,
+        typer.Option(metavar=_choices(Quantize), help="auto: int8 where the CPU has int8 dot products."),
     ] = "auto",
     check: Annotated[
         Path | None,
@@ -921,6 +997,9 @@ def export_command(
     text_column: TextColumn = None,
     text_pair_column: PairColumn = None,
     label_column: LabelColumn = None,
+    check_format: CheckFormat = "auto",
+    encoding: Encoding = None,
+    delimiter: Delimiter = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -936,20 +1015,20 @@ def export_command(
     from textfit.onnx_runtime import check_bounds, default_check_file, export_onnx, format_check_table
 
     _setup_output(quiet, verbose)
-    if export_format != "onnx":
-        raise typer.BadParameter(f"unknown format {export_format!r}: onnx", param_hint="--format")
-    if quantize not in ("auto", "int8", "none"):
-        raise typer.BadParameter(
-            f"unknown --quantize {quantize!r}: int8, none or auto", param_hint="--quantize"
+    _check_choice(export_format, ExportFormat, "unknown format {!r}: onnx", "--format")
+    _check_choice(quantize, Quantize, "unknown --quantize {!r}: int8, none or auto", "--quantize")
+    cfg = _data_config(
+        _table_overrides(
+            check_format,
+            text_column=text_column,
+            text_pair_column=text_pair_column,
+            label_column=label_column,
+            encoding=encoding,
+            delimiter=delimiter,
         )
-    try:
-        cfg = _data_config(
-            text_column=text_column, text_pair_column=text_pair_column, label_column=label_column
-        )
-        check = check or default_check_file(run_dir)
-        checks = export_onnx(run_dir, check, cfg, None if quantize == "auto" else quantize == "int8")
-    except TextfitError as err:
-        raise _fail(err) from None
+    )
+    check = check or default_check_file(run_dir)
+    checks = export_onnx(run_dir, check, cfg, None if quantize == "auto" else quantize == "int8")
     task = checks[0].task if checks else "single_label"
     typer.echo(f"checked on {check} against PyTorch fp32 (bounds: {check_bounds(task)})")
     typer.echo("\n".join(format_check_table(checks)))
@@ -972,15 +1051,14 @@ def export_command(
 
 
 @app.command()
+@_reports_errors
 def serve(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
     host: Annotated[
         str, typer.Option(help="Address to listen on; other than 127.0.0.1 opens it to the network.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    backend: Annotated[
-        str, typer.Option(help="torch (default), or onnx: the model `textfit export` wrote and checked.")
-    ] = "torch",
+    backend: BackendOption = "torch",
     precision: InferencePrecision = "auto",
     api_key: Annotated[
         str | None,
@@ -1017,36 +1095,32 @@ def serve(
     from textfit.serve import serve as run_server
 
     _setup_output(quiet, verbose)
-    if backend not in ("torch", "onnx"):
-        raise typer.BadParameter(f"unknown backend {backend!r}: torch or onnx", param_hint="--backend")
-    try:
-        classifier: Classifier
-        if backend == "onnx":
-            from textfit.onnx_runtime import OnnxClassifier
+    _check_choice(backend, Backend, "unknown backend {!r}: torch or onnx", "--backend")
+    classifier: Classifier
+    if backend == "onnx":
+        from textfit.onnx_runtime import OnnxClassifier
 
-            classifier = OnnxClassifier.load(run_dir, batch_size=max_batch, threads=threads)
-        else:
-            if threads:
-                import torch
+        classifier = OnnxClassifier.load(run_dir, batch_size=max_batch, threads=threads)
+    else:
+        if threads:
+            import torch
 
-                torch.set_num_threads(threads)
-            classifier = Classifier.load(
-                run_dir,
-                batch_size=max_batch,
-                precision=precision,
-                allow_pickle=allow_pickle,
-                trust_remote_code=trust_remote_code,
-            )
-        settings = ServeSettings(
-            max_texts=max_texts,
-            max_chars=max_chars,
-            max_batch=max_batch,
-            max_wait_ms=max_wait_ms,
-            api_key=api_key or None,
+            torch.set_num_threads(threads)
+        classifier = Classifier.load(
+            run_dir,
+            batch_size=max_batch,
+            precision=precision,
+            allow_pickle=allow_pickle,
+            trust_remote_code=trust_remote_code,
         )
-        info = run_info(run_dir)
-    except TextfitError as err:
-        raise _fail(err) from None
+    settings = ServeSettings(
+        max_texts=max_texts,
+        max_chars=max_chars,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        api_key=api_key or None,
+    )
+    info = run_info(run_dir)
     where = f"[{host}]" if ":" in host else host
     typer.echo(f"serving {run_dir} on http://{where}:{port}/ (API at /docs; Ctrl-C stops)", err=True)
     run_server(classifier, host, port, settings, info, "warning" if quiet else "debug" if verbose else "info")
@@ -1071,6 +1145,7 @@ def _echo_pushed(pushed: PushResult) -> None:
 
 
 @app.command()
+@_reports_errors
 def push(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by textfit train.")],
     repo_id: Annotated[str, typer.Argument(help="Hub model repo, OWNER/NAME (created when missing).")],
@@ -1112,18 +1187,15 @@ def push(
     from textfit.hub_push import push_run
 
     _setup_output(quiet, verbose)
-    try:
-        pushed = push_run(
-            run_dir,
-            repo_id,
-            token=token,
-            private=private,
-            revision=revision,
-            commit_message=commit_message,
-            include_data_files=include_data_files,
-        )
-    except TextfitError as err:
-        raise _fail(err) from None
+    pushed = push_run(
+        run_dir,
+        repo_id,
+        token=token,
+        private=private,
+        revision=revision,
+        commit_message=commit_message,
+        include_data_files=include_data_files,
+    )
     _echo_pushed(pushed)
     typer.echo(
         f'next: pipeline("text-classification", model="{pushed.repo_id}") loads it from the Hub'
@@ -1132,6 +1204,7 @@ def push(
 
 
 @app.command("init-config")
+@_reports_errors
 def init_config(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default: print to stdout).")
@@ -1151,10 +1224,7 @@ def init_config(
     if output is None:
         typer.echo(default_config_yaml(), nl=False)
         return
-    try:
-        write_config(output, overwrite)
-    except TextfitError as err:
-        raise _fail(err) from None
+    write_config(output, overwrite)
     typer.echo(f"config written to {output}")
     typer.echo(f"next: edit it, then textfit train --config {output}")
 
