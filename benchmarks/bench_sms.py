@@ -465,7 +465,7 @@ def run_predict_command(run_dir: Path, test_file: Path, tmp: Path) -> dict[str, 
     print("--- textfit predict: running", file=sys.stderr, flush=True)
     started = time.perf_counter()
     process = subprocess.Popen(
-        [*command, "-q"], env={**os.environ, "HF_HUB_OFFLINE": "1"}, stderr=subprocess.PIPE, text=True
+        command, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stderr=subprocess.PIPE, text=True
     )
     assert process.stderr is not None
     said = process.stderr.read()

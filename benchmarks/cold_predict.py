@@ -5,9 +5,9 @@
 Starts fresh Python processes, alternating two ways of the current code, each loading the run
 with `Classifier.load` and predicting every text of the table (column `text`) three times: the
 first call is the one `textfit predict` and bench_sms.py time. The ways differ in one lever:
-- prepacked: what `Classifier.load` does (`textfit.prepack`: linear weights reordered once into
+- prepacked: what `Classifier.load` does (`textfit.accel.prepack`: linear weights reordered once into
   oneDNN's layout);
-- not prepacked: `textfit.prepack` told that oneDNN cannot (torch's own linear).
+- not prepacked: `textfit.accel.prepack` told that oneDNN cannot (torch's own linear).
 Prints the load time and the texts/s of each call, then each way's median.
 """
 
@@ -29,8 +29,8 @@ WAYS = ("not prepacked", "prepacked")
 def child(run_dir: Path, table: Path, way: str, precision: str) -> None:
     """One process: load, predict three times, print JSON."""
     started = time.perf_counter()
-    from textfit import prepack
-    from textfit.predict import Classifier
+    from textfit.accel import prepack
+    from textfit.inference.classifier import Classifier
 
     if way == "not prepacked":
         prepack._works = lambda dtype: False  # type: ignore[assignment]

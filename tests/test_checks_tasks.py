@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from textfit.checks import CheckReport, check_data, format_checks
-from textfit.cli import app
-from textfit.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from textfit.data import read_examples
-from textfit.tasks import label_occurrences
+from textfit.checks.core import CheckReport, check_data, format_checks
+from textfit.cli.main import app
+from textfit.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig
+from textfit.data.examples import read_examples
+from textfit.data.tasks import label_occurrences
 
 Checker = Callable[..., CheckReport]
 

@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from conftest import TINY_TRAIN_SETTINGS, read_csv
-from textfit.cli import app
+from textfit.cli.main import app
 
 runner = CliRunner()  # click >= 8.2 keeps result.stdout and result.stderr apart
 
@@ -123,7 +123,7 @@ def test_each_shared_data_flag_is_defined_once() -> None:
 
 def test_every_command_turns_library_errors_into_error_and_hint() -> None:
     """Each command is wrapped by the one decorator that prints `error:` / `hint:` and exits 1."""
-    from textfit.cli import _reports_errors
+    from textfit.cli.main import _reports_errors
 
     wrapper = _reports_errors(lambda: None).__code__
     unwrapped = [

@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from conftest import TINY_TRAIN_SETTINGS
-from textfit.cli import app
+from textfit.cli.main import app
 
 runner = CliRunner()
 

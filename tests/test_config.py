@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from textfit.config import (
+from textfit.config.schema import (
     DataConfig,
     ModelConfig,
     RunConfig,

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from textfit.cli import app
-from textfit.config import RunConfig, _field_names, load_config
-from textfit.config_template import default_config_yaml, init_config
+from textfit.cli.main import app
+from textfit.config.schema import RunConfig, _field_names, load_config
+from textfit.config.template import default_config_yaml, init_config
 from textfit.errors import ConfigError
 
 runner = CliRunner()

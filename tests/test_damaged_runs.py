@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import textfit
 from textfit import Classifier, ModelError
-from textfit.cli import app
+from textfit.cli.main import app
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.model_selection import train_test_split
 
-from textfit.config import DataConfig
-from textfit.data import (
+from textfit.config.schema import DataConfig
+from textfit.data.examples import (
     PYTHON_WHITESPACE,
     LabelSet,
     Table,
@@ -28,8 +28,8 @@ from textfit.data import (
     table_examples,
     table_format,
 )
+from textfit.data.tables import _read_with_arrow, _read_with_python
 from textfit.errors import DataError
-from textfit.tables import _read_with_arrow, _read_with_python
 
 EMPTY_HINT = "fill in or delete these rows, or pass --drop-invalid to skip them (they are counted)"
 PATH_HINT = "check the path (relative paths start from the current folder)"
@@ -539,7 +539,7 @@ def test_jsonl_null_is_empty(tmp_path: Path) -> None:
 
 def test_drop_invalid(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write(tmp_path / "d.csv", "text,label\ngood,a\n,b\nfine,\nokay,b\n")
-    with caplog.at_level(logging.WARNING, logger="textfit.data"):
+    with caplog.at_level(logging.WARNING, logger="textfit.data.examples"):
         examples = read_examples(path, DataConfig(drop_invalid=True))
     assert examples.texts == ["good", "okay"]
     assert examples.labels == ["a", "b"]

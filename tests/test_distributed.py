@@ -130,8 +130,8 @@ def test_deepspeed_fsdp_and_backend_reach_the_training_arguments(monkeypatch: py
     """Plumbing only: DeepSpeed and FSDP need GPUs (FSDP's arguments fail without a process group)."""
     import transformers
 
-    from textfit.config import with_settings
-    from textfit.train import training_arguments
+    from textfit.config.schema import with_settings
+    from textfit.training.train import training_arguments
 
     given: dict[str, Any] = {}
     monkeypatch.setattr(transformers, "TrainingArguments", lambda **kwargs: given.update(kwargs))
@@ -149,7 +149,7 @@ def test_deepspeed_fsdp_and_backend_reach_the_training_arguments(monkeypatch: py
 def test_cli_passes_deepspeed_and_fsdp_to_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from textfit.cli import app
+    from textfit.cli.main import app
 
     seen: list[Any] = []
 
@@ -157,7 +157,9 @@ def test_cli_passes_deepspeed_and_fsdp_to_the_config(tmp_path: Path, monkeypatch
         seen.append(cfg)
         raise textfit.ConfigError("stop here")
 
-    monkeypatch.setattr(sys.modules["textfit.train"], "train", fake_train)  # textfit.train is the function
+    monkeypatch.setattr(
+        sys.modules["textfit.training.train"], "train", fake_train
+    )  # textfit.train is the function
     logger = logging.getLogger("textfit")
     saved = (logger.handlers[:], logger.level, logger.propagate)
     try:

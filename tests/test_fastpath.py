@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from textfit import fastpath, firsttoken
+from textfit.accel import fastpath, firsttoken
 
 
 def test_keep_mask_keeps_one_minus_p_and_follows_the_seed() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 import textfit
 from conftest import CLASS_WORDS, class_rows, write_csv
-from textfit.checks import FEW_EXAMPLES_ROWS, few_examples_advice
+from textfit.checks.core import FEW_EXAMPLES_ROWS, few_examples_advice
 
 EXPECT = (
     "few labelled examples: 'pos' has 16 training rows (under 50 per class); expect lower scores that "
@@ -48,7 +48,7 @@ def test_train_warns_with_the_advice(
     ]
     train_file = write_csv(tmp_path / "few.csv", few)
 
-    with caplog.at_level("WARNING", logger="textfit.train"):
+    with caplog.at_level("WARNING", logger="textfit.training.train"):
         result = textfit.train(
             train_file=train_file,
             output_dir=tmp_path / "run",

@@ -1,4 +1,4 @@
-"""The last layer at the first position only (textfit.firsttoken): the same logits and gradients."""
+"""The last layer at the first position only (textfit.accel.firsttoken): the same logits and gradients."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from textfit import fastpath, firsttoken
+from textfit.accel import fastpath, firsttoken
 
 INPUT_IDS = torch.tensor([[2, 10, 11, 12, 13, 3], [2, 14, 15, 3, 0, 0], [2, 16, 3, 0, 0, 0]])
 LABELS = torch.tensor([0, 1, 1])
@@ -124,8 +124,8 @@ def test_classifier_load_computes_the_first_token_alone_where_bert_is_not_packed
     import numpy as np
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    import textfit.packed
-    from textfit.predict import Classifier
+    import textfit.accel.packed
+    from textfit.inference.classifier import Classifier
 
     texts = ["good film", "a bad bad long film about nothing at all", "fine"] * 5
     folder = tiny_run_dir / "model"
@@ -134,7 +134,9 @@ def test_classifier_load_computes_the_first_token_alone_where_bert_is_not_packed
         AutoTokenizer.from_pretrained(folder),
         precision="fp32",
     )
-    monkeypatch.setattr(textfit.packed, "packable", lambda model, padding_side="right": False)  # as RoBERTa
+    monkeypatch.setattr(
+        textfit.accel.packed, "packable", lambda model, padding_side="right": False
+    )  # as RoBERTa
     loaded = Classifier.load(tiny_run_dir, device="cpu", precision="fp32")
 
     assert loaded._packed is None

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 import textfit
 from conftest import CLASS_WORDS, FILLER_WORDS, TINY_TRAIN_SETTINGS, class_rows, write_csv
 from textfit import DataError
-from textfit.cli import app
-from textfit.config import DataConfig
+from textfit.cli.main import app
+from textfit.config.schema import DataConfig
 from textfit.evaluation import evaluate
 from textfit.metrics import classification_report, format_groups, group_reports
 

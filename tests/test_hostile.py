@@ -30,12 +30,12 @@ from typer.testing import CliRunner
 
 import textfit
 from conftest import CLASS_WORDS, class_rows, read_csv, write_csv
-from textfit.checks import check_splits
-from textfit.cli import app
-from textfit.config import DataConfig
-from textfit.data import load_splits, read_examples
+from textfit.checks.core import check_splits
+from textfit.cli.main import app
+from textfit.config.schema import DataConfig
+from textfit.data.examples import load_splits, read_examples
 from textfit.errors import DataError
-from textfit.predict import Classifier, csv_cell, predict_file
+from textfit.inference.classifier import Classifier, csv_cell, predict_file
 
 EMPTY_HINT = "fill in or delete these rows, or pass --drop-invalid to skip them (they are counted)"
 EXPORT_HINT = "export the table as CSV, TSV, JSON Lines or Parquet"
@@ -572,7 +572,7 @@ def test_issue18_a_text_without_a_prediction_is_null_in_json_lines_and_empty_in_
 def test_issue18_serve_asks_for_json_and_refuses_empty_texts(classifier: Classifier) -> None:
     from fastapi.testclient import TestClient
 
-    from textfit.serve import create_app
+    from textfit.serve.app import create_app
 
     with TestClient(create_app(classifier)) as client:
         plain = client.post("/predict", content=b"good great", headers={"Content-Type": "text/plain"})
@@ -705,9 +705,9 @@ def test_every_command_that_loads_a_run_refuses_a_tokenizer_that_does_not_fit(
     command: str,
     damage: str,
 ) -> None:
-    import textfit.serve
+    import textfit.serve.app
 
-    monkeypatch.setattr(textfit.serve, "serve", _no_server)
+    monkeypatch.setattr(textfit.serve.app, "serve", _no_server)
     run_dir = _run_without(tiny_run_dir, tmp_path, "tokenizer.json")
     if damage == "another model's tokenizer":
         _other_tokenizer(run_dir / "model", ["good", "bad"])
@@ -738,9 +738,9 @@ def test_every_command_that_loads_a_run_refuses_a_tokenizer_that_does_not_fit(
 def test_serving_an_onnx_export_refuses_a_tokenizer_that_does_not_fit(
     tiny_run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import textfit.serve
+    import textfit.serve.app
 
-    monkeypatch.setattr(textfit.serve, "serve", _no_server)
+    monkeypatch.setattr(textfit.serve.app, "serve", _no_server)
     run_dir = _run_without(tiny_run_dir, tmp_path)
     _other_tokenizer(run_dir / "model", ["good", "bad"])
     (run_dir / "onnx").mkdir()  # an export that passed its check: the tokenizer is refused before it is read
@@ -786,7 +786,7 @@ def test_pushing_a_run_without_tokenizer_json_is_refused_before_any_request(
     tiny_run_dir: Path, tmp_path: Path
 ) -> None:
     from textfit.errors import ModelError
-    from textfit.hub_push import push_run
+    from textfit.push import push_run
 
     run_dir = _run_without(tiny_run_dir, tmp_path, "tokenizer.json")
     with pytest.raises(
@@ -859,7 +859,7 @@ def test_a_model_in_the_hub_cache_loads_while_the_hub_is_unreachable(
     (storage / "refs" / "main").write_text(SNAPSHOT_SHA, encoding="utf-8")
     shutil.copytree(tiny_model_dir, storage / "snapshots" / SNAPSHOT_SHA)
     code = (
-        "from textfit.config import ModelConfig\n"
+        "from textfit.config.schema import ModelConfig\n"
         "from textfit.modeling import load_pretrained\n"
         "cfg = ModelConfig(name='some-org/tiny-bert', max_length=16)\n"
         "tokenizer, model = load_pretrained(cfg, {0: 'no', 1: 'yes'}, {'no': 0, 'yes': 1})\n"
@@ -994,7 +994,7 @@ def test_a_label_map_name_that_no_row_has_is_an_error(tmp_path: Path) -> None:
 
 
 def test_label_map_text_that_is_not_old_equals_new_is_a_config_error() -> None:
-    from textfit.config import load_config
+    from textfit.config.schema import load_config
     from textfit.errors import ConfigError
 
     with pytest.raises(ConfigError, match=re.escape("'Spam' is not OLD=NEW (e.g. 'Spam=spam,1.0=1')")):
@@ -1087,8 +1087,8 @@ def test_label_map_flag_of_check_train_and_evaluate_is_saved_with_the_run(
 def test_a_parquet_text_column_of_numbers_fails_once_under_columns(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
-    from textfit.checks import check_data, format_checks
-    from textfit.config import ModelConfig, RunConfig
+    from textfit.checks.core import check_data, format_checks
+    from textfit.config.schema import ModelConfig, RunConfig
 
     path = parquet_file("d.parquet", {"text": pa.array(range(10)), "label": pa.array(["a", "b"] * 5)})(
         tmp_path
@@ -1105,8 +1105,8 @@ def test_a_parquet_text_column_of_numbers_fails_once_under_columns(
 
 def test_a_text_longer_than_check_counts_says_at_least(tmp_path: Path, tiny_model_dir: Path) -> None:
     from conftest import CLASS_WORDS, class_rows, write_csv
-    from textfit.checks import LENGTH_LIMIT, check_data
-    from textfit.config import ModelConfig, RunConfig
+    from textfit.checks.core import LENGTH_LIMIT, check_data
+    from textfit.config.schema import ModelConfig, RunConfig
 
     rows = class_rows(CLASS_WORDS, 12)
     rows[0]["text"] = " ".join([rows[0]["text"]] * 5000)  # some 20,000 words
@@ -1130,9 +1130,9 @@ def test_a_file_with_sentence1_and_sentence2_columns_is_read_as_pairs(
     import logging
 
     from conftest import pair_rows, write_csv
-    from textfit.checks import check_data
-    from textfit.config import ModelConfig, RunConfig
-    from textfit.data import PAIR_COLUMNS
+    from textfit.checks.core import check_data
+    from textfit.config.schema import ModelConfig, RunConfig
+    from textfit.data.examples import PAIR_COLUMNS
 
     def pairs(start: int, n: int) -> list[dict[str, Any]]:
         return [

@@ -20,11 +20,12 @@ from huggingface_hub import constants as hub_constants
 from typer.testing import CliRunner
 
 from conftest import CLASS_WORDS, TINY_TRAIN_SETTINGS, class_rows, pair_rows, write_csv
-from textfit import hub_data, train
-from textfit.config import DataConfig, RunConfig, load_config
-from textfit.data import load_splits
+from textfit import train
+from textfit.config.schema import DataConfig, RunConfig, load_config
+from textfit.data import hub as hub_data
+from textfit.data.examples import load_splits
+from textfit.data.hub import load_dataset_tables
 from textfit.errors import ConfigError, DataError
-from textfit.hub_data import load_dataset_tables
 
 runner = CliRunner()
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -123,7 +124,7 @@ def test_trains_on_a_hub_layout_parquet_folder(
 
 
 def test_trains_on_a_csv_folder_from_the_cli(tmp_path: Path, tiny_model_dir: Path) -> None:
-    from textfit.cli import app
+    from textfit.cli.main import app
 
     folder = hub_folder(tmp_path / "csvs", fmt="csv")
     settings = [
@@ -264,9 +265,9 @@ def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 
 LOAD = (
-    "from textfit.config import DataConfig\n"
+    "from textfit.config.schema import DataConfig\n"
     "from textfit.errors import ConfigError, DataError\n"
-    "from textfit.hub_data import load_dataset_tables\n"
+    "from textfit.data.hub import load_dataset_tables\n"
     "try:\n"
     "    tables = load_dataset_tables(DataConfig(dataset={name!r}, dataset_config={config!r})).tables\n"
     "    print({{role: len(table) for role, table in tables.items()}})\n"
@@ -467,7 +468,7 @@ def test_folder_errors(tmp_path: Path, saved_dict: Path) -> None:
 
 
 def test_a_training_file_and_a_data_set_together_are_refused(tmp_path: Path) -> None:
-    from textfit.cli import app
+    from textfit.cli.main import app
 
     with pytest.raises(
         ConfigError, match=re.escape("data: give a training file (a.csv) or a data set (glue), not both")
@@ -499,7 +500,7 @@ def test_a_hub_id_stays_as_it_is_in_the_saved_config() -> None:
 
 
 def test_check_a_data_set_from_the_cli(tmp_path: Path, tiny_model_dir: Path) -> None:
-    from textfit.cli import app
+    from textfit.cli.main import app
 
     folder = hub_folder(tmp_path / "reviews")
 
@@ -551,7 +552,7 @@ def test_no_data_set_given() -> None:
 
 @pytest.mark.parametrize("command", ["train", "check", "tune"])
 def test_the_data_set_flags_are_on_train_check_and_tune(command: str) -> None:
-    from textfit.cli import app
+    from textfit.cli.main import app
 
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
 

@@ -27,9 +27,9 @@ from typer.testing import CliRunner
 
 from conftest import TINY_TRAIN_SETTINGS
 from textfit import ConfigError, HubError, ModelError, push_run
-from textfit.cli import app
-from textfit.config import load_config
-from textfit.hub_push import base_model, model_card
+from textfit.cli.main import app
+from textfit.config.schema import load_config
+from textfit.push import base_model, model_card
 
 TOKEN = "hf_standin_token_for_tests"
 REPO = "someone/tiny-classifier"
@@ -493,9 +493,9 @@ def test_an_unreachable_hub_fails_at_once_with_the_retry_command(
 def test_a_hub_that_does_not_answer_fails_after_the_timeout(
     online: None, tiny_run_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import textfit.hub_push
+    import textfit.push
 
-    monkeypatch.setattr(textfit.hub_push, "TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(textfit.push, "TIMEOUT_SECONDS", 0.5)
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     with socket.socket() as silent:  # accepts connections (the kernel's backlog), never answers
         silent.bind(("127.0.0.1", 0))
@@ -592,7 +592,7 @@ def test_a_bad_repo_id_in_the_config_is_a_config_error() -> None:
 
 
 def test_hub_settings_by_name() -> None:
-    from textfit.config import with_settings
+    from textfit.config.schema import with_settings
 
     hub = with_settings(None, {"push_to_hub": REPO, "private": False}).hub
     assert (hub.push_to_hub, hub.private) == (REPO, False)

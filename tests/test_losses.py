@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 import textfit
 from conftest import CLASS_WORDS, TINY_TRAIN_SETTINGS, class_rows
 from textfit import ConfigError, load_config
-from textfit.cli import app
-from textfit.losses import class_weights, loss_function
+from textfit.cli.main import app
+from textfit.training.losses import class_weights, loss_function
 
 
 def test_balanced_weights_are_rows_over_classes_times_class_rows_and_average_one() -> None:

@@ -14,7 +14,7 @@ import yaml
 from conftest import CLASS_WORDS, class_rows, read_csv, write_csv
 from test_cli import invoke
 from textfit import Classifier, ConfigError, ModelError
-from textfit.onnx_runtime import OnnxCheck, OnnxClassifier, check_model, export_onnx, format_check_table
+from textfit.inference.onnx import OnnxCheck, OnnxClassifier, check_model, export_onnx, format_check_table
 
 TEXTS = [row["text"] for row in class_rows(CLASS_WORDS, 6, start=40)]
 
@@ -62,7 +62,7 @@ def test_export_writes_both_models_and_the_check(exported_run: Path, binary_test
 
 
 def test_onnx_fp32_predicts_what_pytorch_fp32_predicts(exported_run: Path) -> None:
-    from textfit.onnx_runtime import _session
+    from textfit.inference.onnx import _session
 
     reference = Classifier.load(exported_run, precision="fp32")
     session = _session(exported_run / "onnx" / "model.onnx")
@@ -176,11 +176,11 @@ def test_cli_export_checks_on_the_runs_test_file_by_default(exported_run: Path, 
 def test_cli_export_fails_when_a_model_is_outside_the_bounds(
     exported_run: Path, binary_test_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import textfit.onnx_runtime
+    import textfit.inference.onnx
 
     run_dir = tmp_path / "run"
     shutil.copytree(exported_run, run_dir)
-    monkeypatch.setattr(textfit.onnx_runtime, "MIN_AGREEMENT", 1.01)  # no model can reach it
+    monkeypatch.setattr(textfit.inference.onnx, "MIN_AGREEMENT", 1.01)  # no model can reach it
 
     result = invoke("export", run_dir, "--check", binary_test_csv, "--quantize", "none", "-q")
 

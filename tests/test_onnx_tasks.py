@@ -15,7 +15,7 @@ from conftest import read_csv, write_csv
 from test_cli import invoke
 from test_tasks import score_rows, topic_rows
 from textfit import Classifier
-from textfit.onnx_runtime import MAX_RMSE_INCREASE, OnnxClassifier, check_bounds, check_model, export_onnx
+from textfit.inference.onnx import MAX_RMSE_INCREASE, OnnxClassifier, check_bounds, check_model, export_onnx
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from textfit import ConfigError
-from textfit.cli import app
-from textfit.config import NULL, RunConfig, load_config
+from textfit.cli.main import app
+from textfit.config.schema import NULL, RunConfig, load_config
 
 
 def invoke(*args: str | Path) -> Any:
@@ -55,7 +55,7 @@ def test_cli_set_null_reaches_the_config(
         raise ConfigError("stopped here")
 
     # `textfit.tune` is the function (textfit/__init__); the module holds the one the CLI calls.
-    monkeypatch.setattr(importlib.import_module("textfit.tune"), "tune", fake_tune)
+    monkeypatch.setattr(importlib.import_module("textfit.training.tune"), "tune", fake_tune)
 
     result = invoke(
         "tune", data, "--config", config, "--set", "tune.timeout=null", "--set", "tune.n_trials=5"

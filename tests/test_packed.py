@@ -1,4 +1,4 @@
-"""BERT prediction on packed tokens (textfit.packed): the model's logits, without its padding."""
+"""BERT prediction on packed tokens (textfit.accel.packed): the model's logits, without its padding."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from textfit.packed import PackedBert, packable
-from textfit.predict import Classifier
+from textfit.accel.packed import PackedBert, packable
+from textfit.inference.classifier import Classifier
 
 TEXTS = ["good film", "a bad bad long film about nothing at all", "fine", "the plot was good but slow"]
 PAIRS = ["bad", "good film indeed", "a long answer to a short text", "no"]
@@ -73,11 +73,11 @@ def test_classifier_load_packs_bert_and_predicts_as_the_model_in_bf16(
 def test_rows_rounded_up_leave_the_logits_as_they_are(
     tiny_model_dir: Path, multiple: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import textfit.packed
+    import textfit.accel.packed
 
     model, tokenizer = _model_and_tokenizer(tiny_model_dir)
     batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
-    monkeypatch.setattr(textfit.packed, "ROWS_MULTIPLE", multiple)
-    monkeypatch.setattr(textfit.packed, "TEXTS_MULTIPLE", multiple)  # the last layer's rows
+    monkeypatch.setattr(textfit.accel.packed, "ROWS_MULTIPLE", multiple)
+    monkeypatch.setattr(textfit.accel.packed, "TEXTS_MULTIPLE", multiple)  # the last layer's rows
     with torch.inference_mode():
         torch.testing.assert_close(PackedBert(model)(**batch), model(**batch).logits, atol=1e-5, rtol=1e-5)

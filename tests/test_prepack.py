@@ -1,4 +1,4 @@
-"""Linear layers with weights reordered once for prediction on a CPU (textfit.prepack)."""
+"""Linear layers with weights reordered once for prediction on a CPU (textfit.accel.prepack)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from conftest import tiny_config
-from textfit import prepack
-from textfit.predict import Classifier
-from textfit.prepack import PrepackedLinear, linear, prepack_linears
+from textfit.accel import prepack
+from textfit.accel.prepack import PrepackedLinear, linear, prepack_linears
+from textfit.inference.classifier import Classifier
 
 
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float32, 1e-5), (torch.bfloat16, 3e-2)])
@@ -87,7 +87,7 @@ def test_prepack_linears_swaps_every_linear_and_keeps_the_logits(tiny_model_dir:
 def test_classifier_load_prepacks_and_predicts_as_the_saved_model(
     tiny_run_dir: Path, monkeypatch: pytest.MonkeyPatch, packed_bert: bool
 ) -> None:
-    from textfit import packed
+    from textfit.accel import packed
 
     texts = ["good film", "a bad bad long film about nothing at all", "fine"] * 5
     if not packed_bert:  # the model's own forward, as for RoBERTa, DeBERTa and the rest
@@ -114,7 +114,7 @@ def test_classifier_load_prepacks_and_predicts_as_the_saved_model(
 def test_every_architecture_keeps_its_logits_prepacked(architecture: str) -> None:
     from transformers import AutoModelForSequenceClassification
 
-    from textfit import firsttoken
+    from textfit.accel import firsttoken
 
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_config(tiny_config(architecture)).eval()

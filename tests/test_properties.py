@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from textfit.config import DataConfig
-from textfit.data import LabelSet, load_splits, read_examples
+from textfit.config.schema import DataConfig
+from textfit.data.examples import LabelSet, load_splits, read_examples
 
 TRICKY = [
     '"',

@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 from browser import run_chromium
 from conftest import write_csv
 from textfit import DataConfig, DataError, ModelError, TrainResult, evaluate
-from textfit.cli import app
-from textfit.data import read_examples
+from textfit.cli.main import app
+from textfit.data.examples import read_examples
 from textfit.metrics import calibration, classification_report
-from textfit.report import FIGURE_NAMES, write_predictions, write_report
+from textfit.report.page import FIGURE_NAMES, write_predictions, write_report
 
 runner = CliRunner()
 SECTIONS = ("metrics", "per-class", "confusion", "curves", "calibration", "wrong")
@@ -354,7 +354,9 @@ def test_report_renders_in_headless_chromium(run_copy: Path, tmp_path: Path) -> 
 def test_a_failing_report_costs_the_report_not_the_run(
     tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    train_module = importlib.import_module("textfit.train")  # textfit.train is also the function
+    train_module = importlib.import_module(
+        "textfit.training.train"
+    )  # textfit.train is the function, not this module
 
     def broken(*args: Any, **kwargs: Any) -> Path:
         raise RuntimeError("no fonts")

@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from conftest import write_csv
 from test_report import SCRIPT_TEXT, assert_self_contained, parse, pngs
-from textfit.cli import app
-from textfit.config import DataConfig
-from textfit.data import LabelSet, read_examples
+from textfit.cli.main import app
+from textfit.config.schema import DataConfig
+from textfit.data.examples import LabelSet, read_examples
+from textfit.data.tasks import label_matrix
 from textfit.metrics import multilabel_report, regression_report
-from textfit.report import write_report
-from textfit.report_tasks import write_task_predictions
-from textfit.tasks import label_matrix
+from textfit.report.page import write_report
+from textfit.report.tasks import write_task_predictions
 
 HOSTILE = "<script>alert(1)</script>"
 LOG = [

@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 
 import textfit
 from conftest import write_csv
-from textfit.cli import app
+from textfit.cli.main import app
 from textfit.errors import ModelError
 from textfit.evaluation import evaluate
-from textfit.predict import Classifier, predict_file
+from textfit.inference.classifier import Classifier, predict_file
 
 PICKLE_HINT = (
     "pass --allow-pickle if you trust where the folder came from, or convert the weights to model.safetensors"

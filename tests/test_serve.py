@@ -27,8 +27,8 @@ import pytest
 
 from browser import run_chromium
 from textfit import Classifier
-from textfit.batching import MicroBatcher, predict_in_length_groups
-from textfit.serve import ServeSettings, create_app, run_info
+from textfit.serve.app import ServeSettings, create_app, run_info
+from textfit.serve.batching import MicroBatcher, predict_in_length_groups
 
 POSITIVE, NEGATIVE = "a good great day", "the awful sad movie"
 
@@ -326,7 +326,7 @@ def test_concurrent_requests_share_batches_and_each_gets_its_own_answer(
 
             self.queue.put_nowait = put_and_count  # type: ignore[method-assign]
 
-    monkeypatch.setattr("textfit.serve.MicroBatcher", QueueWatcher)
+    monkeypatch.setattr("textfit.serve.app.MicroBatcher", QueueWatcher)
     answers: dict[int, Any] = {}
     settings = ServeSettings(max_batch=4, max_wait_ms=50)
     with live_server(create_app(HeldModel(), settings)) as port:
@@ -420,7 +420,7 @@ def test_onnx_backend_serves_the_labels_pytorch_gives(
 ) -> None:
     import shutil
 
-    from textfit.onnx_runtime import OnnxClassifier, export_onnx
+    from textfit.inference.onnx import OnnxClassifier, export_onnx
 
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_run_dir, run_dir)
@@ -440,11 +440,11 @@ def test_opening_it_to_the_network_warns(
 ) -> None:
     import uvicorn
 
-    from textfit.serve import serve
+    from textfit.serve.app import serve
 
     started: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(kwargs))
-    with caplog.at_level(logging.WARNING, logger="textfit.serve"):
+    with caplog.at_level(logging.WARNING, logger="textfit.serve.app"):
         serve(classifier, host="0.0.0.0", port=8123)
         serve(classifier)
 

@@ -15,8 +15,8 @@ from transformers import AutoTokenizer
 
 from conftest import TOPIC_WORDS, class_rows, pair_rows, write_csv
 from textfit import tokenization
-from textfit.config import DataConfig
-from textfit.data import Examples, LabelSet, load_splits, read_examples
+from textfit.config.schema import DataConfig
+from textfit.data.examples import Examples, LabelSet, load_splits, read_examples
 from textfit.tokenization import token_lengths, tokenize_examples, truncated_share
 
 PAIRS = DataConfig(text_column="premise", text_pair_column="hypothesis")

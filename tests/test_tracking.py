@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from textfit import train
-from textfit.cli import app
-from textfit.config import load_config
+from textfit.cli.main import app
+from textfit.config.schema import load_config
 from textfit.errors import ConfigError
 
 runner = CliRunner()

@@ -17,13 +17,13 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 import textfit
 from conftest import CLASS_WORDS, FILLER_WORDS, class_rows, pair_rows, read_csv, write_csv
 from textfit import ConfigError, DataError, ModelError, TrainResult, load_config
-from textfit.checks import few_examples_advice
-from textfit.config import DataConfig, ModelConfig
-from textfit.data import read_examples
+from textfit.checks.core import few_examples_advice
+from textfit.config.schema import DataConfig, ModelConfig
+from textfit.data.examples import read_examples
+from textfit.inference.classifier import Classifier
 from textfit.modeling import load_tokenizer, pick_precision
-from textfit.predict import Classifier
 from textfit.tokenization import tokenize_examples
-from textfit.train import length_bucket_order
+from textfit.training.train import length_bucket_order
 
 PRESET_HINT = "pass a local model folder with --model PATH, or one of the presets: minilm, mpnet"
 
@@ -266,7 +266,7 @@ def test_a_finished_run_that_cannot_be_moved_into_place_is_kept(
     def in_the_way(partial_dir: Path, run_dir: Path) -> None:
         raise ConfigError(f"{run_dir}.old cannot be replaced")
 
-    monkeypatch.setattr(sys.modules["textfit.train"], "finish_run", in_the_way)
+    monkeypatch.setattr(sys.modules["textfit.training.train"], "finish_run", in_the_way)
     with pytest.raises(ConfigError, match="cannot be replaced"):
         textfit.train(
             train_file=binary_csv, output_dir=tmp_path / "run", progress=False, **quick(tiny_settings)
@@ -527,7 +527,7 @@ def test_train_runs_the_data_checks_and_keeps_their_warnings(
         "repeats weigh more in training and can inflate validation scores"
     )
 
-    with caplog.at_level("WARNING", logger="textfit.train"):
+    with caplog.at_level("WARNING", logger="textfit.training.train"):
         result = textfit.train(
             train_file=train_file,
             validation_file=validation_file,
@@ -557,10 +557,10 @@ def test_train_runs_the_data_checks_and_keeps_their_warnings(
 def test_a_failed_data_check_stops_training(
     tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from textfit.checks import Check, CheckReport
+    from textfit.checks.core import Check, CheckReport
 
     failed = CheckReport([Check("conflicts", "fail", "2 texts have two labels", hint="fix the labels")])
-    train_module = sys.modules["textfit.train"]  # textfit.train is the function
+    train_module = sys.modules["textfit.training.train"]  # textfit.train is the function
     monkeypatch.setattr(train_module, "check_splits", lambda *args, **kwargs: failed)
 
     with pytest.raises(
@@ -701,8 +701,8 @@ def test_cpu_fast_path_is_used_while_training_only(
 ) -> None:
     from transformers import TrainerCallback
 
-    from textfit import fastpath
-    from textfit.fastpath import ATTENTION, FastDropout
+    from textfit.accel import fastpath
+    from textfit.accel.fastpath import ATTENTION, FastDropout
 
     seen: dict[str, Any] = {}
     norms: list[float] = []
@@ -748,8 +748,8 @@ def test_a_wrapped_model_is_clipped_by_the_trainer_s_own_clipping(
 
     from transformers import Trainer
 
-    from textfit import fastpath
-    from textfit.train import _trainer_class
+    from textfit.accel import fastpath
+    from textfit.training.train import _trainer_class
 
     calls: list[str] = []
     monkeypatch.setattr(Trainer, "_clip_grad_norm", lambda self, model: calls.append("trainer"))

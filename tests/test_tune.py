@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from conftest import read_csv
 from textfit import ConfigError, RunConfig, load_config
-from textfit.cli import app
-from textfit.config import with_settings
-from textfit.predict import Classifier
-from textfit.tune import pruning_callback, tune
+from textfit.cli.main import app
+from textfit.config.schema import with_settings
+from textfit.inference.classifier import Classifier
+from textfit.training.tune import pruning_callback, tune
 
 runner = CliRunner()
 SPACE = {

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from textfit.config import DataConfig, ModelConfig, RunConfig, TrainConfig, load_config
+from textfit.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig, load_config
 from textfit.errors import ConfigError, DataError, HubError, ModelError, TextfitError
 from textfit.evaluation import EvalReport, evaluate
-from textfit.hub_push import PushResult, push_run
-from textfit.predict import Classifier, Prediction, predict_file
-from textfit.train import TrainResult, train
-from textfit.tune import TuneResult, tune
+from textfit.inference.classifier import Classifier, Prediction, predict_file
+from textfit.push import PushResult, push_run
+from textfit.training.train import TrainResult, train
+from textfit.training.tune import TuneResult, tune
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """`python -m textfit`: the same as the `textfit` command."""
 
-from textfit.cli import main
+from textfit.cli.main import main
 
 main()

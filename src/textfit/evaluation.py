@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textfit.config import DataConfig, write_text_atomic
-from textfit.data import (
+from textfit.config.schema import DataConfig, write_text_atomic
+from textfit.data.examples import (
     LabelSet,
     Table,
     check_label_map,
@@ -19,11 +19,11 @@ from textfit.data import (
     table_examples,
     with_trained_columns,
 )
+from textfit.data.tasks import evaluation_report, targets
 from textfit.errors import ConfigError
-from textfit.predict import Classifier, ProgressCallback
-from textfit.report import write_predictions, write_report
-from textfit.report_tasks import write_task_predictions
-from textfit.tasks import evaluation_report, targets
+from textfit.inference.classifier import Classifier, ProgressCallback
+from textfit.report.page import write_predictions, write_report
+from textfit.report.tasks import write_task_predictions
 
 logger = logging.getLogger(__name__)
 

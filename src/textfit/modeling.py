@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from textfit.cache import cache_root
-from textfit.config import ModelConfig
+from textfit.config.schema import ModelConfig
 from textfit.errors import ModelError
 
 logger = logging.getLogger(__name__)

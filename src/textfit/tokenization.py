@@ -27,7 +27,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from textfit.cache import cache_root
-from textfit.data import Examples
+from textfit.data.examples import Examples
 
 logger = logging.getLogger(__name__)
 

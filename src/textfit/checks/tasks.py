@@ -12,10 +12,10 @@ import numpy as np
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from textfit.checks import GROUPS_SHOWN, SHOWN, Check, imbalance_check
-from textfit.data import Examples, LabelSet, Splits
-from textfit.tables import counted
-from textfit.tasks import cell_labels, label_occurrences, number
+from textfit.checks.core import GROUPS_SHOWN, SHOWN, Check, imbalance_check
+from textfit.data.examples import Examples, LabelSet, Splits
+from textfit.data.tables import counted
+from textfit.data.tasks import cell_labels, label_occurrences, number
 
 __all__ = ["groups_check", "label_key", "multi_label_checks", "target_check"]
 

@@ -15,10 +15,10 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from textfit.config import TASK_METRICS
-from textfit.data import Examples, LabelSet
+from textfit.config.schema import TASK_METRICS
+from textfit.data.examples import Examples, LabelSet
+from textfit.data.tables import counted
 from textfit.errors import ConfigError, DataError, list_problems
-from textfit.tables import counted
 
 Task = Literal["single_label", "multi_label", "regression"]
 # The Hugging Face config's problem_type of each task: it picks the loss (cross-entropy, BCE, MSE).

@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from textfit.config import DataConfig
+from textfit.config.schema import DataConfig
+from textfit.data.tables import Table, counted, read_table, table_format
 from textfit.errors import DataError, list_problems
-from textfit.tables import Table, counted, read_table, table_format
 
 __all__ = [
     "LABEL_COLUMNS",
@@ -159,13 +159,13 @@ class Examples:
 
 @dataclass
 class Splits:
-    """Training, validation and (optional) test examples; `textfit.checks` looks them over."""
+    """Training, validation and (optional) test examples; `textfit.checks.core` looks them over."""
 
     train: Examples
     validation: Examples
     columns: Columns
     test: Examples | None = None
-    task: str = "single_label"  # see textfit.tasks
+    task: str = "single_label"  # see textfit.data.tasks
     label_delimiter: str | None = None  # joins the labels of a multi-label cell
     dataset_splits: dict[str, str] | None = None  # with data.dataset: the split read for each role
 
@@ -230,7 +230,7 @@ def with_pair_columns(cfg: DataConfig, table: Table) -> DataConfig:
 
     Only where cfg names no pair column, the table has no "text" column, and exactly one pair of
     PAIR_COLUMNS (whose first column is cfg's text column, when one is given) is in the table.
-    Files and data sets (textfit.hub_data) alike.
+    Files and data sets (textfit.data.hub) alike.
     """
     if cfg.text_pair_column is not None or "text" in {column.lower() for column in table.names}:
         return cfg
@@ -684,9 +684,9 @@ def load_splits(cfg: DataConfig, seed: int, task: str = "auto") -> Splits:
     Without a validation file (or split), a stratified, seeded share of the training file is held out.
     A training file with known sentence-pair columns and no "text" column is read as pairs (see
     `with_pair_columns`); cfg.label_map renames labels in every table, and fails on a name no row has.
-    `textfit.checks.check_data` takes the same steps, turning their errors into failed checks;
+    `textfit.checks.core.check_data` takes the same steps, turning their errors into failed checks;
     `check_splits` looks for duplicates, overlap and the rest. The task (model.task; detected when
-    "auto", see `textfit.tasks.detect_task`) decides how labels are read; multi-label and regression
+    "auto", see `textfit.data.tasks.detect_task`) decides how labels are read; multi-label and regression
     rows are split at random, not stratified.
 
     Raises:
@@ -696,7 +696,7 @@ def load_splits(cfg: DataConfig, seed: int, task: str = "auto") -> Splits:
     hub: dict[str, Table] = {}  # the splits of a data set, by role
     dataset_splits = None
     if cfg.dataset is not None:
-        from textfit.hub_data import load_dataset_tables  # hub_data builds on this module
+        from textfit.data.hub import load_dataset_tables  # hub_data builds on this module
 
         loaded = load_dataset_tables(cfg)
         cfg, hub, dataset_splits = loaded.data, loaded.tables, loaded.splits  # data: pair columns found
@@ -709,7 +709,7 @@ def load_splits(cfg: DataConfig, seed: int, task: str = "auto") -> Splits:
     columns = find_columns(table, cfg)
     group = find_group_column(table, cfg, required=True)
     examples = table_examples(table, columns, cfg.drop_invalid, group_column=group, label_map=cfg.label_map)
-    from textfit import tasks  # tasks builds on this module
+    from textfit.data import tasks  # tasks builds on this module
 
     found, delimiter = tasks.detect_task(list(examples.label_counts()), task, cfg.label_delimiter, table.path)
     if found == "single_label":

@@ -16,34 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from textfit.checks import check_splits, few_examples_advice
-from textfit.config import LOWER_IS_BETTER, RunConfig, save_config, with_settings, write_text_atomic
-from textfit.data import Examples, LabelSet, Splits, load_splits
-from textfit.errors import ConfigError, ModelError, TextfitError
-from textfit.losses import class_weights, loss_function
-from textfit.metrics import classification_report, multilabel_report, scalar_metrics, tune_thresholds
-from textfit.modeling import batch_tokens, load_pretrained, pad_multiple, pick_precision, quiet_transformers
-from textfit.predict import length_batches
-from textfit.report import write_predictions, write_report
-from textfit.report_tasks import write_task_predictions
-from textfit.resume import (
-    CHECKPOINTS,
-    CONFIG_FILE,
-    discard_failed,
-    discard_partial,
-    partial_dir_of,
-    resume_point,
-)
-from textfit.run_folder import (
-    check_inputs_outside,
-    check_output_dir,
-    check_written_by_textfit,
-    finish_run,
-    old_dir_of,
-    run_inputs,
-    write_marker,
-)
-from textfit.tasks import (
+from textfit.checks.core import check_splits, few_examples_advice
+from textfit.config.schema import LOWER_IS_BETTER, RunConfig, save_config, with_settings, write_text_atomic
+from textfit.data.examples import Examples, LabelSet, Splits, load_splits
+from textfit.data.tasks import (
     PROBLEM_TYPES,
     best_model_metric,
     evaluation_report,
@@ -52,11 +28,35 @@ from textfit.tasks import (
     targets,
     task_labels,
 )
+from textfit.errors import ConfigError, ModelError, TextfitError
+from textfit.inference.classifier import length_batches
+from textfit.metrics import classification_report, multilabel_report, scalar_metrics, tune_thresholds
+from textfit.modeling import batch_tokens, load_pretrained, pad_multiple, pick_precision, quiet_transformers
+from textfit.report.page import write_predictions, write_report
+from textfit.report.tasks import write_task_predictions
+from textfit.runs.folder import (
+    check_inputs_outside,
+    check_output_dir,
+    check_written_by_textfit,
+    finish_run,
+    old_dir_of,
+    run_inputs,
+    write_marker,
+)
+from textfit.runs.resume import (
+    CHECKPOINTS,
+    CONFIG_FILE,
+    discard_failed,
+    discard_partial,
+    partial_dir_of,
+    resume_point,
+)
 from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples, tokenize_windows
-from textfit.tracking import check_trackers, use_mlflow_store, use_tensorboard_folder
+from textfit.training.losses import class_weights, loss_function
+from textfit.training.tracking import check_trackers, use_mlflow_store, use_tensorboard_folder
 
 if TYPE_CHECKING:
-    from textfit.hub_push import PushResult
+    from textfit.push import PushResult
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def _trainer_class(group_by_length: bool) -> Any:
     import torch
     from transformers import Trainer
 
-    from textfit import fastpath
+    from textfit.accel import fastpath
 
     class BudgetEvalTrainer(Trainer):  # a real need: the Trainer batches evaluation by rows only
         _loss_sums: list[tuple[float, int]]  # (sum of the batch's losses, rows) of one evaluation
@@ -313,7 +313,7 @@ def _progress_callback() -> Any:
 
 def _scores(model: Any, tokenizer: Any, examples: Examples, batch: int, precision: str) -> Any:
     """The model's probabilities (or values, for regression) for the examples, as Classifier gives them."""
-    from textfit.predict import Classifier
+    from textfit.inference.classifier import Classifier
 
     classifier = Classifier(model, tokenizer, batch_size=batch, precision=precision)
     return classifier.predict_proba(examples.texts, examples.text_pairs)
@@ -525,7 +525,7 @@ def train(
     logger.debug("settings: %s", json.dumps(cfg.model_dump(mode="json")))
     check_trackers(cfg.train.report_to)
     if cfg.hub.push_to_hub:  # no token, or offline: say so before an hour of training
-        from textfit.hub_push import check_push_ready
+        from textfit.push import check_push_ready
 
         check_push_ready(run_dir, cfg.hub.push_to_hub, private=cfg.hub.private)
     precision = pick_precision(cfg.train.precision)
@@ -567,7 +567,7 @@ def _train_and_save(
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    from textfit import fastpath
+    from textfit.accel import fastpath
 
     partial_dir = partial_dir_of(run_dir)
     main = args.should_save
@@ -800,7 +800,7 @@ def _train_and_save(
     _barrier(args)  # before a push, which may outlast the other processes' wait
     pushed, push_error = None, None
     if cfg.hub.push_to_hub:  # the main process only; a failure keeps the saved run
-        from textfit.hub_push import push_run
+        from textfit.push import push_run
 
         try:
             pushed = push_run(run_dir, cfg.hub.push_to_hub, private=cfg.hub.private)

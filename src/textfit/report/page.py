@@ -23,10 +23,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from textfit.data import Examples
+from textfit.data.examples import Examples
 from textfit.errors import DataError, ModelError
-from textfit.figures import confusion_heat_map, per_class_bars, reliability_curve, training_curves
 from textfit.metrics import Calibration, calibration
+from textfit.report.figures import confusion_heat_map, per_class_bars, reliability_curve, training_curves
 
 CALIBRATION_BINS = 10
 WRONG_EXAMPLES = 20  # rows in the table of the most confidently wrong predictions
@@ -307,7 +307,7 @@ def write_report(
             heading, facts, {split: metrics, **other_splits}, table, log_history
         )
     else:
-        from textfit.report_tasks import task_page
+        from textfit.report.tasks import task_page
 
         figures, body = task_page(
             task, _intro(heading, facts), {split: metrics, **other_splits}, table, log_history

@@ -7,7 +7,7 @@ for attention alone. Besides the padding it saves, query, key and value come fro
 product, and attention's softmax runs in fp32 (in bf16 it is slower on a CPU, and less exact):
 faster than the model's own forward with eager attention (benchmarks/RESULTS.md, section 4,
 "BERT classifiers predicted on packed tokens"). The last layer runs at each text's [CLS] alone, as
-`textfit.firsttoken` makes it in training: keys and values for every token, the rest for [CLS]
+`textfit.accel.firsttoken` makes it in training: keys and values for every token, the rest for [CLS]
 (14% of MiniLM's products). The logits are those of the model's forward, up to rounding.
 
 `Classifier.load` uses it for `BertForSequenceClassification` models on a CPU (the default MiniLM
@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from textfit.prepack import linear
+from textfit.accel.prepack import linear
 
 # The packed rows are rounded up to a multiple of this (the extra rows copy the first token and are
 # dropped): batches then share oneDNN's kernels for their products, each of which it keeps in
@@ -56,7 +56,7 @@ class PackedBert:
     """The logits of a `BertForSequenceClassification` in eval mode, its tokens packed (see the module).
 
     Holds the query, key and value weights of each layer stacked into one matrix (a copy: 3 x
-    hidden x hidden per layer, reordered once for oneDNN where it can: `textfit.prepack.linear`);
+    hidden x hidden per layer, reordered once for oneDNN where it can: `textfit.accel.prepack.linear`);
     the model's other layers are called as they are. Build it after the
     model is in its prediction dtype, and again if its weights change.
     """
@@ -118,7 +118,7 @@ class PackedBert:
             projected = query_key_value(x)
             context = attend(*split(projected[:tokens], 3)).reshape(texts * length, hidden)
             x = rest(layer, context.index_select(0, gather), x)
-        # The last layer at each text's [CLS] alone: the pooler reads nothing else (textfit.firsttoken).
+        # The last layer at each text's [CLS] alone: the pooler reads nothing else (textfit.accel.firsttoken).
         lengths = real.sum(dim=1)
         starts = torch.cumsum(lengths, 0) - lengths
         rounded = -(-texts // TEXTS_MULTIPLE) * TEXTS_MULTIPLE  # extra rows copy the first text's

@@ -18,15 +18,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from textfit.data import Examples
-from textfit.figures import (
+from textfit.data.examples import Examples
+from textfit.report.figures import (
     confusion_heat_map,
     per_label_bars,
     prediction_scatter,
     residual_histogram,
     training_curves,
 )
-from textfit.report import TEXT_CHARS, WRONG_EXAMPLES, _figure, _table, _write_atomic, example_columns
+from textfit.report.page import TEXT_CHARS, WRONG_EXAMPLES, _figure, _table, _write_atomic, example_columns
 
 __all__ = ["task_page", "write_task_predictions"]
 

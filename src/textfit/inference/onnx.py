@@ -30,14 +30,21 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from textfit.config import DataConfig, write_text_atomic
-from textfit.data import Examples, LabelSet, find_columns, read_table, table_examples, with_trained_columns
+from textfit.config.schema import DataConfig, write_text_atomic
+from textfit.data.examples import (
+    Examples,
+    LabelSet,
+    find_columns,
+    read_table,
+    table_examples,
+    with_trained_columns,
+)
+from textfit.data.tasks import targets
 from textfit.errors import ConfigError, DataError, ModelError, list_problems
+from textfit.inference.classifier import Classifier, model_folder, pad_batch, tokenizer_hint
 from textfit.metrics import classification_report, multilabel_report, regression_report
 from textfit.modeling import check_tokenizer, cpu_has_fast_int8, quiet_transformers
-from textfit.predict import Classifier, model_folder, pad_batch, tokenizer_hint
-from textfit.run_folder import check_inputs_outside, foreign_entries
-from textfit.tasks import targets
+from textfit.runs.folder import check_inputs_outside, foreign_entries
 
 logger = logging.getLogger(__name__)
 

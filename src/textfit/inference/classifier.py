@@ -18,8 +18,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from textfit.config import DataConfig, write_text_atomic
-from textfit.data import Table, find_columns, read_table, table_format, text_column, with_trained_columns
+from textfit.config.schema import DataConfig, write_text_atomic
+from textfit.data.examples import (
+    Table,
+    find_columns,
+    read_table,
+    table_format,
+    text_column,
+    with_trained_columns,
+)
+from textfit.data.tasks import TASKS_OF_PROBLEM_TYPES
 from textfit.errors import DataError, ModelError, list_problems
 from textfit.modeling import (
     PRESET_HUB_IDS,
@@ -32,7 +40,6 @@ from textfit.modeling import (
     pick_precision,
     quiet_transformers,
 )
-from textfit.tasks import TASKS_OF_PROBLEM_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +144,7 @@ def model_folder(run_dir: Path, allow_pickle: bool = False) -> Path:
 
 def _unfinished_hint(partial: Path, run_dir: Path) -> str:
     """How to go on from an unfinished run: --resume where it has a complete checkpoint, else train again."""
-    from textfit.resume import last_checkpoint
+    from textfit.runs.resume import last_checkpoint
 
     if last_checkpoint(partial) is not None:
         return f"resume it with `textfit train --resume {run_dir}`, or train again"
@@ -147,7 +154,7 @@ def _unfinished_hint(partial: Path, run_dir: Path) -> str:
     )
 
 
-# Packed BERT (textfit.packed) predicts in batches of twice batch_size texts and twice
+# Packed BERT (textfit.accel.packed) predicts in batches of twice batch_size texts and twice
 # modeling.batch_tokens: its linear layers see no padding, so larger batches only make larger
 # products, a little faster at the same peak memory (benchmarks/RESULTS.md, section 4).
 PACKED_BATCH_SCALE = 2
@@ -317,7 +324,7 @@ class Prediction:
 class Classifier:
     """A fine-tuned classifier: `Classifier.load(run_dir).predict(["text", ...])`."""
 
-    # textfit.packed.PackedBert, for a model `load` prepared (never for a subclass such as
+    # textfit.accel.packed.PackedBert, for a model `load` prepared (never for a subclass such as
     # OnnxClassifier, whose forward pass is its own).
     _packed: Any = None
 
@@ -404,15 +411,15 @@ class Classifier:
         Under autocast, fp32 weights are cast to bf16 again in every batch; cast once, the matrix
         products are the same and layer norms and softmax still run in fp32. SDPA's CPU flash
         kernel costs more than eager attention on short texts; BERT classifiers (the default
-        MiniLM) run through `textfit.packed.PackedBert`, faster again. Elsewhere the last layer of
-        BERT- and RoBERTa-like classifiers computes their first token alone (`textfit.firsttoken`):
+        MiniLM) run through `textfit.accel.packed.PackedBert`, faster again. Elsewhere the last layer of
+        BERT- and RoBERTa-like classifiers computes their first token alone (`textfit.accel.firsttoken`):
         the logits read nothing else. On a CPU, every linear layer's weight is then reordered once
-        into oneDNN's layout (`textfit.prepack`), so the model predicts only: it can no longer be
+        into oneDNN's layout (`textfit.accel.prepack`), so the model predicts only: it can no longer be
         trained, moved or saved. The gains: benchmarks/RESULTS.md, section 4.
         """
-        from textfit import firsttoken
-        from textfit.packed import PackedBert, packable
-        from textfit.prepack import prepack_linears
+        from textfit.accel import firsttoken
+        from textfit.accel.packed import PackedBert, packable
+        from textfit.accel.prepack import prepack_linears
 
         dtype = self._half_dtype()
         if dtype is not None:

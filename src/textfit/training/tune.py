@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textfit.config import RunConfig, save_config, with_settings, write_text_atomic
+from textfit.config.schema import RunConfig, save_config, with_settings, write_text_atomic
 from textfit.errors import ConfigError
-from textfit.run_folder import (
+from textfit.runs.folder import (
     INPUTS_HINT,
     MARKER,
     REPLACE_HINT,
@@ -196,7 +196,7 @@ def tune(
         DataError, ModelError: from the trials' training, as `train()` raises them.
     """
     optuna = _optuna()
-    from textfit.train import train
+    from textfit.training.train import train
 
     metric = cfg.train.metric_for_best_model
     direction = direction_of(metric)

@@ -18,11 +18,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from textfit.config import DataConfig
-from textfit.data import with_pair_columns  # data.PAIR_COLUMNS, shared with files
+from textfit.config.schema import DataConfig
+from textfit.data.examples import with_pair_columns  # data.PAIR_COLUMNS, shared with files
+from textfit.data.tables import Table
 from textfit.errors import DataError
 from textfit.modeling import hub_reachable
-from textfit.tables import Table
 
 __all__ = ["VALIDATION_SPLITS", "DatasetTables", "load_dataset_tables"]
 
@@ -351,7 +351,7 @@ def _class_names(codes: pa.ChunkedArray, names: list[str]) -> pa.ChunkedArray:
 
 def _has_labels(test: Table, train: Table, cfg: DataConfig) -> bool:
     """Whether any row of the test table has a label, in the label column the training table uses."""
-    from textfit.data import find_columns, label_name
+    from textfit.data.examples import find_columns, label_name
 
     try:
         label = find_columns(train, cfg)["label"]

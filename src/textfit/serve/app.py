@@ -23,9 +23,9 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
-from textfit.batching import MicroBatcher, predict_in_length_groups
 from textfit.errors import ModelError
-from textfit.serve_page import PAGE_HTML, PAGE_JS
+from textfit.serve.batching import MicroBatcher, predict_in_length_groups
+from textfit.serve.page import PAGE_HTML, PAGE_JS
 
 try:  # at module level: FastAPI reads the endpoints' annotations from this module's names
     from fastapi import FastAPI, Request

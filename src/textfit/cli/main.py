@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, get_args
 
 import typer
 
-from textfit.config import DataConfig, ModelConfig, Precision, TableFormat, TrainConfig
+from textfit.config.schema import DataConfig, ModelConfig, Precision, TableFormat, TrainConfig
 from textfit.errors import TextfitError
 
 P = ParamSpec("P")
 
 if TYPE_CHECKING:
-    from textfit.config import RunConfig
-    from textfit.hub_push import PushResult
+    from textfit.config.schema import RunConfig
+    from textfit.push import PushResult
 
 # Help texts keep each example command on a line of its own: a paragraph that starts with \b (a
 # backspace, which click reads as "do not rewrap"; hence the docstrings' noqa D301).
@@ -262,7 +262,7 @@ def _training_config(config: Path | None, overrides: dict[str, Any]) -> RunConfi
 
     Neither TRAIN_FILE nor --dataset, nor a --config that names one, is a usage error (exit 2).
     """
-    from textfit.config import load_config
+    from textfit.config.schema import load_config
 
     cfg = load_config(config, overrides)
     if cfg.data.train_file is None and cfg.data.dataset is None:
@@ -280,7 +280,7 @@ def _set_overrides(items: list[str] | None) -> dict[str, Any]:
     """The --set KEY=VALUE items as dotted overrides, each VALUE read as YAML; null sets None."""
     import yaml
 
-    from textfit.config import NULL
+    from textfit.config.schema import NULL
 
     overrides: dict[str, Any] = {}
     for item in items or []:
@@ -294,7 +294,7 @@ def _set_overrides(items: list[str] | None) -> dict[str, Any]:
 
 def _data_config(overrides: dict[str, Any]) -> DataConfig:
     """The data settings of evaluate, predict and export, validated like train's (ConfigError)."""
-    from textfit.config import load_config
+    from textfit.config.schema import load_config
 
     return load_config(None, overrides).data
 
@@ -360,7 +360,7 @@ def check(
       textfit check data.csv --validation-file dev.csv
       textfit check --dataset dair-ai/emotion
     """  # noqa: D301
-    from textfit.checks import check_data, format_checks
+    from textfit.checks.core import check_data, format_checks
 
     _setup_output(quiet, verbose)
     given: dict[str, Any] = {
@@ -554,9 +554,9 @@ def train(
       textfit train --resume runs/data                        # resume an interrupted run
       torchrun --nproc_per_node 2 -m textfit train data.csv   # several processes
     """  # noqa: D301
-    from textfit.config import load_config
+    from textfit.config.schema import load_config
     from textfit.metrics import format_report
-    from textfit.train import train as run_training
+    from textfit.training.train import train as run_training
 
     main_process = os.environ.get("RANK", "0") == "0"  # set by torchrun and accelerate launch
     _setup_output(quiet or not main_process, verbose)
@@ -651,8 +651,8 @@ def train(
         _echo_pushed(result.pushed)
     typer.echo(f"\nnext: textfit predict {result.run_dir} new_texts.csv -o predictions.csv")
     if result.push_error is not None:  # the run is saved: say so, and how to push it again
-        from textfit.config import load_config
-        from textfit.hub_push import retry_command
+        from textfit.config.schema import load_config
+        from textfit.push import retry_command
 
         hub = load_config(result.run_dir / "run_config.yaml").hub
         _fail(result.push_error)
@@ -720,8 +720,8 @@ def tune(
     Example:
       textfit tune data.csv --n-trials 20
     """  # noqa: D301
-    from textfit.tune import SEARCHED
-    from textfit.tune import tune as run_tune
+    from textfit.training.tune import SEARCHED
+    from textfit.training.tune import tune as run_tune
 
     _setup_output(quiet, verbose)
     overrides: dict[str, Any] = {
@@ -874,7 +874,7 @@ def report_command(
     Example:
       textfit report runs/train --split test
     """  # noqa: D301
-    from textfit.report import write_report
+    from textfit.report.page import write_report
 
     _setup_output(quiet, verbose)
     path = write_report(run_dir, split)
@@ -920,7 +920,7 @@ def predict(
       textfit predict runs/train new.csv -o predictions.csv
       textfit predict runs/train --text "free prize, call now" --text "see you at lunch"
     """  # noqa: D301
-    from textfit.predict import Classifier, predict_file
+    from textfit.inference.classifier import Classifier, predict_file
 
     _setup_output(quiet, verbose)
     if (input_file is None) == (not text):
@@ -935,7 +935,7 @@ def predict(
     started = time.perf_counter()
     classifier: Classifier
     if backend == "onnx":
-        from textfit.onnx_runtime import OnnxClassifier
+        from textfit.inference.onnx import OnnxClassifier
 
         classifier = OnnxClassifier.load(run_dir, batch_size=batch_size)
     else:
@@ -1012,7 +1012,7 @@ def export_command(
     Example:
       textfit export runs/train --format onnx --quantize int8 --check test.csv
     """  # noqa: D301
-    from textfit.onnx_runtime import check_bounds, default_check_file, export_onnx, format_check_table
+    from textfit.inference.onnx import check_bounds, default_check_file, export_onnx, format_check_table
 
     _setup_output(quiet, verbose)
     _check_choice(export_format, ExportFormat, "unknown format {!r}: onnx", "--format")
@@ -1090,15 +1090,15 @@ def serve(
       textfit serve runs/train
       curl -s localhost:8000/predict -H 'Content-Type: application/json' -d '{"text": "free prize"}'
     """  # noqa: D301
-    from textfit.predict import Classifier
-    from textfit.serve import ServeSettings, run_info
-    from textfit.serve import serve as run_server
+    from textfit.inference.classifier import Classifier
+    from textfit.serve.app import ServeSettings, run_info
+    from textfit.serve.app import serve as run_server
 
     _setup_output(quiet, verbose)
     _check_choice(backend, Backend, "unknown backend {!r}: torch or onnx", "--backend")
     classifier: Classifier
     if backend == "onnx":
-        from textfit.onnx_runtime import OnnxClassifier
+        from textfit.inference.onnx import OnnxClassifier
 
         classifier = OnnxClassifier.load(run_dir, batch_size=max_batch, threads=threads)
     else:
@@ -1184,7 +1184,7 @@ def push(
     Example:
       textfit push runs/train your-name/reviews-classifier
     """  # noqa: D301
-    from textfit.hub_push import push_run
+    from textfit.push import push_run
 
     _setup_output(quiet, verbose)
     pushed = push_run(
@@ -1218,8 +1218,8 @@ def init_config(
       textfit init-config -o textfit.yaml    # then edit it
       textfit train --config textfit.yaml
     """  # noqa: D301
-    from textfit.config_template import default_config_yaml
-    from textfit.config_template import init_config as write_config
+    from textfit.config.template import default_config_yaml
+    from textfit.config.template import init_config as write_config
 
     if output is None:
         typer.echo(default_config_yaml(), nl=False)

@@ -12,9 +12,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from textfit.config import RunConfig, load_config, with_settings
+from textfit.config.schema import RunConfig, load_config, with_settings
 from textfit.errors import ConfigError
-from textfit.run_folder import not_written_by_textfit, remove_written_folder
+from textfit.runs.folder import not_written_by_textfit, remove_written_folder
 
 logger = logging.getLogger(__name__)
 

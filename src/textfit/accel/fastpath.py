@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from textfit import firsttoken
+from textfit.accel import firsttoken
 
 ATTENTION = "textfit_cpu"  # the name registered with transformers' attention interface
 _DRAWS_PER_WORD = 4  # 16-bit draws read out of each 64-bit random word

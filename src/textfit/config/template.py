@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel
 
-from textfit.config import RunConfig, write_text_atomic
+from textfit.config.schema import RunConfig, write_text_atomic
 from textfit.errors import ConfigError
 
 COMMENT_WIDTH = 100  # init-config wraps its explanations at this width

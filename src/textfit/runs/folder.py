@@ -15,11 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from textfit.config import write_text_atomic
+from textfit.config.schema import write_text_atomic
 from textfit.errors import ConfigError, list_problems
 
 if TYPE_CHECKING:
-    from textfit.config import RunConfig
+    from textfit.config.schema import RunConfig
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def check_output_dir(run_dir: Path, overwrite: bool, inputs: Iterable[Path | str
         ConfigError: run_dir is a file; it, RUN.partial or RUN.old holds an input file or files
             textfit did not write; or it exists, is not empty, and overwrite is False.
     """
-    from textfit.resume import partial_dir_of
+    from textfit.runs.resume import partial_dir_of
 
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"run folder {run_dir} is a file", hint="pass --output-dir with a folder path")

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from textfit.config import DataConfig, RunConfig
-from textfit.data import (
+from textfit.config.schema import DataConfig, RunConfig
+from textfit.data.examples import (
     Columns,
     EmptyRowsError,
     Examples,
@@ -36,8 +36,8 @@ from textfit.data import (
     table_examples,
     with_pair_columns,
 )
+from textfit.data.tables import Table, counted
 from textfit.errors import DataError, ModelError, TextfitError
-from textfit.tables import Table, counted
 
 __all__ = ["Check", "CheckReport", "check_data", "check_splits", "format_checks"]
 
@@ -187,7 +187,7 @@ def check_data(cfg: RunConfig, tokenizer: Any = None) -> CheckReport:
     data = cfg.data
     hub: dict[str, Table] = {}  # the splits of a data set, by role
     if data.dataset is not None:
-        from textfit.hub_data import load_dataset_tables
+        from textfit.data.hub import load_dataset_tables
 
         try:
             tables = load_dataset_tables(data)
@@ -205,7 +205,7 @@ def check_data(cfg: RunConfig, tokenizer: Any = None) -> CheckReport:
         data = data.model_copy(
             update={"text_column": columns["text"], "text_pair_column": columns["text_pair"]}
         )
-    from textfit.tasks import detect_task, random_split, targets, task_labels
+    from textfit.data.tasks import detect_task, random_split, targets, task_labels
 
     try:
         task, delimiter = detect_task(
@@ -338,7 +338,7 @@ def check_splits(
         per row); regression tables have a `target` check (the values' spread) in place of labels
         and imbalance.
     """
-    from textfit import checks_tasks  # builds on this module
+    from textfit.checks import tasks as checks_tasks  # builds on this module
 
     train = splits.train
     train_keys = _distinct_keys(train)  # shared by the duplicates and the overlap check

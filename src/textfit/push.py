@@ -20,11 +20,11 @@ from typing import Any
 
 import yaml
 
-from textfit.config import load_config, repo_id_problem
+from textfit.config.schema import load_config, repo_id_problem
 from textfit.errors import ConfigError, HubError, ModelError
+from textfit.inference.classifier import model_folder
 from textfit.modeling import PRESET_HUB_IDS
-from textfit.predict import model_folder
-from textfit.run_folder import MARKER
+from textfit.runs.folder import MARKER
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The CPU speed code: cheaper training layers and faster prediction kernels, each with an off switch."""

@@ -1,0 +1,1 @@
+"""The `textfit` command line."""

@@ -1,0 +1,1 @@
+"""The run configuration: its typed schema, loading (defaults < YAML < flags) and the commented template."""

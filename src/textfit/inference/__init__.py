@@ -1,0 +1,1 @@
+"""Prediction with a saved run: the Classifier, prediction over files, and ONNX Runtime."""

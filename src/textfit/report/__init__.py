@@ -1,0 +1,1 @@
+"""The report of a run: metrics pages, prediction tables and figures."""
