@@ -9,8 +9,7 @@ from textfit.inference.classifier import Classifier, Prediction, predict_file
 from textfit.push import PushResult, push_run
 from textfit.training.train import TrainResult, train
 from textfit.training.tune import TuneResult, tune
-
-__version__ = "0.1.0"
+from textfit.version import __version__
 
 __all__ = [
     "Classifier",

@@ -421,7 +421,7 @@ def push_run(
             )
         if revision and revision != "main":
             api.create_branch(repo_id, branch=revision, exist_ok=True)
-        from textfit import __version__
+        from textfit.version import __version__
 
         commit = api.create_commit(
             repo_id,

@@ -301,7 +301,7 @@ def _data_config(overrides: dict[str, Any]) -> DataConfig:
 
 def _version(value: bool) -> None:
     if value:
-        from textfit import __version__
+        from textfit.version import __version__
 
         typer.echo(f"textfit {__version__}")
         raise typer.Exit()

@@ -65,7 +65,7 @@ REPLACE_HINT = (
 
 def write_marker(folder: Path, kind: Kind) -> None:
     """Mark folder as written by textfit (first, before anything else goes in), so it may be replaced."""
-    from textfit import __version__
+    from textfit.version import __version__
 
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     marker = {"textfit": __version__, "kind": kind, "created": stamp}
