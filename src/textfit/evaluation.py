@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textfit.config.schema import DataConfig, write_text_atomic
+from textfit.config.schema import DataConfig
 from textfit.data.examples import (
     LabelSet,
     Table,
@@ -21,6 +21,7 @@ from textfit.data.examples import (
 )
 from textfit.data.tasks import evaluation_report, targets
 from textfit.errors import ConfigError
+from textfit.files import write_text_atomic
 from textfit.inference.classifier import Classifier, ProgressCallback
 from textfit.report.page import write_predictions, write_report
 from textfit.report.tasks import write_task_predictions

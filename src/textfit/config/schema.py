@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +19,7 @@ from pydantic import (
 )
 
 from textfit.errors import ConfigError
+from textfit.files import write_text_atomic
 
 TableFormat = Literal["auto", "csv", "tsv", "jsonl", "parquet"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
@@ -619,22 +618,6 @@ def save_config(cfg: RunConfig, path: Path) -> None:
     """Write cfg as YAML (atomically), in a form load_config reads back to an equal RunConfig."""
     text = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
     write_text_atomic(path, text)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text (UTF-8, line ends as given) to a temporary file beside `path`, then rename it over `path`.
-
-    A reader never sees a half-written file, and a failed write leaves no temporary file behind.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:  # the text as it is
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def keyword_overrides(settings: dict[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel
 
-from textfit.config.schema import RunConfig, write_text_atomic
+from textfit.config.schema import RunConfig
 from textfit.errors import ConfigError
+from textfit.files import write_text_atomic
 
 COMMENT_WIDTH = 100  # init-config wraps its explanations at this width
 

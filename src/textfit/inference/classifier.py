@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from textfit.config.schema import DataConfig, write_text_atomic
+from textfit.config.schema import DataConfig
 from textfit.data.examples import (
     Table,
     find_columns,
@@ -29,6 +29,7 @@ from textfit.data.examples import (
 )
 from textfit.data.tasks import TASKS_OF_PROBLEM_TYPES
 from textfit.errors import DataError, ModelError, list_problems
+from textfit.files import write_text_atomic
 from textfit.modeling import (
     PRESET_HUB_IDS,
     batch_tokens,

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from textfit.config.schema import DataConfig, write_text_atomic
+from textfit.config.schema import DataConfig
 from textfit.data.examples import (
     Examples,
     LabelSet,
@@ -41,6 +41,7 @@ from textfit.data.examples import (
 )
 from textfit.data.tasks import targets
 from textfit.errors import ConfigError, DataError, ModelError, list_problems
+from textfit.files import write_text_atomic
 from textfit.inference.classifier import Classifier, model_folder, pad_batch, tokenizer_hint
 from textfit.metrics import classification_report, multilabel_report, regression_report
 from textfit.modeling import check_tokenizer, cpu_has_fast_int8, quiet_transformers

@@ -11,9 +11,7 @@ import base64
 import hashlib
 import html
 import json
-import os
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from numpy.typing import NDArray
 
 from textfit.data.examples import Examples
 from textfit.errors import DataError, ModelError
+from textfit.files import write_atomic as _write_atomic
 from textfit.metrics import Calibration, calibration
 from textfit.report.figures import confusion_heat_map, per_class_bars, reliability_curve, training_curves
 
@@ -69,19 +68,6 @@ _METRICS = [
     ("top_2_accuracy", "top-2 accuracy"),
     ("top_3_accuracy", "top-3 accuracy"),
 ]
-
-
-def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
-    """Call write(temporary path) beside `path`, then rename the file over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # the umask applies, as for open()
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def example_columns(examples: Examples) -> dict[str, Any]:

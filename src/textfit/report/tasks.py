@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from textfit.data.examples import Examples
+from textfit.files import write_atomic as _write_atomic
 from textfit.report.figures import (
     confusion_heat_map,
     per_label_bars,
@@ -26,7 +27,7 @@ from textfit.report.figures import (
     residual_histogram,
     training_curves,
 )
-from textfit.report.page import TEXT_CHARS, WRONG_EXAMPLES, _figure, _table, _write_atomic, example_columns
+from textfit.report.page import TEXT_CHARS, WRONG_EXAMPLES, _figure, _table, example_columns
 
 __all__ = ["task_page", "write_task_predictions"]
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from textfit.config.schema import write_text_atomic
+from textfit.files import write_text_atomic
 from textfit.errors import ConfigError, list_problems
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from textfit.checks.core import check_splits, few_examples_advice
-from textfit.config.schema import LOWER_IS_BETTER, RunConfig, save_config, with_settings, write_text_atomic
+from textfit.config.schema import LOWER_IS_BETTER, RunConfig, save_config, with_settings
 from textfit.data.examples import Examples, LabelSet, Splits, load_splits
 from textfit.data.tasks import (
     PROBLEM_TYPES,
@@ -29,6 +29,7 @@ from textfit.data.tasks import (
     task_labels,
 )
 from textfit.errors import ConfigError, ModelError, TextfitError
+from textfit.files import write_text_atomic
 from textfit.inference.classifier import length_batches
 from textfit.metrics import classification_report, multilabel_report, scalar_metrics, tune_thresholds
 from textfit.modeling import batch_tokens, load_pretrained, pad_multiple, pick_precision, quiet_transformers

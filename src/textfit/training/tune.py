@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textfit.config.schema import RunConfig, save_config, with_settings, write_text_atomic
+from textfit.config.schema import RunConfig, save_config, with_settings
 from textfit.errors import ConfigError
+from textfit.files import write_text_atomic
 from textfit.runs.folder import (
     INPUTS_HINT,
     MARKER,
