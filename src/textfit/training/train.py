@@ -33,8 +33,8 @@ from textfit.files import write_text_atomic
 from textfit.inference.classifier import length_batches
 from textfit.metrics import classification_report, multilabel_report, scalar_metrics, tune_thresholds
 from textfit.modeling import batch_tokens, load_pretrained, pad_multiple, pick_precision, quiet_transformers
-from textfit.report.page import write_predictions, write_report
-from textfit.report.tasks import write_task_predictions
+from textfit.report.page import write_report
+from textfit.report.predictions import write_predictions, write_task_predictions
 from textfit.runs.folder import (
     check_inputs_outside,
     check_output_dir,
