@@ -40,18 +40,10 @@ from textfit.runs.folder import (
     check_output_dir,
     check_written_by_textfit,
     finish_run,
-    old_dir_of,
     run_inputs,
-    write_marker,
 )
-from textfit.runs.resume import (
-    CHECKPOINTS,
-    CONFIG_FILE,
-    discard_failed,
-    discard_partial,
-    partial_dir_of,
-    resume_point,
-)
+from textfit.runs.layout import CHECKPOINTS, CONFIG_FILE, old_dir_of, partial_dir_of, write_marker
+from textfit.runs.resume import discard_failed, discard_partial, resume_point
 from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples, tokenize_windows
 from textfit.training.losses import class_weights, loss_function
 from textfit.training.tracking import check_trackers, use_mlflow_store, use_tensorboard_folder
