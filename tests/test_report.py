@@ -23,7 +23,8 @@ from textfit import DataConfig, DataError, ModelError, TrainResult, evaluate
 from textfit.cli.main import app
 from textfit.data.examples import read_examples
 from textfit.metrics import calibration, classification_report
-from textfit.report.page import FIGURE_NAMES, write_predictions, write_report
+from textfit.report.page import FIGURE_NAMES, write_report
+from textfit.report.predictions import write_predictions
 
 runner = CliRunner()
 SECTIONS = ("metrics", "per-class", "confusion", "curves", "calibration", "wrong")

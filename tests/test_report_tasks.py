@@ -21,7 +21,7 @@ from textfit.data.examples import LabelSet, read_examples
 from textfit.data.tasks import label_matrix
 from textfit.metrics import multilabel_report, regression_report
 from textfit.report.page import write_report
-from textfit.report.tasks import write_task_predictions
+from textfit.report.predictions import write_task_predictions
 
 HOSTILE = "<script>alert(1)</script>"
 LOG = [

@@ -23,8 +23,8 @@ from textfit.data.tasks import evaluation_report, targets
 from textfit.errors import ConfigError
 from textfit.files import write_text_atomic
 from textfit.inference.classifier import Classifier, ProgressCallback
-from textfit.report.page import write_predictions, write_report
-from textfit.report.tasks import write_task_predictions
+from textfit.report.page import write_report
+from textfit.report.predictions import write_predictions, write_task_predictions
 
 logger = logging.getLogger(__name__)
 

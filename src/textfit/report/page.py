@@ -1,44 +1,32 @@
 """The report of a run: report.html (one self-contained page, figures embedded) and the figures as PNG.
 
-Built from the run folder's files only, including the prediction tables written here
-(predictions-<split>.parquet); matplotlib is imported only when a report is drawn. The sections of
-multi-label and regression runs are in `report_tasks`.
+Built from the run folder's files only, including its predictions tables (report.predictions);
+matplotlib is imported only when a report is drawn. Here: reading the run, and the sections of a
+single-label run; those of multi-label and regression runs are in report.tasks.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
-from numpy.typing import NDArray
 
-from textfit.data.examples import Examples
 from textfit.errors import DataError, ModelError
-from textfit.files import write_atomic as _write_atomic
+from textfit.files import write_atomic, write_text_atomic
 from textfit.metrics import Calibration, calibration
+from textfit.report import markup
 from textfit.report.figures import confusion_heat_map, per_class_bars, reliability_curve, training_curves
+from textfit.report.predictions import read_predictions
+from textfit.report.tasks import task_page
 
-CALIBRATION_BINS = 10
-WRONG_EXAMPLES = 20  # rows in the table of the most confidently wrong predictions
-TEXT_CHARS = 300  # characters of a text shown in that table
 FIGURE_NAMES = ("per_class", "confusion_counts", "confusion_normalized", "curves", "calibration")
-# The figures of multi-label and regression runs (report_tasks), besides the curves.
+# The figures of multi-label and regression runs (report.tasks), besides the curves.
 TASK_FIGURE_NAMES = ("per_label", "cooccurrence", "scatter", "residuals")
-# The columns each task's predictions table must have (write_predictions, report_tasks).
-PREDICTION_COLUMNS = {
-    "single_label": ("row", "text", "label", "predicted_label", "confidence"),
-    "multi_label": ("row", "text", "label", "true", "probabilities"),
-    "regression": ("row", "text", "label", "value", "predicted"),
-}
 # What a split's metrics must hold, per task, for its report.
 NEEDED_METRICS = {
     "single_label": ("labels", "per_class", "confusion_matrix", "accuracy", "samples"),
@@ -46,21 +34,6 @@ NEEDED_METRICS = {
     "regression": ("rmse", "mae", "samples"),
 }
 _NOT_A_RUN_HINT = "pass the folder `textfit train` wrote (runs/<name> by default)"
-# Sets data-images-loaded="loaded/all" on <body> once the page has loaded (checked by the tests).
-_SCRIPT = (
-    'window.addEventListener("load",function(){var i=document.images,n=0;'
-    "for(var k=0;k<i.length;k++){if(i[k].complete&&i[k].naturalWidth>0){n++}}"
-    'document.body.setAttribute("data-images-loaded",n+"/"+i.length)});'
-)
-_STYLE = (
-    "body{font:15px/1.45 system-ui,sans-serif;color:#1f2328;max-width:1100px;margin:2em auto;padding:0 1em}"
-    "h2{margin-top:2em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}"
-    "table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #d0d7de;padding:.25em .6em;"
-    "text-align:left;vertical-align:top}td.n{text-align:right;font-variant-numeric:tabular-nums}"
-    "td.text{max-width:40em;overflow-wrap:anywhere}figure{margin:1em 0}img{max-width:100%;height:auto}"
-    "figcaption,.note{color:#57606a;font-size:.9em}.row{display:flex;flex-wrap:wrap;gap:1em}"
-    ".row figure{flex:0 1 auto;min-width:0}"
-)
 _METRICS = [
     ("samples", "samples"),
     ("accuracy", "accuracy"),
@@ -70,35 +43,76 @@ _METRICS = [
 ]
 
 
-def example_columns(examples: Examples) -> dict[str, Any]:
-    """The columns every predictions table starts with: row (1-based), text, text_pair, label."""
-    columns: dict[str, Any] = {
-        "row": pa.array(np.asarray(examples.rows, dtype=np.int64) + 1),
-        "text": examples.column("text"),
-    }
-    if examples.text_pairs is not None:
-        columns["text_pair"] = examples.column("text_pair")
-    columns["label"] = pa.array(examples.labels, pa.string())
-    return columns
-
-
-def write_predictions(
-    path: Path, examples: Examples, names: Sequence[str], probabilities: NDArray[np.floating[Any]]
+def write_report(
+    run_dir: str | Path,
+    split: str = "validation",
+    *,
+    metrics: dict[str, Any] | None = None,
+    predictions: str | Path | None = None,
+    output: str | Path | None = None,
+    title: str | None = None,
 ) -> Path:
-    """Save each example with its true and predicted label and class probabilities, as Parquet.
+    """Write the report of one split of a run: report.html with its figures embedded, and the PNGs.
 
-    Columns: row (1-based data row in its file), text, text_pair (pair tasks), label, predicted_label,
-    confidence (the predicted label's probability), probabilities (one per class, in `names` order).
+    Reads only the run folder's files (metrics.json, log_history.json, run_config.yaml and the
+    split's predictions table; for a table given to `textfit evaluate`, eval-<name>.json and
+    eval-<name>.predictions.parquet): no model is loaded.
+
+    Args:
+        run_dir: a run folder written by `train`.
+        split: "validation", "test", or the file name (without extension) of an evaluation.
+        metrics: the split's metrics (as `tasks.evaluation_report` returns, with "task" for a
+            multi-label or regression run); default: read from the run.
+        predictions: the split's predictions table (report.predictions); default: found in the run.
+        output: the HTML file; default RUN_DIR/report.html (validation) or RUN_DIR/report-<split>.html.
+        title: the page's heading; default the run folder's name.
+
+    Returns:
+        The HTML file's path; the PNGs are in figures/ (or figures-<split>/) beside it.
+
+    Raises:
+        ModelError: run_dir is not a run folder, or one of its files is damaged.
+        DataError: the run has no metrics for `split`.
     """
-    probabilities = np.asarray(probabilities, dtype=np.float32).reshape(len(examples), len(names))
-    predicted = probabilities.argmax(axis=1)
-    columns = example_columns(examples)
-    columns["predicted_label"] = pa.array([names[i] for i in predicted.tolist()], pa.string())
-    columns["confidence"] = pa.array(probabilities.max(axis=1, initial=0.0))
-    columns["probabilities"] = pa.FixedSizeListArray.from_arrays(pa.array(probabilities.ravel()), len(names))
-    table = pa.table(columns).replace_schema_metadata({"textfit.labels": json.dumps(list(names))})
-    _write_atomic(path, lambda tmp: pq.write_table(table, tmp))
-    return path
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ModelError(f"run folder {run_dir} does not exist", hint="pass the --output-dir of a run")
+    run_metrics = _read_json(run_dir / "metrics.json")
+    if metrics is None:
+        metrics, found = _find_split(run_dir, split, run_metrics)
+        predictions = predictions or found
+    run_metrics = run_metrics if isinstance(run_metrics, dict) else {}
+    task = str(
+        (metrics.get("task") if isinstance(metrics, dict) else None)
+        or run_metrics.get("task")
+        or "single_label"
+    )
+    metrics = _checked_metrics(metrics, f"the metrics of {split!r}", task)
+    table = read_predictions(Path(predictions), task) if predictions is not None else None
+    log_history = _read_json(run_dir / "log_history.json")
+    log_history = log_history if isinstance(log_history, list) else None
+    output = Path(output) if output is not None else run_dir / _report_name(split)
+    other_splits = {k: run_metrics[k] for k in ("validation", "test") if k != split and run_metrics.get(k)}
+    splits = {split: metrics, **other_splits}
+    heading = title or run_dir.name
+    intro = markup.intro(heading, _facts(run_dir, split, task, metrics, run_metrics))
+    if task == "single_label":
+        figures, body = _single_label_page(intro, splits, table, log_history)
+    else:
+        figures, body = task_page(task, intro, splits, table, log_history)
+    _write_figures(output.with_name("figures" + output.stem.removeprefix("report")), figures)
+    write_text_atomic(output, markup.document(heading, split, body))
+    return output
+
+
+def _write_figures(figures_dir: Path, figures: dict[str, bytes | None]) -> None:
+    """Save the PNGs drawn; remove those an earlier report drew that this one has not."""
+    for name in (*FIGURE_NAMES, *TASK_FIGURE_NAMES):
+        png, path = figures.get(name), figures_dir / f"{name}.png"
+        if png is None:
+            path.unlink(missing_ok=True)
+        else:
+            write_atomic(path, lambda tmp, png=png: tmp.write_bytes(png))  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------- reading the run folder
@@ -128,8 +142,12 @@ def _checked_metrics(metrics: Any, source: Path | str, task: str | None = None) 
     return metrics  # type: ignore[no-any-return]
 
 
-def _find_split(run_dir: Path, split: str, run_metrics: dict[str, Any]) -> tuple[dict[str, Any], Path]:
+def _find_split(run_dir: Path, split: str, run_metrics: Any) -> tuple[dict[str, Any], Path]:
     """The metrics of a split and the path of its predictions: eval-<split>.json, else metrics.json."""
+    if run_metrics is None:
+        raise ModelError(f"{run_dir} is not a textfit run: it has no metrics.json", hint=_NOT_A_RUN_HINT)
+    if not isinstance(run_metrics, dict):
+        raise ModelError(f"{run_dir / 'metrics.json'} is damaged", hint="train the run again")
     evaluated = run_dir / f"eval-{split}.json"
     if split != "validation" and evaluated.is_file():
         metrics = _checked_metrics(_read_json(evaluated), evaluated)
@@ -145,140 +163,10 @@ def _find_split(run_dir: Path, split: str, run_metrics: dict[str, Any]) -> tuple
     )
 
 
-def read_predictions(path: Path, task: str = "single_label") -> pa.Table | None:
-    """A predictions table of a task (write_predictions, report_tasks); None when there is none."""
-    if not path.is_file():
-        return None
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as err:
-        raise ModelError(
-            f"{path} is damaged: {err}", hint="train (or evaluate) again to rewrite it"
-        ) from None
-    missing = set(PREDICTION_COLUMNS.get(task, PREDICTION_COLUMNS["single_label"])) - set(table.column_names)
-    if missing:
-        raise ModelError(
-            f"{path} is damaged: it has no column {', '.join(sorted(missing))}",
-            hint="train (or evaluate) again to rewrite it",
-        )
-    return table
-
-
-# ---------------------------------------------------------------- the page
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return f"<td>{html.escape(str(value))}</td>"
-    if isinstance(value, int):
-        return f'<td class="n">{value:,}</td>'
-    if isinstance(value, float):
-        return f'<td class="n">{value:.4f}</td>'
-    return f"<td>{html.escape(str(value))}</td>"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], **cells: str) -> str:
-    """An HTML table, every value escaped; `cells` gives a column (by header) a td class."""
-    head = "".join(f"<th>{html.escape(name)}</th>" for name in header)
-    body = []
-    for row in rows:
-        tds = [
-            f'<td class="{cells[name]}">{html.escape(str(value))}</td>' if name in cells else _cell(value)
-            for name, value in zip(header, row, strict=True)
-        ]
-        body.append("<tr>" + "".join(tds) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _figure(png: bytes | None, alt: str, caption: str) -> str:
-    if png is None:
-        return ""
-    data = base64.b64encode(png).decode("ascii")
-    return (
-        f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
-
-
-def _wrong_table(predictions: pa.Table) -> str:
-    wrong = predictions.filter(pc.not_equal(predictions["label"], predictions["predicted_label"]))
-    if wrong.num_rows == 0:
-        return '<p class="note">No wrong predictions.</p>'
-    order = np.argsort(-wrong["confidence"].to_numpy(), kind="stable")[:WRONG_EXAMPLES]
-    top = wrong.take(pa.array(order)).to_pylist()
-    pair = "text_pair" in predictions.column_names
-    header = ["row", "confidence", "true label", "predicted", "text", *(["second text"] if pair else [])]
-
-    def cut(text: str | None) -> str:
-        text = text or ""
-        return text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"
-
-    rows = [
-        [r["row"], r["confidence"], r["label"], r["predicted_label"], cut(r["text"])]
-        + ([cut(r["text_pair"])] if pair else [])
-        for r in top
-    ]
-    note = f"<p>{wrong.num_rows:,} of {predictions.num_rows:,} predictions are wrong; the "
-    note += f"{len(rows)} made with the highest confidence (row: the data row in its file):</p>"
-    return note + _table(header, rows, row="n", text="text", **({"second text": "text"} if pair else {}))
-
-
-def write_report(
-    run_dir: str | Path,
-    split: str = "validation",
-    *,
-    metrics: dict[str, Any] | None = None,
-    predictions: str | Path | None = None,
-    output: str | Path | None = None,
-    title: str | None = None,
-) -> Path:
-    """Write the report of one split of a run: report.html with its figures embedded, and the PNGs.
-
-    Reads only the run folder's files (metrics.json, log_history.json, run_config.yaml and the
-    split's predictions table; for a table given to `textfit evaluate`, eval-<name>.json and
-    eval-<name>.predictions.parquet): no model is loaded.
-
-    Args:
-        run_dir: a run folder written by `train`.
-        split: "validation", "test", or the file name (without extension) of an evaluation.
-        metrics: the split's metrics (as `tasks.evaluation_report` returns, with "task" for a
-            multi-label or regression run); default: read from the run.
-        predictions: the split's predictions table (write_predictions); default: found in the run.
-        output: the HTML file; default RUN_DIR/report.html (validation) or RUN_DIR/report-<split>.html.
-        title: the page's heading; default the run folder's name.
-
-    Returns:
-        The HTML file's path; the PNGs are in figures/ (or figures-<split>/) beside it.
-
-    Raises:
-        ModelError: run_dir is not a run folder, or one of its files is damaged.
-        DataError: the run has no metrics for `split`.
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ModelError(f"run folder {run_dir} does not exist", hint="pass the --output-dir of a run")
-    run_metrics = _read_json(run_dir / "metrics.json")
-    if metrics is None:
-        if run_metrics is None:
-            raise ModelError(f"{run_dir} is not a textfit run: it has no metrics.json", hint=_NOT_A_RUN_HINT)
-        if not isinstance(run_metrics, dict):
-            raise ModelError(f"{run_dir / 'metrics.json'} is damaged", hint="train the run again")
-        metrics, found = _find_split(run_dir, split, run_metrics)
-        predictions = predictions or found
-    run_metrics = run_metrics if isinstance(run_metrics, dict) else {}
-    task = str(
-        (metrics.get("task") if isinstance(metrics, dict) else None)
-        or run_metrics.get("task")
-        or "single_label"
-    )
-    metrics = _checked_metrics(metrics, f"the metrics of {split!r}", task)
-    table = read_predictions(Path(predictions), task) if predictions is not None else None
-    log_history = _read_json(run_dir / "log_history.json")
-    log_history = log_history if isinstance(log_history, list) else None
-    output = Path(output) if output is not None else run_dir / _report_name(split)
-    figures_dir = output.with_name("figures" + output.stem.removeprefix("report"))
-
-    other_splits = {k: run_metrics[k] for k in ("validation", "test") if k != split and run_metrics.get(k)}
+def _facts(
+    run_dir: Path, split: str, task: str, metrics: dict[str, Any], run_metrics: dict[str, Any]
+) -> dict[str, str]:
+    """The line under the heading: split, examples, task, labels, model, data files, training."""
     facts = {"split": split, "examples": f"{metrics['samples']:,}"}
     if task != "single_label":
         facts["task"] = task.replace("_", "-")
@@ -287,40 +175,14 @@ def write_report(
     facts |= _read_run_config(run_dir / "run_config.yaml")
     if isinstance(run_metrics.get("train"), dict):
         facts["trained"] = _trained(run_metrics["train"])
-    heading = title or run_dir.name
-    if task == "single_label":
-        figures, body = _single_label_page(
-            heading, facts, {split: metrics, **other_splits}, table, log_history
-        )
-    else:
-        from textfit.report.tasks import task_page
+    return facts
 
-        figures, body = task_page(
-            task, _intro(heading, facts), {split: metrics, **other_splits}, table, log_history
-        )
-    for name in (*FIGURE_NAMES, *TASK_FIGURE_NAMES):
-        png, path = figures.get(name), figures_dir / f"{name}.png"
-        if png is None:
-            path.unlink(missing_ok=True)  # left by an earlier report
-        else:
-            _write_atomic(path, lambda tmp, png=png: tmp.write_bytes(png))  # type: ignore[misc]
 
-    digest = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
-    policy = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"
-    document = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(heading)}: {html.escape(split)} report</title>"
-        f"<style>{_STYLE}</style><script>{_SCRIPT}</script></head>\n<body>\n{body}\n</body></html>\n"
-    )
-    _write_atomic(output, lambda tmp: tmp.write_text(document, encoding="utf-8"))
-    return output
+# ---------------------------------------------------------------- the single-label page
 
 
 def _single_label_page(
-    heading: str,
-    facts: dict[str, str],
+    intro: list[str],
     splits: dict[str, dict[str, Any]],
     table: pa.Table | None,
     log_history: list[dict[str, Any]] | None,
@@ -342,24 +204,12 @@ def _single_label_page(
         correct = pc.equal(table["label"], table["predicted_label"]).to_numpy(zero_copy_only=False)
         curve = calibration(table["confidence"].to_numpy(), correct)
         figures["calibration"] = reliability_curve(curve)
-    return figures, _body(heading, facts, splits, figures, curve, table)
+    parts = [*intro, *_scores_sections(splits, figures), *_calibration_sections(figures, curve, table)]
+    return figures, "\n".join(parts)
 
 
-def _intro(heading: str, facts: dict[str, str]) -> list[str]:
-    """The page's heading and its line of facts, escaped."""
-    shown = " · ".join(f"{html.escape(k)}: <b>{html.escape(v)}</b>" for k, v in facts.items())
-    return [f"<h1>{html.escape(heading)}</h1>", f"<p>{shown}</p>"]
-
-
-def _body(
-    heading: str,
-    facts: dict[str, str],
-    splits: dict[str, dict[str, Any]],
-    figures: dict[str, bytes | None],
-    curve: Calibration | None,
-    table: pa.Table | None,
-) -> str:
-    """The page's sections, every text from the data escaped."""
+def _scores_sections(splits: dict[str, dict[str, Any]], figures: dict[str, bytes | None]) -> list[str]:
+    """Metrics, metrics per group, scores per class, confusion matrix, training curves; escaped."""
     split, metrics = next(iter(splits.items()))
     rows = [
         [label, *(m.get(key, "") for m in splits.values())]
@@ -370,37 +220,41 @@ def _body(
         [name, *(row[k] for k in ("precision", "recall", "f1", "support"))]
         for name, row in metrics["per_class"].items()
     ]
-    parts = [
-        *_intro(heading, facts),
+    return [
         '<h2 id="metrics">Metrics</h2>',
-        _table(["metric", *splits], rows),
+        markup.table(["metric", *splits], rows),
         *_groups_section(metrics),
         '<h2 id="per-class">Precision, recall and F1 per class</h2>',
-        _figure(figures["per_class"], "per-class bars", f"{split}: scores per class"),
+        markup.figure(figures["per_class"], "per-class bars", f"{split}: scores per class"),
         "<details><summary>table</summary>"
-        + _table(["label", "precision", "recall", "F1", "support"], per_class)
+        + markup.table(["label", "precision", "recall", "F1", "support"], per_class)
         + "</details>",
         '<h2 id="confusion">Confusion matrix</h2>',
         '<div class="row">'
-        + _figure(figures["confusion_counts"], "confusion matrix, counts", "rows: true label; examples")
-        + _figure(
+        + markup.figure(figures["confusion_counts"], "confusion matrix, counts", "rows: true label; examples")
+        + markup.figure(
             figures["confusion_normalized"],
             "confusion matrix, normalised",
             "rows: true label, each divided by its total (the diagonal is the recall)",
         )
         + "</div>",
         '<h2 id="curves">Training curves</h2>',
-        _figure(figures["curves"], "training curves", "loss and validation scores per training step")
-        or '<p class="note">No curves: the run logged no loss and no validation metrics '
-        "(train.logging_strategy and train.eval_strategy no).</p>",
-        '<h2 id="calibration">Calibration</h2>',
+        markup.figure(figures["curves"], "training curves", "loss and validation scores per training step")
+        or markup.NO_CURVES,
     ]
+
+
+def _calibration_sections(
+    figures: dict[str, bytes | None], curve: Calibration | None, table: pa.Table | None
+) -> list[str]:
+    """The calibration curve and its bins, then the most confidently wrong predictions."""
+    parts = ['<h2 id="calibration">Calibration</h2>']
     if curve is None or table is None:
         parts.append(
             '<p class="note">No predictions for this split: no calibration curve and no examples '
             "(runs trained before reports lack them; train or evaluate again).</p>"
         )
-        return "\n".join(parts)
+        return parts
     bins = [
         [f"{lo:.2f}-{hi:.2f}", int(n), acc, conf]
         for lo, hi, n, acc, conf in zip(
@@ -413,17 +267,39 @@ def _body(
         )
         if n
     ]
-    parts += [
+    return [
+        *parts,
         f"<p>Expected calibration error (ECE, {len(curve.counts)} bins of the predicted label's "
         f"probability): <b>{curve.ece:.4f}</b></p>",
-        _figure(figures["calibration"], "reliability curve", "accuracy per confidence bin; below: examples"),
+        markup.figure(
+            figures["calibration"], "reliability curve", "accuracy per confidence bin; below: examples"
+        ),
         "<details><summary>bins</summary>"
-        + _table(["confidence", "examples", "accuracy", "mean confidence"], bins)
+        + markup.table(["confidence", "examples", "accuracy", "mean confidence"], bins)
         + "</details>",
         '<h2 id="wrong">Most confidently wrong predictions</h2>',
         _wrong_table(table),
     ]
-    return "\n".join(parts)
+
+
+def _wrong_table(predictions: pa.Table) -> str:
+    wrong = predictions.filter(pc.not_equal(predictions["label"], predictions["predicted_label"]))
+    if wrong.num_rows == 0:
+        return '<p class="note">No wrong predictions.</p>'
+    order = np.argsort(-wrong["confidence"].to_numpy(), kind="stable")[: markup.WRONG_EXAMPLES]
+    top = wrong.take(pa.array(order)).to_pylist()
+    pair = "text_pair" in predictions.column_names
+    header = ["row", "confidence", "true label", "predicted", "text", *(["second text"] if pair else [])]
+    rows = [
+        [r["row"], r["confidence"], r["label"], r["predicted_label"], markup.cut_text(r["text"])]
+        + ([markup.cut_text(r["text_pair"])] if pair else [])
+        for r in top
+    ]
+    note = f"<p>{wrong.num_rows:,} of {predictions.num_rows:,} predictions are wrong; the "
+    note += f"{len(rows)} made with the highest confidence (row: the data row in its file):</p>"
+    return note + markup.table(
+        header, rows, row="n", text="text", **({"second text": "text"} if pair else {})
+    )
 
 
 def _groups_section(metrics: dict[str, Any]) -> list[str]:
@@ -438,7 +314,7 @@ def _groups_section(metrics: dict[str, Any]) -> list[str]:
     return [
         '<h2 id="groups">Metrics per group</h2>',
         f'<p class="note">Per {html.escape(column)}, the weakest macro-F1 first.</p>',
-        _table([column, "accuracy", "macro F1", "weighted F1", "rows"], rows),
+        markup.table([column, "accuracy", "macro F1", "weighted F1", "rows"], rows),
     ]
 
 

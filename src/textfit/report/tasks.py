@@ -1,6 +1,6 @@
-"""The report of a multi-label or a regression run: its prediction tables, figures and page sections.
+"""The report of a multi-label or a regression run: its figures and page sections.
 
-`report.write_report` reads the run and writes the page; here is what differs from a single-label
+`report.page.write_report` reads the run and writes the page; here is what differs from a single-label
 report. Multi-label: per-label scores with their thresholds, the decisions per label (TP / FP / FN /
 TN), label co-occurrence, the most confidently wrong rows. Regression: predicted against true values,
 the residuals, the largest errors.
@@ -8,18 +8,13 @@ the residuals, the largest errors.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from textfit.data.examples import Examples
-from textfit.files import write_atomic as _write_atomic
+from textfit.report import markup
 from textfit.report.figures import (
     confusion_heat_map,
     per_label_bars,
@@ -27,9 +22,8 @@ from textfit.report.figures import (
     residual_histogram,
     training_curves,
 )
-from textfit.report.page import TEXT_CHARS, WRONG_EXAMPLES, _figure, _table, example_columns
 
-__all__ = ["task_page", "write_task_predictions"]
+__all__ = ["task_page"]
 
 METRICS = {
     "multi_label": [
@@ -56,40 +50,6 @@ _NO_PREDICTIONS = (
 )
 
 
-def write_task_predictions(
-    path: Path,
-    task: str,
-    examples: Examples,
-    names: Sequence[str],
-    scores: NDArray[np.floating[Any]],
-    truth: NDArray[np.floating[Any]],
-    thresholds: Sequence[float] | None = None,
-) -> Path:
-    """Save each example of a multi-label or regression split with its truth and prediction, as Parquet.
-
-    Columns: row (1-based data row in its file), text, text_pair (pair tasks), label (the cell);
-    multi-label: true (1 / 0 per label) and probabilities (per label, in `names` order), the
-    thresholds in the metadata; regression: value (the true number) and predicted.
-    """
-    columns = example_columns(examples)
-    metadata = {"textfit.labels": json.dumps(list(names)), "textfit.task": task}
-    if task == "multi_label":
-        width = len(names)
-        true = np.asarray(truth, dtype=np.int8).reshape(len(examples), width)
-        probabilities = np.asarray(scores, dtype=np.float32).reshape(len(examples), width)
-        columns["true"] = pa.FixedSizeListArray.from_arrays(pa.array(true.ravel()), width)
-        columns["probabilities"] = pa.FixedSizeListArray.from_arrays(pa.array(probabilities.ravel()), width)
-        metadata["textfit.thresholds"] = json.dumps(
-            list(thresholds) if thresholds is not None else [0.5] * width
-        )
-    else:
-        columns["value"] = pa.array(np.asarray(truth, dtype=np.float64).ravel())
-        columns["predicted"] = pa.array(np.asarray(scores, dtype=np.float64).reshape(len(examples), -1)[:, 0])
-    table = pa.table(columns).replace_schema_metadata(metadata)
-    _write_atomic(path, lambda tmp: pq.write_table(table, tmp))
-    return path
-
-
 def task_page(
     task: str,
     intro: list[str],
@@ -103,7 +63,7 @@ def task_page(
         task: multi_label or regression.
         intro: the page's heading and facts (HTML, escaped).
         splits: the metrics of the split reported, then of the run's other splits (columns of the table).
-        table: the split's predictions table (write_task_predictions); None when there is none.
+        table: the split's predictions table (predictions.write_task_predictions); None when there is none.
         log_history: the Trainer's log, for the training curves.
     """
     split = next(iter(splits))
@@ -115,16 +75,15 @@ def task_page(
     figures: dict[str, bytes | None] = {
         "curves": training_curves(log_history) if log_history is not None else None
     }
-    parts = [*intro, '<h2 id="metrics">Metrics</h2>', _table(["metric", *splits], rows)]
+    parts = [*intro, '<h2 id="metrics">Metrics</h2>', markup.table(["metric", *splits], rows)]
     if task == "multi_label":
         parts += _multi_label(split, splits[split], table, figures)
     else:
         parts += _regression(table, figures)
     parts += [
         '<h2 id="curves">Training curves</h2>',
-        _figure(figures["curves"], "training curves", "loss and validation scores per training step")
-        or '<p class="note">No curves: the run logged no loss and no validation metrics '
-        "(train.logging_strategy and train.eval_strategy no).</p>",
+        markup.figure(figures["curves"], "training curves", "loss and validation scores per training step")
+        or markup.NO_CURVES,
     ]
     if task == "multi_label":
         parts += ['<h2 id="wrong">Most confidently wrong rows</h2>', _wrong_rows(splits[split], table)]
@@ -133,18 +92,14 @@ def task_page(
     return figures, "\n".join(parts)
 
 
-def _cut(text: str | None) -> str:
-    text = text or ""
-    return text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"
-
-
 def _texts(table: pa.Table, order: NDArray[np.intp]) -> tuple[list[str], list[list[str]], dict[str, str]]:
     """The header and cells of the text columns of the rows at `order`, and their td classes."""
     pair = "text_pair" in table.column_names
     texts = table["text"].take(pa.array(order)).to_pylist()
     pairs = table["text_pair"].take(pa.array(order)).to_pylist() if pair else [None] * len(texts)
     cells = [
-        [_cut(text)] + ([_cut(second)] if pair else []) for text, second in zip(texts, pairs, strict=True)
+        [markup.cut_text(text)] + ([markup.cut_text(second)] if pair else [])
+        for text, second in zip(texts, pairs, strict=True)
     ]
     header = ["text", *(["second text"] if pair else [])]
     return header, cells, {"text": "text", **({"second text": "text"} if pair else {})}
@@ -181,12 +136,12 @@ def _multi_label(
     ]
     parts = [
         '<h2 id="per-label">Precision, recall and F1 per label</h2>',
-        _figure(
+        markup.figure(
             figures["per_label"],
             "per-label bars",
             f"{split}: scores per label (n: rows with the label; t: its threshold, tuned on validation)",
         ),
-        _table(["label", "precision", "recall", "F1", "support", "threshold"], scores),
+        markup.table(["label", "precision", "recall", "F1", "support", "threshold"], scores),
         '<h2 id="decisions">Decisions per label</h2>',
     ]
     if table is None or not table.num_rows:
@@ -210,9 +165,11 @@ def _multi_label(
         *parts,
         '<p class="note">Each row decides each label: true positive (the label is true and predicted), '
         "false positive (predicted, not true), false negative (true, not predicted), true negative.</p>",
-        _table(["label", "true positives", "false positives", "false negatives", "true negatives"], counts),
+        markup.table(
+            ["label", "true positives", "false positives", "false negatives", "true negatives"], counts
+        ),
         '<h2 id="cooccurrence">Labels together</h2>',
-        _figure(
+        markup.figure(
             figures["cooccurrence"],
             "label co-occurrence",
             "true labels: rows with both labels (the diagonal: rows with the label)",
@@ -232,7 +189,7 @@ def _wrong_rows(metrics: dict[str, Any], table: pa.Table | None) -> str:
     rows = np.flatnonzero(wrong.any(axis=1))
     if not len(rows):
         return '<p class="note">No wrong decisions: every label of every row is right.</p>'
-    order = rows[np.argsort(-worst[rows], kind="stable")][:WRONG_EXAMPLES]
+    order = rows[np.argsort(-worst[rows], kind="stable")][: markup.WRONG_EXAMPLES]
     header, texts, classes = _texts(table, order)
     numbers = table["row"].to_numpy()
 
@@ -253,7 +210,7 @@ def _wrong_rows(metrics: dict[str, Any], table: pa.Table | None) -> str:
         "1 - p; row: the data row in its file):</p>"
     )
     head = ["row", "confidence", "true labels", "predicted labels", "wrong decisions (probability)", *header]
-    return note + _table(head, cells, row="n", **classes)
+    return note + markup.table(head, cells, row="n", **classes)
 
 
 # ---------------------------------------------------------------- regression
@@ -270,11 +227,13 @@ def _regression(table: pa.Table | None, figures: dict[str, bytes | None]) -> lis
     figures["residuals"] = residual_histogram(residuals)
     return [
         *parts,
-        _figure(figures["scatter"], "predicted against true values", "one point per row; dashed: no error"),
+        markup.figure(
+            figures["scatter"], "predicted against true values", "one point per row; dashed: no error"
+        ),
         '<h2 id="residuals">Residuals</h2>',
         f"<p>Predicted minus true: mean <b>{residuals.mean():.4g}</b> (a bias when far from 0), "
         f"standard deviation <b>{residuals.std():.4g}</b>, largest <b>{np.abs(residuals).max():.4g}</b>.</p>",
-        _figure(figures["residuals"], "residual histogram", "rows per error (predicted - true)"),
+        markup.figure(figures["residuals"], "residual histogram", "rows per error (predicted - true)"),
     ]
 
 
@@ -284,7 +243,7 @@ def _largest_errors(table: pa.Table | None) -> str:
     value = table["value"].to_numpy()
     predicted = table["predicted"].to_numpy()
     errors = predicted - value
-    order = np.argsort(-np.abs(errors), kind="stable")[:WRONG_EXAMPLES]
+    order = np.argsort(-np.abs(errors), kind="stable")[: markup.WRONG_EXAMPLES]
     header, texts, classes = _texts(table, order)
     numbers = table["row"].to_numpy()
     cells = [
@@ -295,4 +254,4 @@ def _largest_errors(table: pa.Table | None) -> str:
         f"<p>The {len(cells)} rows of {table.num_rows:,} with the largest errors "
         "(row: the data row in its file):</p>"
     )
-    return note + _table(["row", "true", "predicted", "error", *header], cells, row="n", **classes)
+    return note + markup.table(["row", "true", "predicted", "error", *header], cells, row="n", **classes)

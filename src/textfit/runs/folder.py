@@ -1,4 +1,4 @@
-"""Which folders textfit may replace or delete: the marker in each folder it writes, and the checks first.
+"""Which folders textfit may replace or delete, the checks before a run is written, and its move into place.
 
 `--overwrite` replaces a folder only when textfit wrote it (its textfit-run.json, or a run written
 before the marker: run_config.yaml and nothing textfit does not write), never one holding an input.
@@ -7,77 +7,25 @@ before the marker: run_config.yaml and nothing textfit does not write), never on
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 import shutil
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from textfit.files import write_text_atomic
 from textfit.errors import ConfigError, list_problems
+from textfit.runs.layout import MARKER, UNMARKED_KEYS, WRITTEN_NAMES, has_marker, old_dir_of, partial_dir_of
 
 if TYPE_CHECKING:
     from textfit.config.schema import RunConfig
 
 logger = logging.getLogger(__name__)
 
-MARKER = "textfit-run.json"
-# Every name textfit writes at the top of a run folder (train, evaluate, report, export) or of a
-# study folder (tune). A folder holding anything else is not replaced, nor deleted.
-WRITTEN_NAMES = (
-    MARKER,
-    "run_config.yaml",
-    "model",
-    "metrics.json",
-    "log_history.json",
-    "predictions-*.parquet",
-    "report.html",
-    "report-*.html",
-    "figures",
-    "figures-*",
-    "eval-*.json",
-    "eval-*.predictions.parquet",
-    "checkpoints",
-    "tensorboard",
-    "onnx",
-    "onnx.partial",
-    "tune_config.yaml",
-    "optuna.db",
-    "optuna.db-*",  # SQLite's journal
-    "trials.csv",
-    "trials",
-    "best",
-    "best.partial",
-    "best.old",
-)
-# A folder without the marker (written before it existed) is textfit's when it holds one of these.
-UNMARKED_KEYS = ("run_config.yaml", "optuna.db")
-
-Kind = Literal["train", "tune"]
 INPUTS_HINT = "pass --output-dir with a folder that holds none of the input files"
 REPLACE_HINT = (
     "pass --output-dir with a new folder, or move those files out of it; "
     "--overwrite replaces only a folder textfit wrote"
 )
-
-
-def write_marker(folder: Path, kind: Kind) -> None:
-    """Mark folder as written by textfit (first, before anything else goes in), so it may be replaced."""
-    from textfit.version import __version__
-
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    marker = {"textfit": __version__, "kind": kind, "created": stamp}
-    write_text_atomic(folder / MARKER, json.dumps(marker, indent=2) + "\n")
-
-
-def _marked(folder: Path) -> bool:
-    try:
-        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(marker, dict) and "textfit" in marker
 
 
 def foreign_entries(folder: Path, names: Iterable[str] = WRITTEN_NAMES) -> list[str]:
@@ -100,7 +48,7 @@ def not_written_by_textfit(folder: Path) -> str | None:
         return None
     if foreign := foreign_entries(folder):
         return "it holds files textfit did not write: " + list_problems([repr(name) for name in foreign])
-    if not _marked(folder) and not any((folder / key).exists() for key in UNMARKED_KEYS):
+    if not has_marker(folder) and not any((folder / key).exists() for key in UNMARKED_KEYS):
         return f"textfit did not write it: it has no {MARKER} or {UNMARKED_KEYS[0]}"
     return None
 
@@ -167,8 +115,6 @@ def check_output_dir(run_dir: Path, overwrite: bool, inputs: Iterable[Path | str
         ConfigError: run_dir is a file; it, RUN.partial or RUN.old holds an input file or files
             textfit did not write; or it exists, is not empty, and overwrite is False.
     """
-    from textfit.runs.resume import partial_dir_of
-
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"run folder {run_dir} is a file", hint="pass --output-dir with a folder path")
     partial, old = partial_dir_of(run_dir), old_dir_of(run_dir)
@@ -185,11 +131,6 @@ def check_output_dir(run_dir: Path, overwrite: bool, inputs: Iterable[Path | str
             f"run folder {run_dir} already exists",
             hint="pass --overwrite to replace it, or --output-dir to write somewhere else",
         )
-
-
-def old_dir_of(run_dir: Path) -> Path:
-    """Where the run that run_dir held waits while a new one takes its place: RUN.old beside RUN."""
-    return run_dir.with_name(run_dir.name + ".old")
 
 
 def finish_run(partial_dir: Path, run_dir: Path) -> None:

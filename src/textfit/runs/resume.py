@@ -15,18 +15,11 @@ from typing import Any
 from textfit.config.schema import RunConfig, load_config, with_settings
 from textfit.errors import ConfigError
 from textfit.runs.folder import not_written_by_textfit, remove_written_folder
+from textfit.runs.layout import CHECKPOINTS, CONFIG_FILE, PARTIAL_SUFFIX, partial_dir_of
 
 logger = logging.getLogger(__name__)
 
-PARTIAL_SUFFIX = ".partial"
-CONFIG_FILE = "run_config.yaml"
-CHECKPOINTS = "checkpoints"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-
-
-def partial_dir_of(run_dir: Path) -> Path:
-    """Where a run is written until it is complete: RUN.partial beside RUN."""
-    return run_dir.with_name(run_dir.name + PARTIAL_SUFFIX)
 
 
 def find_partial(resume: Path) -> Path:

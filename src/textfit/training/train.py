@@ -33,25 +33,17 @@ from textfit.files import write_text_atomic
 from textfit.inference.classifier import length_batches
 from textfit.metrics import classification_report, multilabel_report, scalar_metrics, tune_thresholds
 from textfit.modeling import batch_tokens, load_pretrained, pad_multiple, pick_precision, quiet_transformers
-from textfit.report.page import write_predictions, write_report
-from textfit.report.tasks import write_task_predictions
+from textfit.report.page import write_report
+from textfit.report.predictions import write_predictions, write_task_predictions
 from textfit.runs.folder import (
     check_inputs_outside,
     check_output_dir,
     check_written_by_textfit,
     finish_run,
-    old_dir_of,
     run_inputs,
-    write_marker,
 )
-from textfit.runs.resume import (
-    CHECKPOINTS,
-    CONFIG_FILE,
-    discard_failed,
-    discard_partial,
-    partial_dir_of,
-    resume_point,
-)
+from textfit.runs.layout import CHECKPOINTS, CONFIG_FILE, old_dir_of, partial_dir_of, write_marker
+from textfit.runs.resume import discard_failed, discard_partial, resume_point
 from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples, tokenize_windows
 from textfit.training.losses import class_weights, loss_function
 from textfit.training.tracking import check_trackers, use_mlflow_store, use_tensorboard_folder

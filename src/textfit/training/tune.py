@@ -20,16 +20,14 @@ from textfit.errors import ConfigError
 from textfit.files import write_text_atomic
 from textfit.runs.folder import (
     INPUTS_HINT,
-    MARKER,
     REPLACE_HINT,
     check_inputs_outside,
     check_written_by_textfit,
     finish_run,
-    old_dir_of,
     remove_written_folder,
     run_inputs,
-    write_marker,
 )
+from textfit.runs.layout import MARKER, old_dir_of, write_marker
 
 logger = logging.getLogger(__name__)
 
