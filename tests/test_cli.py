@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from conftest import TINY_TRAIN_SETTINGS, read_csv
 from textfit.cli.main import app
+from textfit.cli.options import TableOptions, option_groups
 
 runner = CliRunner()  # click >= 8.2 keeps result.stdout and result.stderr apart
 
@@ -760,3 +761,30 @@ def test_progress_bar_on_stderr_unless_quiet(
     loud = invoke("evaluate", tiny_run_dir, binary_test_csv, "-o", tmp_path / "m.json")
     assert "evaluating" in loud.stderr
     assert "evaluating" not in loud.stdout
+
+
+def test_an_option_group_is_shown_as_its_flags_and_handed_over_whole() -> None:
+    """@option_groups: Typer sees the group's flags in its place; the command gets the group."""
+    import typer.main
+
+    seen: list[Any] = []
+
+    @option_groups
+    def command(*, table: TableOptions, top: int = 1) -> None:
+        seen.append((table, top))
+
+    one = typer.Typer()
+    one.command()(command)
+    result = runner.invoke(one, ["--text-column", "body", "--format", "csv", "--top", "2"])
+
+    assert result.exit_code == 0, result.stderr
+    assert seen == [(TableOptions(text_column="body", table_format="csv"), 2)]
+    assert [param.name for param in typer.main.get_command(one).params][:2] == [
+        "text_column",
+        "text_pair_column",
+    ]
+    with pytest.raises(TypeError, match="a flag of an option group has the name of another parameter"):
+
+        @option_groups
+        def clash(*, table: TableOptions, text_column: str | None = None) -> None:
+            pass

@@ -213,7 +213,7 @@ def option_groups(command: Callable[..., None]) -> Callable[..., None]:
     groups: dict[str, Any] = {}
     params: list[inspect.Parameter] = []
     for param in inspect.signature(command).parameters.values():
-        kind = hints[param.name]
+        kind = hints.get(param.name, param.annotation)
         if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             groups[param.name] = kind
             fields = get_type_hints(kind, include_extras=True)
