@@ -48,7 +48,6 @@ CIRCLES_TODO = {
 }
 LONG_MODULES_TODO = {
     "checks/core.py",
-    "cli/main.py",
     "config/schema.py",
     "data/examples.py",
     "data/tables.py",
@@ -61,13 +60,6 @@ LONG_MODULES_TODO = {
 LONG_FUNCTIONS_TODO = {
     "textfit.checks.core.check_data",
     "textfit.checks.tasks.groups_check",
-    "textfit.cli.main.check",
-    "textfit.cli.main.evaluate",
-    "textfit.cli.main.export_command",
-    "textfit.cli.main.predict",
-    "textfit.cli.main.serve",
-    "textfit.cli.main.train",
-    "textfit.cli.main.tune",
     "textfit.data.examples.table_examples",
     "textfit.evaluation.evaluate",
     "textfit.inference.onnx.export_onnx",

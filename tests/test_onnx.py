@@ -154,7 +154,8 @@ def test_cli_rejects_an_unknown_backend(tiny_run_dir: Path, binary_test_csv: Pat
     result = invoke("predict", tiny_run_dir, binary_test_csv, "--backend", "tensorrt")
 
     assert result.exit_code == 2
-    assert "unknown backend 'tensorrt': torch or onnx" in result.stderr
+    assert "Invalid value for '--backend'" in result.stderr
+    assert "'tensorrt' is not one of 'torch', 'onnx'" in result.stderr
 
 
 def test_cli_export_checks_on_the_runs_test_file_by_default(exported_run: Path, tmp_path: Path) -> None:
@@ -204,8 +205,10 @@ def test_cli_export_usage_errors(tiny_run_dir: Path, tmp_path: Path) -> None:
     unchecked = invoke("export", run_dir)
 
     assert tflite.exit_code == int4.exit_code == 2
-    assert "unknown format 'tflite': onnx" in tflite.stderr
-    assert "unknown --quantize 'int4': int8, none or auto" in int4.stderr
+    assert "Invalid value for '--format'" in tflite.stderr
+    assert "'tflite' is not one of 'onnx'" in tflite.stderr
+    assert "Invalid value for '--quantize'" in int4.stderr
+    assert "'int4' is not one of 'auto', 'int8', 'none'" in int4.stderr
     assert unchecked.exit_code == 1
     assert unchecked.stdout == ""
     assert unchecked.stderr.splitlines() == [
