@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, get_args
 
 import typer
 
-from textfit.config.schema import DataConfig, ModelConfig, Precision, TableFormat, TrainConfig
+from textfit.config.choices import Precision, TableFormat
+from textfit.config.schema import DataConfig, ModelConfig, TrainConfig
 from textfit.errors import TextfitError
 
 P = ParamSpec("P")
@@ -262,7 +263,7 @@ def _training_config(config: Path | None, overrides: dict[str, Any]) -> RunConfi
 
     Neither TRAIN_FILE nor --dataset, nor a --config that names one, is a usage error (exit 2).
     """
-    from textfit.config.schema import load_config
+    from textfit.config.loading import load_config
 
     cfg = load_config(config, overrides)
     if cfg.data.train_file is None and cfg.data.dataset is None:
@@ -280,7 +281,7 @@ def _set_overrides(items: list[str] | None) -> dict[str, Any]:
     """The --set KEY=VALUE items as dotted overrides, each VALUE read as YAML; null sets None."""
     import yaml
 
-    from textfit.config.schema import NULL
+    from textfit.config.loading import NULL
 
     overrides: dict[str, Any] = {}
     for item in items or []:
@@ -294,7 +295,7 @@ def _set_overrides(items: list[str] | None) -> dict[str, Any]:
 
 def _data_config(overrides: dict[str, Any]) -> DataConfig:
     """The data settings of evaluate, predict and export, validated like train's (ConfigError)."""
-    from textfit.config.schema import load_config
+    from textfit.config.loading import load_config
 
     return load_config(None, overrides).data
 
@@ -360,7 +361,8 @@ def check(
       textfit check data.csv --validation-file dev.csv
       textfit check --dataset dair-ai/emotion
     """  # noqa: D301
-    from textfit.checks.core import check_data, format_checks
+    from textfit.checks.base import format_checks
+    from textfit.checks.run import check_data
 
     _setup_output(quiet, verbose)
     given: dict[str, Any] = {
@@ -554,7 +556,7 @@ def train(
       textfit train --resume runs/data                        # resume an interrupted run
       torchrun --nproc_per_node 2 -m textfit train data.csv   # several processes
     """  # noqa: D301
-    from textfit.config.schema import load_config
+    from textfit.config.loading import load_config
     from textfit.metrics import format_report
     from textfit.training.train import train as run_training
 
@@ -651,7 +653,7 @@ def train(
         _echo_pushed(result.pushed)
     typer.echo(f"\nnext: textfit predict {result.run_dir} new_texts.csv -o predictions.csv")
     if result.push_error is not None:  # the run is saved: say so, and how to push it again
-        from textfit.config.schema import load_config
+        from textfit.config.loading import load_config
         from textfit.push import retry_command
 
         hub = load_config(result.run_dir / "run_config.yaml").hub
