@@ -128,10 +128,11 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
 
     from textfit import tokenization
     from textfit.config.schema import DataConfig
-    from textfit.data.examples import LabelSet, load_splits
+    from textfit.data.labels import LabelSet
+    from textfit.data.splits import load_splits
 
     try:
-        from textfit.checks.core import check_splits
+        from textfit.checks.run import check_splits
     except ImportError:  # the code before the checks (the baseline)
         check_splits = None
 

@@ -11,17 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from textfit.checks.core import (
-    IMBALANCE_RATIO,
-    RARE_CLASS_ROWS,
-    Check,
-    CheckReport,
-    check_data,
-    check_splits,
-    format_checks,
-)
+from textfit.checks.base import IMBALANCE_RATIO, RARE_CLASS_ROWS, Check, CheckReport, format_checks
+from textfit.checks.run import check_data, check_splits
 from textfit.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig
-from textfit.data.examples import load_splits
+from textfit.data.splits import load_splits
 from textfit.errors import DataError
 
 ALL_CHECKS = [
@@ -454,19 +447,19 @@ def test_long_texts_warn_with_the_share_cut(check: Checker) -> None:
 
 
 def test_lengths_given_cut_at_max_length() -> None:
-    from textfit.checks.core import _length
+    from textfit.checks.rows import length_check
 
-    check = _length(np.array([3, 16, 16, 5] * 25), max_length=16, cut=True)
+    check = length_check(np.array([3, 16, 16, 5] * 25), max_length=16, cut=True)
 
     assert check.status == "warn"
     assert check.summary == "50.0% of training texts are longer than 16 tokens and will be cut"
     assert check.details == ["median 10, 95th percentile at least 16, longest at least 16 tokens"]
-    one_percent = _length(np.array([3] * 99 + [16]), 16, cut=True)
+    one_percent = length_check(np.array([3] * 99 + [16]), 16, cut=True)
     assert one_percent.status == "pass"  # 1% is not over 1%
     assert one_percent.summary == (
         "median 3, 95th percentile 3, longest at least 16 tokens; 1 (1.0%) longer than 16"
     )
-    few = _length(np.array([3] * 2000 + [17]), 16, cut=False)
+    few = length_check(np.array([3] * 2000 + [17]), 16, cut=False)
     assert few.summary == "median 3, 95th percentile 3, longest 17 tokens; 1 (<0.1%) longer than 16"
 
 

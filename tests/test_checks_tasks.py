@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from textfit.checks.core import CheckReport, check_data, format_checks
+from textfit.checks.base import CheckReport, format_checks
+from textfit.checks.run import check_data
 from textfit.cli.main import app
 from textfit.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig
-from textfit.data.examples import read_examples
+from textfit.data.rows import read_examples
 from textfit.data.tasks import label_occurrences
 
 Checker = Callable[..., CheckReport]

@@ -7,16 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from textfit.config.schema import (
-    DataConfig,
-    ModelConfig,
-    RunConfig,
-    TrainConfig,
-    keyword_overrides,
-    load_config,
-    save_config,
-    with_settings,
-)
+from textfit.config.loading import keyword_overrides, load_config, save_config, with_settings
+from textfit.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig
 from textfit.errors import ConfigError
 
 SETTINGS_HINT = (

@@ -11,7 +11,8 @@ import yaml
 from typer.testing import CliRunner
 
 from textfit.cli.main import app
-from textfit.config.schema import RunConfig, _field_names, load_config
+from textfit.config.loading import _field_names, load_config
+from textfit.config.schema import RunConfig
 from textfit.config.template import default_config_yaml, init_config
 from textfit.errors import ConfigError
 

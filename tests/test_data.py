@@ -16,19 +16,12 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from textfit.config.schema import DataConfig
-from textfit.data.examples import (
-    PYTHON_WHITESPACE,
-    LabelSet,
-    Table,
-    find_columns,
-    label_name,
-    load_splits,
-    read_examples,
-    read_table,
-    table_examples,
-    table_format,
-)
-from textfit.data.tables import _read_with_arrow, _read_with_python
+from textfit.data.examples import find_columns
+from textfit.data.labels import LabelSet, label_name
+from textfit.data.reading import _read_with_arrow, read_table
+from textfit.data.rows import PYTHON_WHITESPACE, read_examples, table_examples
+from textfit.data.splits import load_splits
+from textfit.data.tables import Table, read_with_python, table_format
 from textfit.errors import DataError
 
 EMPTY_HINT = "fill in or delete these rows, or pass --drop-invalid to skip them (they are counted)"
@@ -539,7 +532,7 @@ def test_jsonl_null_is_empty(tmp_path: Path) -> None:
 
 def test_drop_invalid(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write(tmp_path / "d.csv", "text,label\ngood,a\n,b\nfine,\nokay,b\n")
-    with caplog.at_level(logging.WARNING, logger="textfit.data.examples"):
+    with caplog.at_level(logging.WARNING, logger="textfit.data.rows"):
         examples = read_examples(path, DataConfig(drop_invalid=True))
     assert examples.texts == ["good", "okay"]
     assert examples.labels == ["a", "b"]
@@ -830,7 +823,7 @@ def test_group_column_of_dropped_rows_is_dropped_too(tmp_path: Path) -> None:
 
 
 def both_readers(path: Path, fmt: str, delimiter: str | None = None) -> tuple[Table | None, Table]:
-    return _read_with_arrow(path, fmt, None, delimiter), _read_with_python(path, fmt, None, delimiter)
+    return _read_with_arrow(path, fmt, None, delimiter), read_with_python(path, fmt, None, delimiter)
 
 
 def assert_same_table(fast: Table | None, slow: Table) -> None:
@@ -916,7 +909,7 @@ def test_files_pyarrow_would_read_otherwise_go_to_the_python_reader(tmp_path: Pa
         write(path, text)
     assert _read_with_arrow(path, table_format(path), None, None) is None
     try:
-        expected: Any = _read_with_python(path, table_format(path), None, None).columns
+        expected: Any = read_with_python(path, table_format(path), None, None).columns
     except DataError as err:
         expected = str(err)
     try:
@@ -973,7 +966,7 @@ def test_pyarrow_reads_random_files_as_python_does_or_not_at_all(tmp_path: Path,
         if fast is None:
             continue
         used += 1
-        slow = _read_with_python(path, fmt, None, delimiter)  # raises if pyarrow read a bad file
+        slow = read_with_python(path, fmt, None, delimiter)  # raises if pyarrow read a bad file
         assert repr((fast.columns, fast.line_numbers)) == repr((slow.columns, slow.line_numbers))
     assert used > 40  # the comparison ran on plenty of files
 

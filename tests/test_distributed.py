@@ -130,7 +130,7 @@ def test_deepspeed_fsdp_and_backend_reach_the_training_arguments(monkeypatch: py
     """Plumbing only: DeepSpeed and FSDP need GPUs (FSDP's arguments fail without a process group)."""
     import transformers
 
-    from textfit.config.schema import with_settings
+    from textfit.config.loading import with_settings
     from textfit.training.train import training_arguments
 
     given: dict[str, Any] = {}

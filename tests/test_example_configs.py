@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from conftest import CLASS_WORDS, TOPIC_WORDS, class_rows, pair_rows, read_csv, write_csv
 from textfit.cli.main import app
-from textfit.config.schema import RunConfig, load_config
+from textfit.config.loading import load_config
+from textfit.config.schema import RunConfig
 from textfit.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,8 @@ import pytest
 
 import textfit
 from conftest import CLASS_WORDS, class_rows, write_csv
-from textfit.checks.core import FEW_EXAMPLES_ROWS, few_examples_advice
+from textfit.checks.base import FEW_EXAMPLES_ROWS
+from textfit.checks.labels import few_examples_advice
 
 EXPECT = (
     "few labelled examples: 'pos' has 16 training rows (under 50 per class); expect lower scores that "

@@ -30,10 +30,11 @@ from typer.testing import CliRunner
 
 import textfit
 from conftest import CLASS_WORDS, class_rows, read_csv, write_csv
-from textfit.checks.core import check_splits
+from textfit.checks.run import check_splits
 from textfit.cli.main import app
 from textfit.config.schema import DataConfig
-from textfit.data.examples import load_splits, read_examples
+from textfit.data.rows import read_examples
+from textfit.data.splits import load_splits
 from textfit.errors import DataError
 from textfit.inference.classifier import Classifier, csv_cell, predict_file
 
@@ -886,7 +887,7 @@ def test_the_hub_probe_tells_an_open_port_from_a_closed_one(monkeypatch: pytest.
 
     from huggingface_hub import constants
 
-    from textfit.modeling import cache_only, hub_reachable
+    from textfit.hub import cache_only, hub_reachable
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
@@ -994,7 +995,7 @@ def test_a_label_map_name_that_no_row_has_is_an_error(tmp_path: Path) -> None:
 
 
 def test_label_map_text_that_is_not_old_equals_new_is_a_config_error() -> None:
-    from textfit.config.schema import load_config
+    from textfit.config.loading import load_config
     from textfit.errors import ConfigError
 
     with pytest.raises(ConfigError, match=re.escape("'Spam' is not OLD=NEW (e.g. 'Spam=spam,1.0=1')")):
@@ -1087,7 +1088,8 @@ def test_label_map_flag_of_check_train_and_evaluate_is_saved_with_the_run(
 def test_a_parquet_text_column_of_numbers_fails_once_under_columns(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
-    from textfit.checks.core import check_data, format_checks
+    from textfit.checks.base import format_checks
+    from textfit.checks.run import check_data
     from textfit.config.schema import ModelConfig, RunConfig
 
     path = parquet_file("d.parquet", {"text": pa.array(range(10)), "label": pa.array(["a", "b"] * 5)})(
@@ -1105,7 +1107,8 @@ def test_a_parquet_text_column_of_numbers_fails_once_under_columns(
 
 def test_a_text_longer_than_check_counts_says_at_least(tmp_path: Path, tiny_model_dir: Path) -> None:
     from conftest import CLASS_WORDS, class_rows, write_csv
-    from textfit.checks.core import LENGTH_LIMIT, check_data
+    from textfit.checks.base import LENGTH_LIMIT
+    from textfit.checks.run import check_data
     from textfit.config.schema import ModelConfig, RunConfig
 
     rows = class_rows(CLASS_WORDS, 12)
@@ -1130,7 +1133,7 @@ def test_a_file_with_sentence1_and_sentence2_columns_is_read_as_pairs(
     import logging
 
     from conftest import pair_rows, write_csv
-    from textfit.checks.core import check_data
+    from textfit.checks.run import check_data
     from textfit.config.schema import ModelConfig, RunConfig
     from textfit.data.examples import PAIR_COLUMNS
 

@@ -21,10 +21,11 @@ from typer.testing import CliRunner
 
 from conftest import CLASS_WORDS, TINY_TRAIN_SETTINGS, class_rows, pair_rows, write_csv
 from textfit import train
-from textfit.config.schema import DataConfig, RunConfig, load_config
+from textfit.config.loading import load_config
+from textfit.config.schema import DataConfig, RunConfig
 from textfit.data import hub as hub_data
-from textfit.data.examples import load_splits
 from textfit.data.hub import load_dataset_tables
+from textfit.data.splits import load_splits
 from textfit.errors import ConfigError, DataError
 
 runner = CliRunner()

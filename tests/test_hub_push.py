@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 from conftest import TINY_TRAIN_SETTINGS
 from textfit import ConfigError, HubError, ModelError, push_run
 from textfit.cli.main import app
-from textfit.config.schema import load_config
+from textfit.config.loading import load_config
 from textfit.push import base_model, model_card
 
 TOKEN = "hf_standin_token_for_tests"
@@ -592,7 +592,7 @@ def test_a_bad_repo_id_in_the_config_is_a_config_error() -> None:
 
 
 def test_hub_settings_by_name() -> None:
-    from textfit.config.schema import with_settings
+    from textfit.config.loading import with_settings
 
     hub = with_settings(None, {"push_to_hub": REPO, "private": False}).hub
     assert (hub.push_to_hub, hub.private) == (REPO, False)

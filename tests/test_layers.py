@@ -16,7 +16,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "textfit"
 
 # Lowest first: a module may import from its own layer's package and from the layers below it.
 LAYERS = (
-    ("errors", "cache", "files", "version"),
+    ("errors", "cache", "files", "version", "hub", "presets", "tokenizer_backend"),
     ("config",),
     ("data",),
     ("metrics",),
@@ -39,28 +39,14 @@ LEVEL = {part: level for level, parts in enumerate(LAYERS) for part in parts}
 # ISSUE 19 WORK LIST, emptied as the re-layout goes: each entry is a known breach of the rules below.
 UPWARD_TODO = {
     ("textfit.training.train", "textfit.push"),
-    ("textfit.data.hub", "textfit.modeling"),
-    ("textfit.data.tasks", "textfit.metrics"),
 }
-CIRCLES_TODO = {
-    "textfit.data.examples",
-    "textfit.checks.core",
-}
+CIRCLES_TODO: set[str] = set()
 LONG_MODULES_TODO = {
-    "checks/core.py",
-    "config/schema.py",
-    "data/examples.py",
-    "data/tables.py",
     "inference/classifier.py",
-    "modeling.py",
     "serve/app.py",
-    "tokenization.py",
     "training/train.py",
 }
 LONG_FUNCTIONS_TODO = {
-    "textfit.checks.core.check_data",
-    "textfit.checks.tasks.groups_check",
-    "textfit.data.examples.table_examples",
     "textfit.evaluation.evaluate",
     "textfit.inference.onnx.export_onnx",
     "textfit.push.push_run",

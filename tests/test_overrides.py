@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from textfit import ConfigError
 from textfit.cli.main import app
-from textfit.config.schema import NULL, RunConfig, load_config
+from textfit.config.loading import NULL, load_config
+from textfit.config.schema import RunConfig
 
 
 def invoke(*args: str | Path) -> Any:

@@ -20,7 +20,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from textfit.config.schema import DataConfig
-from textfit.data.examples import LabelSet, load_splits, read_examples
+from textfit.data.labels import LabelSet
+from textfit.data.rows import read_examples
+from textfit.data.splits import load_splits
 
 TRICKY = [
     '"',

@@ -21,7 +21,7 @@ from browser import run_chromium
 from conftest import write_csv
 from textfit import DataConfig, DataError, ModelError, TrainResult, evaluate
 from textfit.cli.main import app
-from textfit.data.examples import read_examples
+from textfit.data.rows import read_examples
 from textfit.metrics import calibration, classification_report
 from textfit.report.page import FIGURE_NAMES, write_report
 from textfit.report.predictions import write_predictions

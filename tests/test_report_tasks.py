@@ -17,7 +17,8 @@ from conftest import write_csv
 from test_report import SCRIPT_TEXT, assert_self_contained, parse, pngs
 from textfit.cli.main import app
 from textfit.config.schema import DataConfig
-from textfit.data.examples import LabelSet, read_examples
+from textfit.data.labels import LabelSet
+from textfit.data.rows import read_examples
 from textfit.data.tasks import label_matrix
 from textfit.metrics import multilabel_report, regression_report
 from textfit.report.page import write_report

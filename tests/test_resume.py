@@ -20,7 +20,7 @@ from transformers import TrainerCallback
 import textfit
 from textfit import Classifier, ConfigError, DataError, ModelError
 from textfit.cli.main import app
-from textfit.config.schema import save_config
+from textfit.config.loading import save_config
 from textfit.runs.resume import last_checkpoint
 
 # Long enough (30 epochs of 11 steps) to be killed mid-run, a checkpoint every 3 steps, a loss per step.
@@ -143,7 +143,7 @@ def test_resume_of_a_finished_run_says_it_finished(tiny_run_dir: Path) -> None:
 def _partial_run(tmp_path: Path, binary_csv: Path, settings: dict[str, Any]) -> Path:
     """A RUN.partial folder with its run_config.yaml, as a run killed before its first checkpoint leaves."""
     partial = tmp_path / "run.partial"
-    cfg = textfit.config.schema.with_settings(None, {**settings, "train_file": binary_csv.resolve()})
+    cfg = textfit.config.loading.with_settings(None, {**settings, "train_file": binary_csv.resolve()})
     save_config(cfg, partial / "run_config.yaml")
     return partial
 

@@ -17,7 +17,7 @@ from conftest import CLASS_WORDS, FILLER_WORDS, TOPIC_WORDS, pair_rows, read_csv
 from textfit import ConfigError, DataError
 from textfit.cli.main import app
 from textfit.config.schema import DataConfig
-from textfit.data.examples import read_examples
+from textfit.data.rows import read_examples
 from textfit.data.tasks import detect_task, label_list
 from textfit.inference.classifier import Classifier, predict_file
 from textfit.metrics import format_report, multilabel_report, regression_report, tune_thresholds

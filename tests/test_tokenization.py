@@ -14,9 +14,12 @@ import pytest
 from transformers import AutoTokenizer
 
 from conftest import TOPIC_WORDS, class_rows, pair_rows, write_csv
-from textfit import tokenization
+from textfit import tokenization, tokenizer_backend
 from textfit.config.schema import DataConfig
-from textfit.data.examples import Examples, LabelSet, load_splits, read_examples
+from textfit.data.examples import Examples
+from textfit.data.labels import LabelSet
+from textfit.data.rows import read_examples
+from textfit.data.splits import load_splits
 from textfit.tokenization import token_lengths, tokenize_examples, truncated_share
 
 PAIRS = DataConfig(text_column="premise", text_pair_column="hypothesis")
@@ -48,7 +51,7 @@ def pairs(tmp_path: Path) -> Path:
 def tokenized_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of texts of each chunk given to the tokenizer, however it is called."""
     calls: list[int] = []
-    encoder = tokenization._encoder
+    encoder = tokenization.encoder
 
     def spy(tokenizer: Any, max_length: int, sample: Any) -> Callable[..., Any]:
         encode = encoder(tokenizer, max_length, sample)
@@ -59,7 +62,7 @@ def tokenized_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
         return counted
 
-    monkeypatch.setattr(tokenization, "_encoder", spy)
+    monkeypatch.setattr(tokenization, "encoder", spy)
     return calls
 
 
@@ -105,12 +108,14 @@ def test_the_rust_backend_gives_the_ids_of_the_tokenizer(tokenizer: Any) -> None
     # Special tokens written in a text, accents, capitals, runs of spaces, text to cut.
     texts = ["The GOOD [SEP] cake", "  pizza   ", "Café naïve Über", "goal " * 30, "x", "a [UNK] b"]
     pairs = ["song", "", "drum and piano", "team", "ball " * 30, "[CLS]"]
-    encode = tokenization._backend_encoder(tokenizer, 12)
+    encode = tokenizer_backend.backend_encoder(tokenizer, 12)
     assert encode is not None  # a fast tokenizer: the backend is used
     for second in (None, pairs):
         expected = tokenizer(texts, second, truncation="longest_first", max_length=12)
-        encoded = tokenization.Encoded(expected["input_ids"], expected["token_type_ids"])
-        assert tokenization._record_batch(encode(texts, second)).equals(tokenization._record_batch(encoded))
+        encoded = tokenizer_backend.Encoded(expected["input_ids"], expected["token_type_ids"])
+        assert tokenizer_backend.record_batch(encode(texts, second)).equals(
+            tokenizer_backend.record_batch(encoded)
+        )
     assert encode(texts, None).zero_type_ids  # BERT's single texts: type ids all 0, not listed
     assert not encode(texts, pairs).zero_type_ids
 
@@ -124,7 +129,7 @@ def test_type_ids_of_single_texts_are_listed_unless_all_zero(tiny_model_dir: Pat
         pair="[CLS]:2 $A:0 [SEP]:2 $B:1 [SEP]:1",
         special_tokens=[("[CLS]", odd.cls_token_id), ("[SEP]", odd.sep_token_id)],
     )
-    encode = tokenization._backend_encoder(odd, 16)
+    encode = tokenizer_backend.backend_encoder(odd, 16)
     assert encode is not None
     assert not encode(["good cake"], None).zero_type_ids
     examples = read_examples(topics, DataConfig())
@@ -144,7 +149,7 @@ def test_a_tokenizer_class_with_its_own_call_is_called(tiny_model_dir: Path, top
             return super().__call__(text, *args, **kwargs)
 
     counting = Counting.from_pretrained(str(tiny_model_dir))
-    assert tokenization._backend_encoder(counting, 16) is None
+    assert tokenizer_backend.backend_encoder(counting, 16) is None
     examples = read_examples(topics, DataConfig())
     dataset = tokenize_examples(examples, counting, 16, chunk_rows=10)
     assert Counting.calls == [10, 10, 10, 10, 8]
@@ -298,7 +303,7 @@ def test_a_run_stopped_while_writing_leaves_no_entry(
     tokenizer: Any, topics: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     examples = read_examples(topics, DataConfig())
-    record_batch = tokenization._record_batch
+    record_batch = tokenization.record_batch
     written: list[int] = []
 
     def fail_after_one(encoded: Any) -> pa.RecordBatch:
@@ -307,12 +312,12 @@ def test_a_run_stopped_while_writing_leaves_no_entry(
         written.append(1)
         return record_batch(encoded)
 
-    monkeypatch.setattr(tokenization, "_record_batch", fail_after_one)
+    monkeypatch.setattr(tokenization, "record_batch", fail_after_one)
     with pytest.raises(KeyboardInterrupt):
         tokenize_examples(examples, tokenizer, 16, chunk_rows=10)
     assert entries(cache_dir) == []  # neither an entry nor its partial folder
 
-    monkeypatch.setattr(tokenization, "_record_batch", record_batch)
+    monkeypatch.setattr(tokenization, "record_batch", record_batch)
     dataset = tokenize_examples(examples, tokenizer, 16, chunk_rows=10)
     assert dataset["input_ids"] == one_call(tokenizer, examples, 16)["input_ids"]
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from textfit import train
 from textfit.cli.main import app
-from textfit.config.schema import load_config
+from textfit.config.loading import load_config
 from textfit.errors import ConfigError
 
 runner = CliRunner()

@@ -17,9 +17,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trai
 import textfit
 from conftest import CLASS_WORDS, FILLER_WORDS, class_rows, pair_rows, read_csv, write_csv
 from textfit import ConfigError, DataError, ModelError, TrainResult, load_config
-from textfit.checks.core import few_examples_advice
+from textfit.checks.labels import few_examples_advice
 from textfit.config.schema import DataConfig, ModelConfig
-from textfit.data.examples import read_examples
+from textfit.data.rows import read_examples
 from textfit.inference.classifier import Classifier
 from textfit.modeling import load_tokenizer, pick_precision
 from textfit.tokenization import tokenize_examples
@@ -557,7 +557,7 @@ def test_train_runs_the_data_checks_and_keeps_their_warnings(
 def test_a_failed_data_check_stops_training(
     tiny_settings: dict[str, Any], binary_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from textfit.checks.core import Check, CheckReport
+    from textfit.checks.base import Check, CheckReport
 
     failed = CheckReport([Check("conflicts", "fail", "2 texts have two labels", hint="fix the labels")])
     train_module = sys.modules["textfit.training.train"]  # textfit.train is the function

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from conftest import read_csv
 from textfit import ConfigError, RunConfig, load_config
 from textfit.cli.main import app
-from textfit.config.schema import with_settings
+from textfit.config.loading import with_settings
 from textfit.inference.classifier import Classifier
 from textfit.training.tune import pruning_callback, tune
 

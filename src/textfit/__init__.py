@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from textfit.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig, load_config
+from textfit.config.loading import load_config
+from textfit.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig
 from textfit.errors import ConfigError, DataError, HubError, ModelError, TextfitError
 from textfit.evaluation import EvalReport, evaluate
 from textfit.inference.classifier import Classifier, Prediction, predict_file

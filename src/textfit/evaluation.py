@@ -9,20 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from textfit.config.schema import DataConfig
-from textfit.data.examples import (
-    LabelSet,
-    Table,
-    check_label_map,
-    find_columns,
-    find_group_column,
-    read_table,
-    table_examples,
-    with_trained_columns,
-)
-from textfit.data.tasks import evaluation_report, targets
+from textfit.data.examples import find_columns, find_group_column, with_trained_columns
+from textfit.data.labels import LabelSet, check_label_map
+from textfit.data.reading import read_table
+from textfit.data.rows import table_examples
+from textfit.data.tables import Table
+from textfit.data.tasks import targets
 from textfit.errors import ConfigError
 from textfit.files import write_text_atomic
 from textfit.inference.classifier import Classifier, ProgressCallback
+from textfit.metrics import evaluation_report
 from textfit.report.page import write_report
 from textfit.report.predictions import write_predictions, write_task_predictions
 

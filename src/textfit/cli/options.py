@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Protocol, get_type_hints
 
 import typer
 
-from textfit.config.schema import Precision, TableFormat
+from textfit.config.choices import Precision, TableFormat
 
 # The closed sets of the config's settings that have a flag; tests/test_cli.py checks each against the
 # config's own field, so the two cannot drift.

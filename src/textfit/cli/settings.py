@@ -15,7 +15,7 @@ def set_overrides(items: list[str] | None) -> dict[str, Any]:
     """The --set KEY=VALUE items as dotted overrides, each VALUE read as YAML; null sets None."""
     import yaml
 
-    from textfit.config.schema import NULL
+    from textfit.config.loading import NULL
 
     overrides: dict[str, Any] = {}
     for item in items or []:
@@ -32,7 +32,7 @@ def training_config(config: Path | None, overrides: dict[str, Any]) -> RunConfig
 
     Neither TRAIN_FILE nor --dataset, nor a --config that names one, is a usage error (exit 2).
     """
-    from textfit.config.schema import load_config
+    from textfit.config.loading import load_config
 
     cfg = load_config(config, overrides)
     if cfg.data.train_file is None and cfg.data.dataset is None:
@@ -42,6 +42,6 @@ def training_config(config: Path | None, overrides: dict[str, Any]) -> RunConfig
 
 def data_config(overrides: dict[str, Any]) -> DataConfig:
     """The data settings of evaluate, predict and export, validated like train's (ConfigError)."""
-    from textfit.config.schema import load_config
+    from textfit.config.loading import load_config
 
     return load_config(None, overrides).data

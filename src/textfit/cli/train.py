@@ -30,7 +30,7 @@ from textfit.cli.options import (
 from textfit.cli.output import fail, progress_bar, reports_errors, setup_output
 from textfit.cli.push import echo_pushed
 from textfit.cli.settings import set_overrides, training_config
-from textfit.config.schema import Precision
+from textfit.config.choices import Precision
 
 if TYPE_CHECKING:
     from textfit.training.train import TrainResult
@@ -197,7 +197,7 @@ def _run(
     config: Path | None, overrides: dict[str, Any], folder: RunFolderOptions, quiet: bool
 ) -> TrainResult:
     """Train a new run, or resume one: its saved settings, which the flags given must agree with."""
-    from textfit.config.schema import load_config
+    from textfit.config.loading import load_config
     from textfit.training.train import train as run_training
 
     inputs = [config] if config else []
@@ -232,7 +232,7 @@ def _echo_result(result: TrainResult) -> None:
         echo_pushed(result.pushed)
     typer.echo("\n" + next_steps(result))
     if result.push_error is not None:  # the run is saved: say so, and how to push it again
-        from textfit.config.schema import load_config
+        from textfit.config.loading import load_config
         from textfit.push import retry_command
 
         hub = load_config(result.run_dir / "run_config.yaml").hub

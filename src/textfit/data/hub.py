@@ -19,10 +19,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from textfit.config.schema import DataConfig
-from textfit.data.examples import with_pair_columns  # data.PAIR_COLUMNS, shared with files
+from textfit.data.examples import find_columns, with_pair_columns  # PAIR_COLUMNS, shared with files
+from textfit.data.labels import label_name
 from textfit.data.tables import Table
 from textfit.errors import DataError
-from textfit.modeling import hub_reachable
+from textfit.hub import hub_reachable
 
 __all__ = ["VALIDATION_SPLITS", "DatasetTables", "load_dataset_tables"]
 
@@ -351,8 +352,6 @@ def _class_names(codes: pa.ChunkedArray, names: list[str]) -> pa.ChunkedArray:
 
 def _has_labels(test: Table, train: Table, cfg: DataConfig) -> bool:
     """Whether any row of the test table has a label, in the label column the training table uses."""
-    from textfit.data.examples import find_columns, label_name
-
     try:
         label = find_columns(train, cfg)["label"]
     except DataError:  # reported when the training table is read

@@ -15,8 +15,9 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from textfit.config.schema import TASK_METRICS
-from textfit.data.examples import Examples, LabelSet
+from textfit.config.choices import TASK_METRICS
+from textfit.data.examples import Examples
+from textfit.data.labels import LabelSet
 from textfit.data.tables import counted
 from textfit.errors import ConfigError, DataError, list_problems
 
@@ -204,57 +205,6 @@ def targets(task: str, examples: Examples, labels: LabelSet, delimiter: str | No
     if task == "regression":
         return label_values(examples)
     return labels.encode(examples)
-
-
-def random_split(examples: Examples, share: float, seed: int) -> tuple[Examples, Examples]:
-    """Hold out a seeded random `share` (at least one row) of the examples: (train, validation).
-
-    Multi-label and regression rows have no class to stratify by.
-
-    Raises:
-        DataError: fewer than 2 examples.
-    """
-    if len(examples) < 2:
-        raise DataError(
-            f"{examples.source}: 1 row cannot be split into training and validation",
-            hint="add rows, or pass --validation-file",
-        )
-    order = np.random.default_rng(seed).permutation(len(examples))
-    n_validation = min(max(1, math.ceil(share * len(examples))), len(examples) - 1)
-    return examples.subset(np.sort(order[n_validation:])), examples.subset(np.sort(order[:n_validation]))
-
-
-def evaluation_report(
-    task: str,
-    labels: LabelSet,
-    examples: Examples,
-    scores: NDArray[np.float32],
-    delimiter: str | None,
-    thresholds: Sequence[float] | None = None,
-    group_column: str | None = None,
-) -> dict[str, Any]:
-    """The metrics of a task's predictions (`Classifier.predict_proba`) against the examples' labels.
-
-    With a group column (examples read with data.group_column), a single-label report also holds
-    every metric per group (`groups`, the weakest macro-F1 first).
-
-    Raises:
-        DataError: unknown labels, or (regression) labels that are not numbers.
-    """
-    from textfit.metrics import classification_report, group_reports, multilabel_report, regression_report
-
-    if task == "multi_label":
-        truth = label_matrix(examples, labels, delimiter)
-        return multilabel_report(truth, scores, list(labels.names), thresholds)
-    if task == "regression":
-        return regression_report(label_values(examples), scores[:, 0])
-    label_ids = labels.encode(examples)
-    report = classification_report(label_ids, scores, list(labels.names))
-    if group_column is not None and "group" in examples.data.column_names:
-        groups = examples.column("group").to_pylist()
-        report["groups"] = group_reports(label_ids, scores, list(labels.names), groups)
-        report["group_column"] = group_column
-    return report
 
 
 def best_model_metric(metric: str, task: str) -> str:

@@ -19,14 +19,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from textfit.config.schema import DataConfig
-from textfit.data.examples import (
-    Table,
-    find_columns,
-    read_table,
-    table_format,
-    text_column,
-    with_trained_columns,
-)
+from textfit.data.examples import find_columns, with_trained_columns
+from textfit.data.reading import read_table
+from textfit.data.rows import text_column
+from textfit.data.tables import Table, table_format
 from textfit.data.tasks import TASKS_OF_PROBLEM_TYPES
 from textfit.errors import DataError, ModelError, list_problems
 from textfit.files import write_text_atomic

@@ -31,14 +31,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from textfit.config.schema import DataConfig
-from textfit.data.examples import (
-    Examples,
-    LabelSet,
-    find_columns,
-    read_table,
-    table_examples,
-    with_trained_columns,
-)
+from textfit.data.examples import Examples, find_columns, with_trained_columns
+from textfit.data.labels import LabelSet
+from textfit.data.reading import read_table
+from textfit.data.rows import table_examples
 from textfit.data.tasks import targets
 from textfit.errors import ConfigError, DataError, ModelError, list_problems
 from textfit.files import write_text_atomic

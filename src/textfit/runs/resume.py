@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from textfit.config.schema import RunConfig, load_config, with_settings
+from textfit.config.loading import load_config, with_settings
+from textfit.config.schema import RunConfig
 from textfit.errors import ConfigError
 from textfit.runs.folder import not_written_by_textfit, remove_written_folder
 from textfit.runs.layout import CHECKPOINTS, CONFIG_FILE, PARTIAL_SUFFIX, partial_dir_of

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from textfit.config.schema import TRACKERS
+from textfit.config.choices import TRACKERS
 from textfit.errors import ConfigError
 
 logger = logging.getLogger(__name__)

@@ -16,13 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from textfit.checks.core import check_splits, few_examples_advice
-from textfit.config.schema import LOWER_IS_BETTER, RunConfig, save_config, with_settings
-from textfit.data.examples import Examples, LabelSet, Splits, load_splits
+from textfit.checks.labels import few_examples_advice
+from textfit.checks.run import check_splits
+from textfit.config.choices import LOWER_IS_BETTER
+from textfit.config.loading import save_config, with_settings
+from textfit.config.schema import RunConfig
+from textfit.data.examples import Examples, Splits
+from textfit.data.labels import LabelSet
+from textfit.data.splits import load_splits
 from textfit.data.tasks import (
     PROBLEM_TYPES,
     best_model_metric,
-    evaluation_report,
     label_matrix,
     label_occurrences,
     targets,
@@ -31,7 +35,13 @@ from textfit.data.tasks import (
 from textfit.errors import ConfigError, ModelError, TextfitError
 from textfit.files import write_text_atomic
 from textfit.inference.classifier import length_batches
-from textfit.metrics import classification_report, multilabel_report, scalar_metrics, tune_thresholds
+from textfit.metrics import (
+    classification_report,
+    evaluation_report,
+    multilabel_report,
+    scalar_metrics,
+    tune_thresholds,
+)
 from textfit.modeling import batch_tokens, load_pretrained, pad_multiple, pick_precision, quiet_transformers
 from textfit.report.page import write_report
 from textfit.report.predictions import write_predictions, write_task_predictions

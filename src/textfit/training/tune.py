@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textfit.config.schema import RunConfig, save_config, with_settings
+from textfit.config.loading import save_config, with_settings
+from textfit.config.schema import RunConfig
 from textfit.errors import ConfigError
 from textfit.files import write_text_atomic
 from textfit.runs.folder import (
