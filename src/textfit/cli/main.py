@@ -920,7 +920,8 @@ def predict(
       textfit predict runs/train new.csv -o predictions.csv
       textfit predict runs/train --text "free prize, call now" --text "see you at lunch"
     """  # noqa: D301
-    from textfit.inference.classifier import Classifier, predict_file
+    from textfit.inference.classifier import Classifier
+    from textfit.inference.files import predict_file
 
     _setup_output(quiet, verbose)
     if (input_file is None) == (not text):

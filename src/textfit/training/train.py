@@ -30,7 +30,7 @@ from textfit.data.tasks import (
 )
 from textfit.errors import ConfigError, ModelError, TextfitError
 from textfit.files import write_text_atomic
-from textfit.inference.classifier import length_batches
+from textfit.inference.batches import length_batches
 from textfit.metrics import classification_report, multilabel_report, scalar_metrics, tune_thresholds
 from textfit.modeling import batch_tokens, load_pretrained, pad_multiple, pick_precision, quiet_transformers
 from textfit.report.page import write_predictions, write_report
