@@ -8,7 +8,7 @@ Each round predicts every text of the table (column `text`) once per setting, in
 round also creates oneDNN's kernels for each batch shape). Prints, per setting, the batches, the
 padded tokens over the real ones and the texts/s of each round. The caps replace
 `textfit.modeling.batch_tokens` (1,024 on a CPU); the scales replace
-`textfit.inference.classifier.PACKED_BATCH_SCALE` (packed BERT's batches hold scale x batch_size texts
+`textfit.inference.backends.PACKED_BATCH_SCALE` (packed BERT's batches hold scale x batch_size texts
 and scale x the cap in tokens; 2 by default). With --peak-rss each setting instead predicts once in a child
 process of its own, which prints its texts/s and peak RSS.
 """
@@ -33,8 +33,9 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, type=int, metavar=("CAP", "SCALE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    import textfit.inference.classifier
-    from textfit.inference.classifier import Classifier, length_batches
+    import textfit.inference.backends
+    from textfit.inference.batches import length_batches
+    from textfit.inference.classifier import Classifier
 
     settings = [(int(cap), int(scale)) for cap in args.caps.split(",") for scale in args.scales.split(",")]
     if args.peak_rss and args.child is None:
@@ -53,8 +54,8 @@ def main() -> None:
         return
 
     def use(cap: int, scale: int) -> None:
-        textfit.inference.classifier.batch_tokens = lambda device_type=None: cap  # type: ignore[attr-defined]
-        textfit.inference.classifier.PACKED_BATCH_SCALE = scale
+        textfit.inference.backends.batch_tokens = lambda device_type=None: cap  # type: ignore[attr-defined]
+        textfit.inference.backends.PACKED_BATCH_SCALE = scale
 
     texts = read_texts(args.table)
     classifier = Classifier.load(args.run_dir, device="cpu")

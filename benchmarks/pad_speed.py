@@ -1,4 +1,4 @@
-"""Padding prediction batches: `textfit.inference.classifier.pad_batch` against `tokenizer.pad`.
+"""Padding prediction batches: `textfit.inference.batches.pad_batch` against `tokenizer.pad`.
 
     python benchmarks/pad_speed.py RUN ../shared/data/sms_spam/test.csv --rounds 3
 
@@ -23,7 +23,8 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from textfit.inference.classifier import Classifier, length_batches, pad_batch
+    from textfit.inference.batches import length_batches, pad_batch
+    from textfit.inference.classifier import Classifier
 
     texts = read_texts(args.table)
     classifier = Classifier.load(args.run_dir, device="cpu")

@@ -53,15 +53,14 @@ def main() -> None:
         ),
     ]:
         prepack._works = works if prepacked else lambda dtype: False
-        classifier = Classifier.load(args.run_dir, precision="bf16", device="cpu")
+        paths = ("packed", "prepack") if packed else ("prepack",)
+        classifier = Classifier.load(args.run_dir, precision="bf16", device="cpu", fast_paths=paths)
         classifier.model.to(torch.bfloat16 if cast else torch.float32)
         classifier.model.set_attn_implementation(attention)
         if first:
             firsttoken.enable(classifier.model)
-        if packed is None:
-            classifier._packed = None
-        elif packed != "now":
-            classifier._packed = module_at(packed, "packed").PackedBert(classifier.model)
+        if packed not in (None, "now"):  # PackedCpuBackend with the PackedBert of that revision
+            classifier.backend.packed = module_at(packed, "packed").PackedBert(classifier.model)  # type: ignore[attr-defined]
         ways[name] = classifier
     reference = None
     for name, classifier in ways.items():

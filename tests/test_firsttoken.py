@@ -139,7 +139,7 @@ def test_classifier_load_computes_the_first_token_alone_where_bert_is_not_packed
     )  # as RoBERTa
     loaded = Classifier.load(tiny_run_dir, device="cpu", precision="fp32")
 
-    assert loaded._packed is None
+    assert loaded.fast_paths == ("firsttoken", "prepack")
     assert type(loaded.model.bert.encoder.layer[-1]).__name__ == "FirstTokenBertLayer"
     assert type(given.model.bert.encoder.layer[-1]).__name__ == "BertLayer"
     np.testing.assert_allclose(loaded.predict_proba(texts), given.predict_proba(texts), atol=1e-6)

@@ -36,7 +36,8 @@ from textfit.config.schema import DataConfig
 from textfit.data.rows import read_examples
 from textfit.data.splits import load_splits
 from textfit.errors import DataError
-from textfit.inference.classifier import Classifier, csv_cell, predict_file
+from textfit.inference.classifier import Classifier
+from textfit.inference.files import csv_cell, predict_file
 
 EMPTY_HINT = "fill in or delete these rows, or pass --drop-invalid to skip them (they are counted)"
 EXPORT_HINT = "export the table as CSV, TSV, JSON Lines or Parquet"

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from textfit.accel.packed import PackedBert, packable
+from textfit.inference.backends import EagerBackend, PackedCpuBackend
 from textfit.inference.classifier import Classifier
 
 TEXTS = ["good film", "a bad bad long film about nothing at all", "fine", "the plot was good but slow"]
@@ -55,18 +56,20 @@ def test_classifier_load_packs_bert_and_predicts_as_the_model_in_bf16(
     tiny_run_dir: Path, tiny_model_dir: Path
 ) -> None:
     classifier = Classifier.load(tiny_run_dir, device="cpu", precision="bf16")
-    assert isinstance(classifier._packed, PackedBert)
+    assert isinstance(classifier.backend, PackedCpuBackend)
+    assert isinstance(classifier.backend.packed, PackedBert)
     texts = TEXTS * 30  # several batches of several lengths
     classifier.batch_size = 16
     packed = classifier.predict_proba(texts)
-    classifier._packed = None
+    classifier.backend = EagerBackend(classifier.model, torch.bfloat16)  # the same model's own forward
     own = classifier.predict_proba(texts)
 
     np.testing.assert_allclose(packed, own, atol=0.02)
     assert (packed.argmax(axis=1) == own.argmax(axis=1)).all()
 
     model, tokenizer = _model_and_tokenizer(tiny_model_dir)
-    assert Classifier(model, tokenizer)._packed is None  # a model given, which may go on training
+    given = Classifier(model, tokenizer)  # a model given, which may go on training
+    assert (type(given.backend), given.fast_paths) == (EagerBackend, ())
 
 
 @pytest.mark.parametrize("multiple", [1, 5, 32])

@@ -18,7 +18,8 @@ import torch
 
 from conftest import CLASS_WORDS, class_rows, read_csv
 from textfit import Classifier, ConfigError, DataError, ModelError, evaluate, predict_file
-from textfit.inference.classifier import length_batches, model_folder, pad_batch
+from textfit.inference.batches import length_batches, pad_batch
+from textfit.runs.model import model_folder
 
 # Held-out sentences (the training table holds sentences 0-23 of each class, the test table 24-31).
 HELD_OUT = class_rows(CLASS_WORDS, 6, start=40)
@@ -184,12 +185,10 @@ def test_auto_precision_is_the_one_training_would_pick(
 
 @pytest.mark.parametrize("packed", [False, True])
 def test_cpu_batches_hold_at_most_1024_padded_tokens_2048_packed(tiny_run_dir: Path, packed: bool) -> None:
-    from textfit.inference.classifier import PACKED_BATCH_SCALE
+    from textfit.inference.backends import PACKED_BATCH_SCALE, PackedCpuBackend
 
-    classifier = Classifier.load(tiny_run_dir, device="cpu")
-    assert classifier._packed is not None  # the tiny run is BERT
-    if not packed:
-        classifier._packed = None
+    classifier = Classifier.load(tiny_run_dir, device="cpu", fast_paths=["packed"] if packed else [])
+    assert isinstance(classifier.backend, PackedCpuBackend) == packed  # the tiny run is BERT
     scale = PACKED_BATCH_SCALE if packed else 1  # packed BERT: twice the texts and tokens
     widths: list[tuple[int, int]] = []
     logits = classifier._logits

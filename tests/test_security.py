@@ -20,7 +20,8 @@ from conftest import write_csv
 from textfit.cli.main import app
 from textfit.errors import ModelError
 from textfit.evaluation import evaluate
-from textfit.inference.classifier import Classifier, predict_file
+from textfit.inference.classifier import Classifier
+from textfit.inference.files import predict_file
 
 PICKLE_HINT = (
     "pass --allow-pickle if you trust where the folder came from, or convert the weights to model.safetensors"

@@ -19,7 +19,8 @@ from textfit.cli.main import app
 from textfit.config.schema import DataConfig
 from textfit.data.rows import read_examples
 from textfit.data.tasks import detect_task, label_list
-from textfit.inference.classifier import Classifier, predict_file
+from textfit.inference.classifier import Classifier
+from textfit.inference.files import predict_file
 from textfit.metrics import format_report, multilabel_report, regression_report, tune_thresholds
 from textfit.report.page import write_report
 
@@ -336,7 +337,7 @@ def long_rows(per_class: int, seed: int) -> list[dict[str, Any]]:
 
 
 def test_window_logits_are_averaged_or_maxed_per_text() -> None:
-    from textfit.inference.classifier import aggregate_windows
+    from textfit.inference.batches import aggregate_windows
 
     logits = np.array([[1.0, 0.0], [3.0, -2.0], [0.5, 0.5]], dtype=np.float32)
     rows = np.array([0, 0, 1])

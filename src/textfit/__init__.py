@@ -6,7 +6,8 @@ from textfit.config.loading import load_config
 from textfit.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig
 from textfit.errors import ConfigError, DataError, HubError, ModelError, TextfitError
 from textfit.evaluation import EvalReport, evaluate
-from textfit.inference.classifier import Classifier, Prediction, predict_file
+from textfit.inference.classifier import Classifier, Prediction
+from textfit.inference.files import predict_file
 from textfit.push import PushResult, push_run
 from textfit.training.train import TrainResult, train
 from textfit.training.tune import TuneResult, tune

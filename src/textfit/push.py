@@ -23,9 +23,9 @@ import yaml
 from textfit.config.loading import load_config
 from textfit.config.schema import repo_id_problem
 from textfit.errors import ConfigError, HubError, ModelError
-from textfit.inference.classifier import model_folder
 from textfit.modeling import PRESET_HUB_IDS
 from textfit.runs.layout import MARKER
+from textfit.runs.model import model_folder
 
 logger = logging.getLogger(__name__)
 

@@ -62,7 +62,7 @@ def predict(
       textfit predict runs/train new.csv -o predictions.csv
       textfit predict runs/train --text "free prize, call now" --text "see you at lunch"
     """  # noqa: D301
-    from textfit.inference.classifier import predict_file
+    from textfit.inference.files import predict_file
 
     setup_output(quiet, verbose)
     _check_input(input_file, text)

@@ -38,10 +38,12 @@ from textfit.data.rows import table_examples
 from textfit.data.tasks import targets
 from textfit.errors import ConfigError, DataError, ModelError, list_problems
 from textfit.files import write_text_atomic
-from textfit.inference.classifier import Classifier, model_folder, pad_batch, tokenizer_hint
+from textfit.inference.backends import OnnxBackend
+from textfit.inference.classifier import Classifier
 from textfit.metrics import classification_report, multilabel_report, regression_report
 from textfit.modeling import check_tokenizer, cpu_has_fast_int8, quiet_transformers
 from textfit.runs.folder import check_inputs_outside, foreign_entries
+from textfit.runs.model import model_folder, tokenizer_hint
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +111,7 @@ def _session(path: Path, threads: int | None = None) -> Any:
 
 
 class OnnxClassifier(Classifier):
-    """A Classifier whose forward pass runs in ONNX Runtime: `OnnxClassifier.load(run_dir)`."""
+    """A Classifier whose forward pass runs in ONNX Runtime (OnnxBackend): `OnnxClassifier.load(run_dir)`."""
 
     def __init__(self, session: Any, config: Any, tokenizer: Any, batch_size: int, precision: str) -> None:
         """Wrap an ONNX Runtime session of an exported model, with its config and tokenizer.
@@ -122,11 +124,8 @@ class OnnxClassifier(Classifier):
             precision: int8 or fp32, as reported.
         """
         self.session = session
-        self.input_names = [node.name for node in session.get_inputs()]
-        self.tokenizer = tokenizer
-        self.batch_size = batch_size
         self.precision = precision
-        self._read_config(config)
+        self._attach(OnnxBackend(session), config, tokenizer, batch_size)
 
     @classmethod
     def load(  # type: ignore[override]
@@ -162,18 +161,6 @@ class OnnxClassifier(Classifier):
         session = _session(run_dir / "onnx" / MODELS[precision], threads)
         logger.info("model %s in ONNX Runtime, %s", run_dir / "onnx" / MODELS[precision], precision)
         return cls(session, config, tokenizer, batch_size, precision)
-
-    def _device_type(self) -> str:
-        return "cpu"  # the CPUExecutionProvider
-
-    def _logits(self, features: list[dict[str, Any]]) -> NDArray[np.float32]:
-        batch = pad_batch(features, self.tokenizer)
-        shape = batch["input_ids"].shape
-        feed = {
-            name: batch[name] if name in batch else np.zeros(shape, dtype=np.int64)
-            for name in self.input_names
-        }
-        return np.asarray(self.session.run(["logits"], feed)[0], dtype=np.float32)
 
 
 def _export(folder: Path, path: Path) -> None:
@@ -355,6 +342,40 @@ def _check_export_folders(onnx_dir: Path, partial: Path, check_file: Path) -> No
             )
 
 
+def _check_exports(partial: Path, reference: Classifier, examples: Examples, truth: Any) -> list[OnnxCheck]:
+    """Each model exported into partial compared with the reference (PyTorch, fp32) on the examples."""
+    pytorch = reference.predict_proba(examples.texts, examples.text_pairs)
+    checks = []
+    for name, file in MODELS.items():
+        if (partial / file).is_file():
+            onnx = OnnxClassifier(
+                _session(partial / file), reference.model.config, reference.tokenizer, 64, name
+            )
+            probabilities = onnx.predict_proba(examples.texts, examples.text_pairs)
+            checks.append(
+                check_model(
+                    name,
+                    pytorch,
+                    probabilities,
+                    truth,
+                    reference.labels,
+                    reference.task,
+                    reference.thresholds,
+                )
+            )
+    return checks
+
+
+def _bounds(task: str) -> dict[str, Any]:
+    """The pass bounds of a task's check, as check.json records them."""
+    bounds: dict[str, Any] = {"min_agreement": MIN_AGREEMENT}
+    if task == "regression":
+        bounds |= {"value_tolerance": VALUE_TOLERANCE, "max_rmse_increase": MAX_RMSE_INCREASE}
+    else:
+        bounds[f"max_{SCORES[task][0]}_drop"] = MAX_F1_DROP
+    return bounds
+
+
 def export_onnx(
     run_dir: str | Path, check_file: str | Path, cfg: DataConfig | None = None, int8: bool | None = None
 ) -> list[OnnxCheck]:
@@ -390,27 +411,12 @@ def export_onnx(
     if cpu_has_fast_int8() if int8 is None else int8:
         _quantize(partial / MODELS["fp32"], partial / MODELS["int8"])
 
-    pytorch = reference.predict_proba(examples.texts, examples.text_pairs)
-    checks = []
-    for name, file in MODELS.items():
-        if (partial / file).is_file():
-            onnx = OnnxClassifier(
-                _session(partial / file), reference.model.config, reference.tokenizer, 64, name
-            )
-            probabilities = onnx.predict_proba(examples.texts, examples.text_pairs)
-            checks.append(
-                check_model(name, pytorch, probabilities, truth, reference.labels, task, reference.thresholds)
-            )
-    bounds: dict[str, Any] = {"min_agreement": MIN_AGREEMENT}
-    if task == "regression":
-        bounds |= {"value_tolerance": VALUE_TOLERANCE, "max_rmse_increase": MAX_RMSE_INCREASE}
-    else:
-        bounds[f"max_{SCORES[task][0]}_drop"] = MAX_F1_DROP
+    checks = _check_exports(partial, reference, examples, truth)
     report = {
         "check_file": str(check_file),
         "texts": len(examples),
         "task": task,
-        "bounds": bounds,
+        "bounds": _bounds(task),
         "checks": [check.__dict__ for check in checks],
     }
     write_text_atomic(partial / "check.json", json.dumps(report, indent=2) + "\n")

@@ -19,13 +19,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
-
 from textfit.errors import ModelError
 from textfit.serve.batching import MicroBatcher, predict_in_length_groups
 from textfit.serve.page import PAGE_HTML, PAGE_JS
+from textfit.serve.schema import (
+    PredictRequest,
+    PredictResponse,
+    ServeError,
+    prediction_response,
+    request_texts,
+)
 
 try:  # at module level: FastAPI reads the endpoints' annotations from this module's names
     from fastapi import FastAPI, Request
@@ -62,103 +65,6 @@ class ServeSettings:
     max_batch: int = 64
     max_wait_ms: float = 5.0
     api_key: str | None = field(default=None, repr=False)
-
-
-class PredictRequest(BaseModel):
-    """One text (`text`) or a batch (`texts`); pair models take `text_pair` / `text_pairs` too."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    text: str | None = Field(None, description="One text to classify.")
-    texts: list[str] | None = Field(None, description="Several texts to classify.")
-    text_pair: str | None = Field(None, description="The second text of `text` (pair models).")
-    text_pairs: list[str] | None = Field(None, description="The second texts of `texts` (pair models).")
-    top_k: int = Field(3, ge=1, le=1000, description="How many labels to give per text, best first.")
-
-
-class LabelScore(BaseModel):
-    """A label and its probability."""
-
-    label: str
-    probability: float
-
-
-class PredictionOut(BaseModel):
-    """The predicted label of one text, its probability, and the top_k labels."""
-
-    label: str
-    probability: float
-    top_k: list[LabelScore]
-
-
-class PredictResponse(BaseModel):
-    """One prediction per text, in the order of the request."""
-
-    predictions: list[PredictionOut]
-
-
-class ServeError(Exception):
-    """A request the service refuses: HTTP status, message and hint (sent as JSON)."""
-
-    def __init__(self, status: int, error: str, hint: str | None = None) -> None:
-        super().__init__(error)
-        self.status, self.error, self.hint = status, error, hint
-
-
-# ---------------------------------------------------------------- requests
-
-
-def _request_texts(
-    request: PredictRequest, settings: ServeSettings, pair_model: bool
-) -> tuple[list[str], list[str] | None]:
-    """The texts (and pairs) of a request, checked against the limits (ServeError otherwise)."""
-    if (request.text is None) == (request.texts is None):
-        raise ServeError(
-            422, "give either 'text' or 'texts'", hint='{"text": "..."} or {"texts": ["...", "..."]}'
-        )
-    single = request.texts is None
-    texts = [request.text or ""] if single else list(request.texts or [])
-    given_pairs = request.text_pair if single else request.text_pairs
-    other = "text_pair" if single else "text_pairs"
-    if len(texts) > settings.max_texts:
-        raise ServeError(
-            413,
-            f"{len(texts)} texts in one request; the most is {settings.max_texts}",
-            hint=f"send the texts in requests of at most {settings.max_texts}",
-        )
-    if given_pairs is None and pair_model:
-        raise ServeError(422, f"this model reads text pairs: give '{other}' too", hint=f"{other} as well")
-    if given_pairs is not None and not pair_model:
-        raise ServeError(422, f"this model reads single texts: leave out '{other}'")
-    pairs = None if given_pairs is None else [given_pairs] if isinstance(given_pairs, str) else given_pairs
-    if pairs is not None and len(pairs) != len(texts):
-        raise ServeError(
-            422, f"{len(texts)} texts but {len(pairs)} text pairs", hint="give one pair per text"
-        )
-    for name, values in (("text", texts), ("text pair", pairs or [])):
-        for index, value in enumerate(values):
-            where = f"{name}" if single else f"{name} {index}"
-            if not value.strip():  # the rule of predict.check_texts: no made-up label
-                raise ServeError(
-                    422, f"{where} is empty", hint="send texts with at least one visible character"
-                )
-            if len(value) > settings.max_chars:
-                raise ServeError(
-                    413,
-                    f"{where} has {len(value):,} characters; the most is {settings.max_chars:,}",
-                    hint="send a shorter text (the model reads only its first few hundred tokens)",
-                )
-    return texts, pairs
-
-
-def _predictions(probabilities: NDArray[np.float32], labels: Sequence[str], top_k: int) -> PredictResponse:
-    top_k = min(top_k, len(labels))
-    out = []
-    for row in probabilities:
-        ranked = np.argsort(-row, kind="stable")[:top_k]
-        top = [LabelScore(label=labels[i], probability=float(row[i])) for i in ranked]
-        out.append(PredictionOut(label=top[0].label, probability=top[0].probability, top_k=top))
-    return PredictResponse(predictions=out)
 
 
 JSON_HINT = 'send a JSON object such as {"text": "..."} with Content-Type: application/json'
@@ -341,20 +247,16 @@ def create_app(
     """
     if not HAVE_FASTAPI:
         raise ModelError("FastAPI is not installed", hint='pip install "textfit[serve]"')
-
     settings = settings or ServeSettings()
-    labels = list(classifier.labels)
-    pair_model = bool(classifier.columns.get("text_pair_column"))
-    batcher: MicroBatcher | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal batcher
         batcher = MicroBatcher(
             partial(predict_in_length_groups, classifier),
             settings.max_batch,
             settings.max_wait_ms,
         )
+        app.state.batcher = batcher
         worker = asyncio.create_task(batcher.run())
         yield
         worker.cancel()
@@ -362,28 +264,38 @@ def create_app(
 
     app = FastAPI(title="textfit", summary="A fine-tuned text classifier", lifespan=lifespan)
     app.add_middleware(_BodyLimit, max_bytes=settings.max_body_bytes)
+    _add_error_handlers(app, settings)
+    _add_routes(app, classifier, settings, info or {})
+    _add_page(app)
+    return app
 
-    def error_response(err: ServeError) -> Any:
-        content = {"error": err.error, **({"hint": err.hint} if err.hint else {})}
-        headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
-        return JSONResponse(content, status_code=err.status, headers=headers)
+
+def _error_response(err: ServeError) -> Any:
+    """A refusal as JSON ({"error", "hint"}), with its status."""
+    content = {"error": err.error, **({"hint": err.hint} if err.hint else {})}
+    headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+    return JSONResponse(content, status_code=err.status, headers=headers)
+
+
+def _add_error_handlers(app: FastAPI, settings: ServeSettings) -> None:
+    """Every error as JSON: refusals, invalid requests, unknown routes, crashes; the API key check first."""
 
     @app.exception_handler(ServeError)
     async def serve_error(request: Request, err: ServeError) -> Any:
-        return error_response(err)
+        return _error_response(err)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> Any:
-        return error_response(_validation_error(err.errors(), request.headers.get("content-type")))
+        return _error_response(_validation_error(err.errors(), request.headers.get("content-type")))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException) -> Any:
-        return error_response(ServeError(err.status_code, str(err.detail), hint="see /docs for the API"))
+        return _error_response(ServeError(err.status_code, str(err.detail), hint="see /docs for the API"))
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, err: Exception) -> Any:
         logger.exception("prediction failed")
-        return error_response(ServeError(500, "the model failed on this request; the server log has why"))
+        return _error_response(ServeError(500, "the model failed on this request; the server log has why"))
 
     @app.middleware("http")  # added last, so it runs first: before the body is read or parsed
     async def require_key(request: Request, call_next: Any) -> Any:
@@ -391,17 +303,23 @@ def create_app(
             try:
                 _check_api_key(request.headers, settings)
             except ServeError as err:
-                return error_response(err)
+                return _error_response(err)
         return await call_next(request)
 
+
+def _add_routes(app: FastAPI, classifier: Any, settings: ServeSettings, info: dict[str, Any]) -> None:
+    """POST /predict, GET /health and GET /info."""
+    labels = list(classifier.labels)
+    pair_model = bool(classifier.columns.get("text_pair_column"))
+
     @app.post("/predict", response_model=PredictResponse)
-    async def predict(body: PredictRequest) -> PredictResponse:
+    async def predict(body: PredictRequest, request: Request) -> PredictResponse:
         """Labels, probabilities and the top_k labels of one text or a batch."""
-        texts, pairs = _request_texts(body, settings, pair_model)
+        texts, pairs = request_texts(body, pair_model, settings.max_texts, settings.max_chars)
         if not texts:  # no texts, no predictions (as Classifier.predict([]))
             return PredictResponse(predictions=[])
-        assert batcher is not None  # set by lifespan before any request
-        return _predictions(await batcher.submit(texts, pairs), labels, body.top_k)
+        batcher: MicroBatcher = request.app.state.batcher  # set by lifespan before any request
+        return prediction_response(await batcher.submit(texts, pairs), labels, body.top_k)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -412,7 +330,7 @@ def create_app(
     async def info_route() -> dict[str, Any]:
         """The labels, the model and its metrics at training time, the limits."""
         return {
-            **(info or {}),
+            **info,
             "labels": labels,
             "text_pair": pair_model,
             "backend": type(classifier).__name__,
@@ -426,6 +344,9 @@ def create_app(
             },
         }
 
+
+def _add_page(app: FastAPI) -> None:
+    """The page at / and its script, under a strict content security policy."""
     security = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -436,8 +357,6 @@ def create_app(
     @app.get("/page.js", include_in_schema=False)
     async def page_script() -> Any:
         return Response(PAGE_JS, media_type="text/javascript", headers=security)
-
-    return app
 
 
 def serve(

@@ -34,7 +34,7 @@ from textfit.data.tasks import (
 )
 from textfit.errors import ConfigError, ModelError, TextfitError
 from textfit.files import write_text_atomic
-from textfit.inference.classifier import length_batches
+from textfit.inference.batches import length_batches
 from textfit.metrics import (
     classification_report,
     evaluation_report,

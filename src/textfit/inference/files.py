@@ -1,0 +1,145 @@
+"""Predict every row of a table and write it with its predictions: `predict_file` (`textfit predict`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sys
+import tempfile
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from textfit.config.schema import DataConfig
+from textfit.data.examples import find_columns, with_trained_columns
+from textfit.data.reading import read_table
+from textfit.data.rows import text_column
+from textfit.data.tables import Table, table_format
+from textfit.errors import DataError
+from textfit.files import write_text_atomic
+from textfit.inference.backends import FAST_PATHS
+from textfit.inference.classifier import Classifier, Prediction, ProgressCallback
+
+
+def _prediction_cells(task: str, prediction: Prediction | None) -> dict[str, Any]:
+    """The output columns of one row's prediction; None for a row without a text.
+
+    None is null in JSON Lines and an empty cell in CSV / TSV.
+    """
+    if task == "regression":
+        return {"predicted_value": round(prediction.score, 6) if prediction else None}
+    if task == "multi_label":
+        return {
+            "predicted_labels": prediction.label if prediction else None,
+            "label_probabilities": [[name, round(p, 6)] for name, p in prediction.labels]
+            if prediction
+            else None,
+        }
+    return {
+        "predicted_label": prediction.label if prediction else None,
+        "predicted_probability": round(prediction.score, 6) if prediction else None,
+        "top_k": [[name, round(p, 6)] for name, p in prediction.top_k] if prediction else None,
+    }
+
+
+def _read_input(path: str, cfg: DataConfig) -> Table:
+    if path != "-":
+        return read_table(Path(path), cfg.format, cfg.encoding, cfg.delimiter)
+    fmt = "csv" if cfg.format == "auto" else cfg.format
+    with tempfile.TemporaryDirectory() as tmp:  # read_table reads files; stdin becomes one
+        file = Path(tmp) / f"stdin.{fmt}"
+        file.write_bytes(sys.stdin.buffer.read())
+        table = read_table(file, fmt, cfg.encoding, cfg.delimiter)
+    table.path = Path("<stdin>")
+    return table
+
+
+# A cell that is exactly a number: a spreadsheet reads it as one, runs nothing, and keeps its sign.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV / TSV cell that a spreadsheet shows and never runs.
+
+    Text starting with =, +, -, @, a tab or a carriage return (a formula to Excel, LibreOffice and
+    Google Sheets) gets a leading apostrophe; text that is exactly a number ("-2", "+1.5e3") is
+    left as it is, and so are numbers. Lists (top_k) become JSON.
+    """
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return value if _NUMBER.fullmatch(value) else "'" + value
+    return value
+
+
+def _write_output(rows: list[dict[str, Any]], fieldnames: list[str], output: str, fmt: str) -> None:
+    buffer = io.StringIO(newline="")
+    if fmt == "jsonl":
+        for row in rows:
+            buffer.write(json.dumps(row, ensure_ascii=False) + "\n")
+    else:
+        writer = csv.writer(buffer, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        writer.writerow([csv_cell(name) for name in fieldnames])  # column names come from the input too
+        for row in rows:
+            writer.writerow([csv_cell(row[name]) for name in fieldnames])
+    if output == "-":
+        sys.stdout.write(buffer.getvalue())
+        return
+    write_text_atomic(Path(output), buffer.getvalue())
+
+
+def predict_file(
+    run_dir: Path,
+    input_path: str,
+    output: str,
+    cfg: DataConfig | None = None,
+    top_k: int = 3,
+    classifier: Classifier | None = None,
+    progress: ProgressCallback | None = None,
+    fast_paths: Collection[str] = FAST_PATHS,
+) -> int:
+    """Predict every row of a table and write it with its predictions; returns the row count.
+
+    Every input row is kept, in order, with its columns, then `predicted_label`,
+    `predicted_probability` and `top_k` (JSON list of [label, probability]); a multi-label model
+    writes `predicted_labels` (joined by its delimiter) and `label_probabilities` (JSON list of the
+    labels over their thresholds), a regression model `predicted_value`. A row whose text (or
+    text pair) is missing, empty or whitespace only keeps its place with no prediction: empty
+    cells in CSV / TSV, null in JSON Lines (see `check_texts`). `-` reads stdin / writes stdout.
+    The output format follows the output file's extension (CSV, TSV or JSON Lines); stdout gets
+    the input's format. Without a classifier given, the run's loads with `fast_paths` (see
+    `Classifier.load`; none: the model's own forward pass).
+    """
+    cfg = cfg or DataConfig()
+    classifier = classifier or Classifier.load(run_dir, fast_paths=fast_paths)
+    table = _read_input(input_path, cfg)
+    in_format = table_format(table.path, cfg.format) if input_path != "-" else cfg.format
+    out_format = "csv" if in_format in ("auto", "parquet") else in_format
+    if output != "-":
+        out_format = table_format(Path(output))
+        if out_format == "parquet":
+            raise DataError(f"cannot write predictions as Parquet ({output})", hint="use .csv or .jsonl")
+    cfg = with_trained_columns(cfg, table, classifier.columns)
+    columns = find_columns(table, cfg, need_label=False)
+    texts = [value or "" for value in text_column(table, columns["text"]).to_pylist()]
+    pairs = None
+    if columns["text_pair"]:
+        pairs = [value or "" for value in text_column(table, columns["text_pair"], "text_pair").to_pylist()]
+    usable = [i for i, text in enumerate(texts) if text.strip() and (pairs is None or pairs[i].strip())]
+    predictions = classifier.predict(
+        [texts[i] for i in usable],
+        [pairs[i] for i in usable] if pairs is not None else None,
+        top_k=top_k,
+        progress=progress,
+    )
+    by_row = dict(zip(usable, predictions, strict=True))
+    rows = []
+    for index in range(len(table)):
+        row = {name: values[index] for name, values in table.columns.items()}
+        row.update(_prediction_cells(classifier.task, by_row.get(index)))
+        rows.append(row)
+    fieldnames = [*table.columns, *_prediction_cells(classifier.task, None)]
+    _write_output(rows, fieldnames, output, out_format)
+    return len(rows)
