@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textfit.checks.core import Check, CheckReport
-
+from textfit.checks.base import Check, CheckReport
 from textfit.checks.summary import next_step
 from textfit.report.summary import metrics_summary
 from textfit.training.summary import best_trial, next_steps, train_summary, trial_table

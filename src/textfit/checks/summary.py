@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from textfit.checks.core import CheckReport
+    from textfit.checks.base import CheckReport
 
 
 def next_step(report: CheckReport, command_args: str) -> str:

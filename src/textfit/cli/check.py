@@ -55,7 +55,8 @@ def check(
       textfit check data.csv --validation-file dev.csv
       textfit check --dataset dair-ai/emotion
     """  # noqa: D301
-    from textfit.checks.core import check_data, format_checks
+    from textfit.checks.base import format_checks
+    from textfit.checks.run import check_data
     from textfit.checks.summary import next_step
 
     setup_output(quiet, verbose)
