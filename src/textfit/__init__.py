@@ -7,7 +7,8 @@ from textfit.errors import ConfigError, DataError, HubError, ModelError, Textfit
 from textfit.evaluation import EvalReport, evaluate
 from textfit.inference.classifier import Classifier, Prediction, predict_file
 from textfit.push import PushResult, push_run
-from textfit.training.train import TrainResult, train
+from textfit.push import train_and_push as train
+from textfit.training.train import TrainResult
 from textfit.training.tune import TuneResult, tune
 from textfit.version import __version__
 

@@ -556,7 +556,7 @@ def train(
     """  # noqa: D301
     from textfit.config.schema import load_config
     from textfit.metrics import format_report
-    from textfit.training.train import train as run_training
+    from textfit.push import train_and_push as run_training
 
     main_process = os.environ.get("RANK", "0") == "0"  # set by torchrun and accelerate launch
     _setup_output(quiet or not main_process, verbose)
