@@ -36,6 +36,7 @@ from textfit.runs.resume import (
 )
 from textfit.tokenization import ProgressCallback, token_lengths
 from textfit.training.arguments import barrier, is_main_process, training_arguments
+from textfit.training.fit import fit
 from textfit.training.inputs import Tokenized, TrainingData, load_data, tokenize
 from textfit.training.save import evaluate_splits, save_model, save_run
 from textfit.training.tracking import check_trackers
@@ -177,8 +178,6 @@ def _steps(
 ) -> TrainResult:
     """train() once its RUN.partial folder exists: read the data, fine-tune, evaluate, save the run."""
     from transformers import set_seed
-
-    from textfit.training.fit import fit
 
     cfg, partial_dir = run.cfg, partial_dir_of(run.run_dir)
     set_seed(cfg.train.seed)
