@@ -131,7 +131,7 @@ def test_deepspeed_fsdp_and_backend_reach_the_training_arguments(monkeypatch: py
     import transformers
 
     from textfit.config.loading import with_settings
-    from textfit.training.train import training_arguments
+    from textfit.training.arguments import training_arguments
 
     given: dict[str, Any] = {}
     monkeypatch.setattr(transformers, "TrainingArguments", lambda **kwargs: given.update(kwargs))
@@ -157,9 +157,7 @@ def test_cli_passes_deepspeed_and_fsdp_to_the_config(tmp_path: Path, monkeypatch
         seen.append(cfg)
         raise textfit.ConfigError("stop here")
 
-    monkeypatch.setattr(
-        sys.modules["textfit.training.train"], "train", fake_train
-    )  # textfit.train is the function
+    monkeypatch.setattr(sys.modules["textfit.push"], "train_and_push", fake_train)
     logger = logging.getLogger("textfit")
     saved = (logger.handlers[:], logger.level, logger.propagate)
     try:

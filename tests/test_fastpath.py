@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import tiny_config
 from textfit.accel import fastpath, firsttoken
+from textfit.accel.training import clip_gradients, prepare_for_training
 
 
 def test_keep_mask_keeps_one_minus_p_and_follows_the_seed() -> None:
@@ -261,3 +263,95 @@ def test_dropout_is_on_in_training_and_off_in_eval(tiny_model_dir: Path) -> None
 
     assert not torch.equal(first, second)
     assert torch.equal(third, fourth)
+
+
+# ---------------------------------------------------------------- the training seam (textfit.accel.training)
+
+# The architectures the prediction tests cover (tests/test_prepack.py).
+ARCHITECTURES = [
+    "bert",
+    "distilbert",
+    "roberta",
+    "xlm-roberta",
+    "deberta-v2",
+    "electra",
+    "mpnet",
+    "modernbert",
+]
+
+
+def _tiny(architecture: str) -> torch.nn.Module:
+    """A tiny classifier of that architecture without dropout (the fast path draws other masks)."""
+    from transformers import AutoModelForSequenceClassification
+
+    config = tiny_config(architecture)
+    for key, value in config.to_dict().items():
+        if "dropout" in key and isinstance(value, float):
+            setattr(config, key, 0.0)
+    torch.manual_seed(0)
+    return AutoModelForSequenceClassification.from_config(config).train()
+
+
+def _train_steps(model: torch.nn.Module, steps: int = 3) -> list[float]:
+    """A few AdamW steps with gradient clipping as the Trainer does it; the loss of each step."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    input_ids = torch.randint(5, 100, (4, 9), generator=torch.Generator().manual_seed(1))
+    input_ids[1, 6:] = 0  # a padded text
+    attention_mask = (input_ids != 0).long()
+    labels = torch.tensor([0, 1, 2, 1])
+    losses = []
+    for _ in range(steps):  # the same batch: its loss falls
+        loss = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
+        loss.backward()
+        if clip_gradients(model, 0.5) is None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_training_on_the_fast_path_gives_the_same_losses_and_model(architecture: str) -> None:
+    reference = _tiny(architecture)
+    fast = copy.deepcopy(reference)
+    restore = prepare_for_training(fast, cpu_fast_path=True)
+
+    want, got = _train_steps(reference), _train_steps(fast)
+    restore()
+
+    assert got == pytest.approx(want, rel=1e-4, abs=1e-5)
+    assert want[-1] < want[0], "the steps trained"
+    assert type(fast.get_input_embeddings()) is torch.nn.Embedding, "switched back"
+    probe = torch.randint(5, 100, (3, 9), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(
+            fast.eval()(probe).logits, reference.eval()(probe).logits, atol=1e-4, rtol=1e-4
+        )
+    assert fast.state_dict().keys() == reference.state_dict().keys()
+
+
+def test_prepare_for_training_switched_off_leaves_the_model_as_it_is(tiny_model_dir: Path) -> None:
+    model = _bert(tiny_model_dir)
+    before = [type(module) for module in model.modules()]
+
+    restore = prepare_for_training(model, cpu_fast_path=False)
+
+    assert [type(module) for module in model.modules()] == before
+    assert model.config._attn_implementation == "eager"
+    assert clip_gradients(model, 1.0) is None, "the Trainer's own clipping"
+    restore()
+    assert [type(module) for module in model.modules()] == before
+
+
+def test_prepare_for_training_switches_on_and_restore_switches_back(tiny_model_dir: Path) -> None:
+    model = _bert(tiny_model_dir)
+
+    restore = prepare_for_training(model, cpu_fast_path=True)
+
+    assert model.config._attn_implementation == fastpath.ATTENTION
+    assert isinstance(model.get_input_embeddings(), fastpath.RowGradientEmbedding)
+    restore()
+    assert model.config._attn_implementation == "eager"
+    assert type(model.get_input_embeddings()) is torch.nn.Embedding
+    assert not any(type(module) is fastpath.Bf16LayerNorm for module in model.modules())

@@ -29,7 +29,7 @@ from conftest import TINY_TRAIN_SETTINGS
 from textfit import ConfigError, HubError, ModelError, push_run
 from textfit.cli.main import app
 from textfit.config.loading import load_config
-from textfit.push import base_model, model_card
+from textfit.training.card import base_model, hub_model_card
 
 TOKEN = "hf_standin_token_for_tests"
 REPO = "someone/tiny-classifier"
@@ -402,7 +402,7 @@ def test_the_card_names_a_hub_dataset_and_the_validation_results_without_a_test_
         "test": None,
     }
 
-    card = model_card(tmp_path, "someone/scores", config, metrics)
+    card = hub_model_card(tmp_path, "someone/scores", config, metrics)
 
     data = front_matter(card)
     assert data["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"

@@ -362,7 +362,7 @@ def test_a_failing_report_costs_the_report_not_the_run(
     def broken(*args: Any, **kwargs: Any) -> Path:
         raise RuntimeError("no fonts")
 
-    monkeypatch.setattr(train_module, "write_report", broken)
+    monkeypatch.setattr(importlib.import_module("textfit.training.save"), "write_report", broken)
     settings = {**tiny_settings, "epochs": 1}
 
     result = train_module.train(

@@ -23,7 +23,7 @@ from textfit.data.rows import read_examples
 from textfit.inference.classifier import Classifier
 from textfit.modeling import load_tokenizer, pick_precision
 from textfit.tokenization import tokenize_examples
-from textfit.training.train import length_bucket_order
+from textfit.training.trainer import length_bucket_order
 
 PRESET_HINT = "pass a local model folder with --model PATH, or one of the presets: minilm, mpnet"
 
@@ -266,7 +266,7 @@ def test_a_finished_run_that_cannot_be_moved_into_place_is_kept(
     def in_the_way(partial_dir: Path, run_dir: Path) -> None:
         raise ConfigError(f"{run_dir}.old cannot be replaced")
 
-    monkeypatch.setattr(sys.modules["textfit.training.train"], "finish_run", in_the_way)
+    monkeypatch.setattr(sys.modules["textfit.training.save"], "finish_run", in_the_way)
     with pytest.raises(ConfigError, match="cannot be replaced"):
         textfit.train(
             train_file=binary_csv, output_dir=tmp_path / "run", progress=False, **quick(tiny_settings)
@@ -749,14 +749,19 @@ def test_a_wrapped_model_is_clipped_by_the_trainer_s_own_clipping(
     from transformers import Trainer
 
     from textfit.accel import fastpath
-    from textfit.training.train import _trainer_class
+    from textfit.training.trainer import BudgetEvalTrainer
 
     calls: list[str] = []
+
+    def fast(model: Any, max_norm: float) -> torch.Tensor:
+        calls.append("fast path")
+        return torch.tensor(1.0)
+
     monkeypatch.setattr(Trainer, "_clip_grad_norm", lambda self, model: calls.append("trainer"))
-    monkeypatch.setattr(fastpath, "clip_grad_norm", lambda model, max_norm: calls.append("fast path"))
+    monkeypatch.setattr(fastpath, "clip_grad_norm", fast)
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
     fastpath.enable(model)
-    trainer = object.__new__(_trainer_class(False))
+    trainer = object.__new__(BudgetEvalTrainer)
     trainer.args = SimpleNamespace(world_size=1, max_grad_norm=1.0)
     trainer.accelerator = SimpleNamespace(scaler=None)
 

@@ -9,7 +9,8 @@ from textfit.evaluation import EvalReport, evaluate
 from textfit.inference.classifier import Classifier, Prediction
 from textfit.inference.files import predict_file
 from textfit.push import PushResult, push_run
-from textfit.training.train import TrainResult, train
+from textfit.push import train_and_push as train
+from textfit.training.train import TrainResult
 from textfit.training.tune import TuneResult, tune
 from textfit.version import __version__
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from textfit.config.schema import DataConfig
-from textfit.data.examples import find_columns, find_group_column, with_trained_columns
+from textfit.data.examples import Examples, find_columns, find_group_column, with_trained_columns
 from textfit.data.labels import LabelSet, check_label_map
 from textfit.data.reading import read_table
 from textfit.data.rows import table_examples
@@ -79,7 +83,96 @@ def evaluate(
     classifier = classifier or Classifier.load(
         run_dir, precision=precision, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code
     )
-    cfg = cfg or DataConfig()
+    examples, group = _read_examples(run_dir, data_file, cfg or DataConfig(), classifier)
+    scored = score(classifier, examples, group, progress=progress)
+    metrics = scored.metrics
+    metrics["task"] = classifier.task
+    metrics["file"] = str(data_file)
+    metrics["dropped_rows"] = examples.dropped
+    metrics["precision"] = classifier.precision
+    write_text_atomic(path, json.dumps(metrics, indent=2) + "\n")
+    predictions_file = path.with_name(f"{path.stem}.predictions.parquet")
+    predictions = write_split_predictions(
+        predictions_file, examples, classifier.task, classifier.labels, scored
+    )
+    report_file = _write_report(run_dir, data_file, path, metrics, predictions) if report else None
+    return EvalReport(data_file, metrics, path, predictions, report_file)
+
+
+def _write_report(
+    run_dir: Path, data_file: Path, path: Path, metrics: dict[str, Any], predictions: Path
+) -> Path:
+    """report-<file stem>.html beside the metrics JSON `path`, with its figures."""
+    name = data_file.stem
+    output = path.parent / f"report-{name}.html"
+    return write_report(run_dir, name, metrics=metrics, predictions=predictions, output=output)
+
+
+@dataclass
+class Scored:
+    """The metrics of a classifier on labelled examples, and what they were computed from."""
+
+    metrics: dict[str, Any]
+    probabilities: NDArray[np.float32]  # Classifier.predict_proba of the examples
+    truth: Any  # the examples' targets (label ids, label rows, or values)
+    thresholds: list[float] | None  # multi-label: each label's threshold
+
+
+def score(
+    classifier: Classifier,
+    examples: Examples,
+    group_column: str | None = None,
+    *,
+    thresholds: Sequence[float] | None = None,
+    probabilities: NDArray[np.float32] | None = None,
+    progress: ProgressCallback | None = None,
+) -> Scored:
+    """Score a classifier on labelled examples: what `evaluate` reports, and training's final evaluation.
+
+    Args:
+        classifier: the model to score (its labels, task and label delimiter come with it).
+        examples: labelled rows, read with the group column where there is one.
+        group_column: also a report per group (single-label).
+        thresholds: multi-label: each label's threshold; default the classifier's own.
+        probabilities: the classifier's predictions for the examples, where already made.
+        progress: called with (texts done, texts in all) after each batch.
+
+    Raises:
+        DataError: a label the model was not trained on (before any prediction), or (regression)
+            labels that are not numbers.
+    """
+    labels = LabelSet(tuple(classifier.labels))
+    task = classifier.task
+    delimiter = classifier.label_delimiter if task == "multi_label" else None
+    chosen = None
+    if task == "multi_label":
+        chosen = list(thresholds) if thresholds is not None else classifier.thresholds.tolist()
+    truth = targets(task, examples, labels, delimiter)  # unknown labels fail before any prediction
+    if probabilities is None:
+        probabilities = classifier.predict_proba(examples.texts, examples.text_pairs, progress)
+    metrics = evaluation_report(task, labels, examples, probabilities, delimiter, chosen, group_column)
+    return Scored(metrics, probabilities, truth, chosen)
+
+
+def write_split_predictions(
+    path: Path, examples: Examples, task: str, names: Sequence[str], scored: Scored
+) -> Path:
+    """Write the scored examples with their predictions, as Parquet (the report reads it); returns path."""
+    if task == "single_label":
+        return write_predictions(path, examples, names, scored.probabilities)
+    return write_task_predictions(
+        path, task, examples, names, scored.probabilities, scored.truth, scored.thresholds
+    )
+
+
+def _read_examples(
+    run_dir: Path, data_file: Path, cfg: DataConfig, classifier: Classifier
+) -> tuple[Examples, str | None]:
+    """The labelled rows of data_file, read as the run was trained (columns, labels renamed).
+
+    Returns:
+        The examples, and the group column of the metrics per group (None: no such metrics).
+    """
     table = read_table(data_file, cfg.format, cfg.encoding, cfg.delimiter)
     cfg = with_trained_columns(cfg, table, classifier.columns)
     if cfg.group_column is None:
@@ -98,36 +191,7 @@ def evaluate(
             "--label-map" if cfg.label_map else "the run's data.label_map",
             ", ".join(f"{name!r} -> {label_map[name]!r} ({n} rows)" for name, n in examples.mapped.items()),
         )
-    labels = LabelSet(tuple(classifier.labels))
-    task = classifier.task
-    delimiter = classifier.label_delimiter if task == "multi_label" else None
-    thresholds = classifier.thresholds.tolist() if task == "multi_label" else None
-    truth = targets(task, examples, labels, delimiter)  # unknown labels fail before any prediction
-    probabilities = classifier.predict_proba(examples.texts, examples.text_pairs, progress)
-    metrics = evaluation_report(task, labels, examples, probabilities, delimiter, thresholds, group)
-    metrics["task"] = task
-    metrics["file"] = str(data_file)
-    metrics["dropped_rows"] = examples.dropped
-    metrics["precision"] = classifier.precision
-    write_text_atomic(path, json.dumps(metrics, indent=2) + "\n")
-    predictions_file = path.with_name(f"{path.stem}.predictions.parquet")
-    if task == "single_label":
-        predictions = write_predictions(predictions_file, examples, labels.names, probabilities)
-    else:
-        predictions = write_task_predictions(
-            predictions_file, task, examples, labels.names, probabilities, truth, thresholds
-        )
-    report_file = None
-    if report:
-        name = data_file.stem
-        report_file = write_report(
-            run_dir,
-            name,
-            metrics=metrics,
-            predictions=predictions,
-            output=path.parent / f"report-{name}.html",
-        )
-    return EvalReport(data_file, metrics, path, predictions, report_file)
+    return examples, group
 
 
 def output_files(path: Path, data_file: Path, report: bool = True) -> list[Path]:

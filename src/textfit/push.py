@@ -1,6 +1,7 @@
 """Push a saved run to the Hugging Face Hub: the files that go (and those that stay, and why).
 
-Also the Hub model card, and the Hub's errors as TextfitErrors. The run folder is only read.
+Also the Hub's errors as TextfitErrors, and training followed by a push (hub.push_to_hub). The run
+folder is only read; its model card comes from textfit.training.card.
 """
 
 from __future__ import annotations
@@ -9,11 +10,9 @@ import contextlib
 import fnmatch
 import json
 import logging
-import math
 import os
-import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,14 @@ from typing import Any
 import yaml
 
 from textfit.config.loading import load_config
-from textfit.config.schema import repo_id_problem
-from textfit.errors import ConfigError, HubError, ModelError
-from textfit.modeling import PRESET_HUB_IDS
+from textfit.config.schema import RunConfig, repo_id_problem
+from textfit.errors import ConfigError, HubError, ModelError, TextfitError
 from textfit.runs.layout import MARKER
 from textfit.runs.model import model_folder
+from textfit.tokenization import ProgressCallback
+from textfit.training.card import hub_model_card, local_paths
+from textfit.training.train import TrainResult, resolve_run, train_run
+from textfit.version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -47,28 +49,6 @@ PICKLE_REASON = "pickled weights (loading them can run code); the safetensors we
 # The run's own files uploaded beside the model (metrics.json without its "checks" section: it
 # quotes rows of the data and local paths).
 RUN_FILES = ("metrics.json", "run_config.yaml", "log_history.json")
-# Metrics of the card's model-index per task: (key in metrics.json, Hub metric type, name, args).
-INDEX_METRICS: dict[str, list[tuple[str, str, str, dict[str, str] | None]]] = {
-    "single_label": [
-        ("accuracy", "accuracy", "Accuracy", None),
-        ("f1_macro", "f1", "Macro F1", {"average": "macro"}),
-        ("f1_weighted", "f1", "Weighted F1", {"average": "weighted"}),
-        ("precision_macro", "precision", "Macro precision", {"average": "macro"}),
-        ("recall_macro", "recall", "Macro recall", {"average": "macro"}),
-    ],
-    "multi_label": [
-        ("f1_micro", "f1", "Micro F1", {"average": "micro"}),
-        ("f1_macro", "f1", "Macro F1", {"average": "macro"}),
-        ("subset_accuracy", "accuracy", "Subset accuracy", None),
-        ("hamming_loss", "hamming_loss", "Hamming loss", None),
-    ],
-    "regression": [
-        ("rmse", "rmse", "RMSE", None),
-        ("mae", "mae", "MAE", None),
-        ("pearson", "pearsonr", "Pearson r", None),
-        ("spearman", "spearmanr", "Spearman rho", None),
-    ],
-}
 
 
 @dataclass
@@ -90,6 +70,12 @@ class UploadPlan:
 
     files: dict[str, Path | bytes]
     left_out: dict[str, str]
+
+    def size(self) -> int:
+        """The bytes to upload."""
+        return sum(
+            len(item) if isinstance(item, bytes) else item.stat().st_size for item in self.files.values()
+        )
 
 
 def retry_command(run_dir: Path, repo_id: str, private: bool = True, revision: str | None = None) -> str:
@@ -151,17 +137,6 @@ def check_push_ready(
     return token
 
 
-def _local_paths(value: Any) -> set[str]:
-    """The absolute paths among the strings of a nested config (data files, a local model, ...)."""
-    if isinstance(value, dict):
-        return {path for item in value.values() for path in _local_paths(item)}
-    if isinstance(value, list):
-        return {path for item in value for path in _local_paths(item)}
-    if isinstance(value, str) and len(value) > 1 and Path(value).is_absolute() and Path(value).name:
-        return {value}
-    return set()
-
-
 def _file_names(value: Any, paths: set[str]) -> Any:
     """The nested value with each of `paths` reduced to its file name (they name the user's folders)."""
     if isinstance(value, dict):
@@ -169,75 +144,6 @@ def _file_names(value: Any, paths: set[str]) -> Any:
     if isinstance(value, list):
         return [_file_names(item, paths) for item in value]
     return Path(value).name if isinstance(value, str) and value in paths else value
-
-
-def base_model(name: str) -> str | None:
-    """The Hub id of the model a run started from: a preset's, or a hub id; None for a local folder."""
-    if name in PRESET_HUB_IDS:
-        return PRESET_HUB_IDS[name]
-    if name.startswith((".", "/", "~")) or "\\" in name or Path(name).exists():
-        return None
-    return name if re.fullmatch(r"[\w.-]+(/[\w.-]+)?", name, re.ASCII) else None
-
-
-def _card_body(model_dir: Path, repo_id: str, paths: set[str]) -> str:
-    """The text of the run's model card (README.md) below its front matter, for the Hub."""
-    readme = model_dir / "README.md"
-    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
-    if text.startswith("---\n"):
-        end = text.find("\n---\n", 4)
-        text = text[end + 5 :] if end >= 0 else text
-    if not text.strip():
-        text = "\n# Text classifier trained with textfit\n\nMetrics: `metrics.json`; "
-        text += "settings: `run_config.yaml`.\n"
-    for path in sorted(paths, key=len, reverse=True):  # a file inside a folder named before it
-        text = text.replace(path, Path(path).name)
-    return text.replace('model="path/to/this/folder"', f'model="{repo_id}"')
-
-
-def model_card(model_dir: Path, repo_id: str, config: dict[str, Any], metrics: dict[str, Any]) -> str:
-    """The Hub model card: the model folder's README.md (local paths made file names) under Hub metadata.
-
-    The front matter names the library, pipeline, base model, tags, the Hub data set when the run
-    used one (data.dataset), and a model-index with the test results (else the validation results).
-    """
-    from huggingface_hub import EvalResult, ModelCardData
-
-    paths = _local_paths(config)
-    data = config.get("data") or {}
-    dataset = data.get("dataset")
-    dataset = dataset if isinstance(dataset, str) and dataset else None
-    split = "test" if metrics.get("test") else "validation"
-    report = metrics.get(split) or {}
-    source = data.get("test_file") if split == "test" else data.get("validation_file")
-    source = source or data.get("train_file")  # validation rows held out of the training file
-    dataset_name = dataset or (Path(source).name if source else split)
-    results = [
-        EvalResult(
-            task_type="text-classification",
-            task_name="Text Classification",
-            dataset_type=dataset or dataset_name,
-            dataset_name=dataset_name,
-            dataset_split=split,
-            metric_type=metric_type,
-            metric_value=round(float(report[key]), 4),
-            metric_name=name,
-            metric_args=args,
-        )
-        for key, metric_type, name, args in INDEX_METRICS.get(metrics.get("task", "single_label"), [])
-        if isinstance(report.get(key), int | float) and math.isfinite(report[key])
-    ]
-    card_data = ModelCardData(
-        library_name="transformers",
-        pipeline_tag="text-classification",
-        base_model=base_model(str((config.get("model") or {}).get("name", ""))),
-        tags=["textfit", "text-classification"],
-        datasets=[dataset] if dataset else None,
-        metrics=list(dict.fromkeys(result.metric_type for result in results)) or None,
-        model_name=repo_id.split("/")[-1],
-        eval_results=results or None,
-    )
-    return f"---\n{card_data.to_yaml()}\n---\n{_card_body(model_dir, repo_id, paths)}"
 
 
 def _left_out_reason(name: str) -> str:
@@ -270,7 +176,7 @@ def plan_upload(run_dir: Path, repo_id: str, include_data_files: bool = False) -
             hint="the run may have been damaged: train it again",
         ) from None
     config = load_config(run_dir / "run_config.yaml").model_dump(mode="json")
-    paths = _local_paths(config)
+    paths = local_paths(config)
 
     files: dict[str, Path | bytes] = {}
     left_out: dict[str, str] = {}
@@ -282,7 +188,7 @@ def plan_upload(run_dir: Path, repo_id: str, include_data_files: bool = False) -
             left_out[f"model/{name}"] = PICKLE_REASON
         else:
             files[name] = path
-    files["README.md"] = model_card(folder, repo_id, config, metrics).encode()
+    files["README.md"] = hub_model_card(folder, repo_id, config, metrics).encode()
     public_metrics = _file_names({key: value for key, value in metrics.items() if key != "checks"}, paths)
     files["metrics.json"] = (json.dumps(public_metrics, indent=2) + "\n").encode()
     public_config = _file_names(config, paths)
@@ -396,39 +302,20 @@ def push_run(
         HubError: offline, the Hub cannot be reached, or it refused the push (naming the repo,
             the endpoint and the command to retry).
     """
-    from huggingface_hub import CommitOperationAdd, HfApi
-    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
-
     run_dir = Path(run_dir)
     endpoint = hub_endpoint(endpoint)
     plan = plan_upload(run_dir, repo_id, include_data_files)
     token = check_push_ready(run_dir, repo_id, token=token, private=private, endpoint=endpoint)
     retry = retry_command(run_dir, repo_id, private, revision)
-    size = sum(len(item) if isinstance(item, bytes) else item.stat().st_size for item in plan.files.values())
-    logger.info("pushing %d files (%.1f MB) to %s/%s", len(plan.files), size / 1e6, endpoint, repo_id)
-    api = HfApi(endpoint=endpoint, token=token)
+    logger.info("pushing %d files (%.1f MB) to %s/%s", len(plan.files), plan.size() / 1e6, endpoint, repo_id)
     with _hub_errors(repo_id, endpoint, retry):
-        try:  # the first request, with a timeout: an unreachable Hub fails here, fast
-            is_private = api.model_info(repo_id, timeout=TIMEOUT_SECONDS).private
-        except HfHubHTTPError as err:
-            if not isinstance(err, RepositoryNotFoundError) and err.response.status_code != 404:
-                raise
-            api.create_repo(repo_id, private=private, exist_ok=True)
-            is_private = private
-        if private and is_private is False:
-            raise HubError(
-                f"{repo_id} already exists on {endpoint} and is public: pushing would publish this run",
-                hint="pass --public (hub.private: false) to push to it anyway, or choose another repo id",
-            )
-        if revision and revision != "main":
-            api.create_branch(repo_id, branch=revision, exist_ok=True)
-        from textfit.version import __version__
-
-        commit = api.create_commit(
+        api, is_private = _open_repo(repo_id, endpoint, token, private, revision)
+        commit = _commit(
+            api,
             repo_id,
-            [CommitOperationAdd(path, content) for path, content in plan.files.items()],
-            commit_message=commit_message or f"Upload {run_dir.name} with textfit {__version__}",
-            revision=revision,
+            plan,
+            commit_message or f"Upload {run_dir.name} with textfit {__version__}",
+            revision,
         )
     return PushResult(
         repo_id=repo_id,
@@ -439,3 +326,85 @@ def push_run(
         uploaded=sorted(plan.files),
         left_out=plan.left_out,
     )
+
+
+def _open_repo(
+    repo_id: str, endpoint: str, token: str, private: bool, revision: str | None
+) -> tuple[Any, bool | None]:
+    """Create the repo (and the branch) where missing.
+
+    Returns:
+        The Hub client, and whether the repo is private.
+
+    Raises:
+        HubError: the repo exists and is public while private is asked for.
+    """
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    api = HfApi(endpoint=endpoint, token=token)
+    try:  # the first request, with a timeout: an unreachable Hub fails here, fast
+        is_private: bool | None = api.model_info(repo_id, timeout=TIMEOUT_SECONDS).private
+    except HfHubHTTPError as err:
+        if not isinstance(err, RepositoryNotFoundError) and err.response.status_code != 404:
+            raise
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        is_private = private
+    if private and is_private is False:
+        raise HubError(
+            f"{repo_id} already exists on {endpoint} and is public: pushing would publish this run",
+            hint="pass --public (hub.private: false) to push to it anyway, or choose another repo id",
+        )
+    if revision and revision != "main":
+        api.create_branch(repo_id, branch=revision, exist_ok=True)
+    return api, is_private
+
+
+def _commit(api: Any, repo_id: str, plan: UploadPlan, message: str, revision: str | None) -> Any:
+    """Upload the plan's files in one commit; returns the Hub's CommitInfo."""
+    from huggingface_hub import CommitOperationAdd
+
+    return api.create_commit(
+        repo_id,
+        [CommitOperationAdd(path, content) for path, content in plan.files.items()],
+        commit_message=message,
+        revision=revision,
+    )
+
+
+def train_and_push(
+    cfg: RunConfig | None = None,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    callbacks: list[Any] | None = None,
+    tokenize_progress: ProgressCallback | None = None,
+    resume: str | Path | None = None,
+    inputs: Sequence[str | Path] = (),
+    **settings: Any,
+) -> TrainResult:
+    """`textfit.train`: fine-tune and save the run, then with hub.push_to_hub push it to the Hub.
+
+    The training is textfit.training.train.train, whose arguments these are.
+
+    Whether a push can be tried (a repo id, online, a token) is checked before training. A push
+    that fails keeps the saved run: the result's push_error says why (retry with `textfit push`).
+
+    Returns:
+        TrainResult with the run folder and the validation (and test) metrics; with
+        hub.push_to_hub, the push (`pushed`), or why it failed (`push_error`).
+
+    Raises:
+        DataError, ModelError, ConfigError, HubError: naming what is wrong and how to fix it.
+    """
+    run = resolve_run(cfg, overwrite=overwrite, resume=resume, inputs=inputs, settings=settings)
+    hub = run.cfg.hub
+    if hub.push_to_hub:  # no token, or offline: say so before an hour of training
+        check_push_ready(run.run_dir, hub.push_to_hub, private=hub.private)
+    result = train_run(run, progress=progress, callbacks=callbacks, tokenize_progress=tokenize_progress)
+    if hub.push_to_hub and result.main_process:  # a failure keeps the saved run
+        try:
+            result.pushed = push_run(run.run_dir, hub.push_to_hub, private=hub.private)
+        except TextfitError as err:
+            result.push_error = err
+    return result

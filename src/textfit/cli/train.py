@@ -198,7 +198,7 @@ def _run(
 ) -> TrainResult:
     """Train a new run, or resume one: its saved settings, which the flags given must agree with."""
     from textfit.config.loading import load_config
-    from textfit.training.train import train as run_training
+    from textfit.push import train_and_push as run_training
 
     inputs = [config] if config else []
     with progress_bar(quiet, "tokenizing") as tokenize_progress:

@@ -12,6 +12,7 @@ import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -195,12 +196,60 @@ def tune(
             with overwrite, files textfit did not write, or an input), or hub.push_to_hub is set.
         DataError, ModelError: from the trials' training, as `train()` raises them.
     """
-    optuna = _optuna()
-    from textfit.training.train import train
-
+    _optuna()  # before anything else: say so when optuna is missing
     metric = cfg.train.metric_for_best_model
     direction = direction_of(metric)
     run_dir = cfg.output_dir or Path("runs") / f"{cfg.resolved_output_dir().name}-tune"
+    replaced = _prepare_folder(cfg, run_dir, overwrite, inputs)
+    study, before = _open_study(cfg, run_dir / "optuna.db", direction)
+    remaining = _remaining_trials(study, cfg, run_dir / "optuna.db")
+    started = time.perf_counter()
+    if remaining:
+        study.optimize(
+            partial(_trial, cfg=cfg, run_dir=run_dir, progress=progress, trial_callbacks=trial_callbacks),
+            n_trials=remaining,
+            timeout=cfg.tune.timeout,
+            callbacks=[partial(_after_trial, cfg=cfg, run_dir=run_dir)],
+            catch=(),
+        )
+    new_trials = len(study.get_trials(deepcopy=False)) - before
+    if replaced:
+        remove_written_folder(old_dir_of(run_dir), REPLACE_HINT)
+    logger.info("%d trial(s) in %.0f s", new_trials, time.perf_counter() - started)
+    return _result(study, run_dir, metric, direction, new_trials)
+
+
+def _result(study: Any, run_dir: Path, metric: str, direction: str, new_trials: int) -> TuneResult:
+    """The study's result, its trials written to RUN_DIR/trials.csv."""
+    optuna = _optuna()
+    rows = [_row(t, run_dir) for t in study.get_trials(deepcopy=False)]
+    write_text_atomic(run_dir / "trials.csv", trials_table(rows))
+    completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    best = study.best_trial if completed else None
+    best_dir = run_dir / "best"
+    return TuneResult(
+        run_dir=run_dir,
+        metric=metric,
+        direction=direction,
+        best_trial=best.number if best else None,
+        best_value=best.value if best else None,
+        best_params=dict(best.params) if best else {},
+        best_dir=best_dir if best and best_dir.is_dir() else None,
+        trials=rows,
+        trials_file=run_dir / "trials.csv",
+        new_trials=new_trials,
+    )
+
+
+def _prepare_folder(cfg: RunConfig, run_dir: Path, overwrite: bool, inputs: Sequence[str | Path]) -> bool:
+    """Check the study's folder, and write its marker and tune_config.yaml.
+
+    Returns:
+        Whether an earlier study was moved to RUN_DIR.old (deleted when the new one ends).
+
+    Raises:
+        ConfigError: hub.push_to_hub is set, or the folder may not hold the study (see `tune`).
+    """
     if cfg.hub.push_to_hub:  # else every trial would push its run
         raise ConfigError(
             "textfit tune does not push to the Hub (hub.push_to_hub is set)",
@@ -229,7 +278,12 @@ def tune(
     if not (run_dir / MARKER).is_file():
         write_marker(run_dir, "tune")
     save_config(cfg.model_copy(update={"output_dir": run_dir}), run_dir / "tune_config.yaml")
+    return replaced
 
+
+def _open_study(cfg: RunConfig, database: Path, direction: str) -> tuple[Any, int]:
+    """The study stored in `database` (created when missing), and how many trials it held before."""
+    optuna = _optuna()
     optuna.logging.disable_default_handler()  # optuna's messages go through logging like any library's
     optuna.logging.enable_propagation()
     storage = optuna.storages.RDBStorage(f"sqlite:///{database.resolve()}")
@@ -253,77 +307,63 @@ def tune(
     )
     if stale := _fail_stale_trials(study, storage):
         logger.warning("%d trial(s) left unfinished by an earlier tune marked as failed", stale)
+    return study, before
+
+
+def _remaining_trials(study: Any, cfg: RunConfig, database: Path) -> int:
+    """The trials still to run for cfg.tune.n_trials finished ones (completed or pruned)."""
+    optuna = _optuna()
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = len(study.get_trials(deepcopy=False, states=finished))
-    remaining = max(cfg.tune.n_trials - done, 0)
     if done:
         logger.info("continuing the study in %s: %d of %d trials done", database, done, cfg.tune.n_trials)
-    best_dir = run_dir / "best"
+    return max(cfg.tune.n_trials - done, 0)
 
-    def objective(trial: Any) -> float:
-        settings = suggest_settings(trial, cfg)
-        trial_dir = _trial_dir(run_dir, trial.number)
-        shown = ", ".join(f"{key} {value:.3g}" for key, value in settings.items())
-        logger.info("trial %d: %s", trial.number, shown)
-        pruner = pruning_callback(trial, metric)
-        trial_cfg = with_settings(cfg, {**settings, "output_dir": trial_dir})
-        try:
-            result = train(
-                trial_cfg,
-                overwrite=True,
-                progress=progress,
-                callbacks=[pruner, *(trial_callbacks or [])],
-            )
-        except optuna.TrialPruned:
-            shutil.rmtree(trial_dir.with_name(trial_dir.name + ".partial"), ignore_errors=True)
-            logger.info("trial %d pruned: %s %s", trial.number, metric, pruner.values)
-            raise
-        validation = result.metrics["validation"]
-        if metric in validation:
-            value = float(validation[metric])
-        else:  # the loss: the validation report has scores only; the best evaluation's loss
-            value = min(pruner.values) if pruner.values else float("nan")
-        return value
 
-    def after_trial(study: Any, trial: Any) -> None:
-        trial_dir = _trial_dir(run_dir, trial.number)
-        if trial.state == optuna.trial.TrialState.COMPLETE:
-            if study.best_trial.number == trial.number:
-                _copy_best(trial_dir, best_dir)
-                logger.info("trial %d: %s %.4f, the best so far", trial.number, metric, trial.value)
-            else:
-                logger.info("trial %d: %s %.4f", trial.number, metric, trial.value)
-            if not cfg.tune.keep_trial_models:
-                shutil.rmtree(trial_dir / "model", ignore_errors=True)
-        rows = [_row(t, run_dir) for t in study.get_trials(deepcopy=False)]
-        write_text_atomic(run_dir / "trials.csv", trials_table(rows))
+def _trial(
+    trial: Any, *, cfg: RunConfig, run_dir: Path, progress: bool, trial_callbacks: list[Any] | None
+) -> float:
+    """One trial: a `train()` with the trial's settings; returns its validation metric."""
+    optuna = _optuna()
+    from textfit.training.train import train
 
-    started = time.perf_counter()
-    if remaining:
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            timeout=cfg.tune.timeout,
-            callbacks=[after_trial],
-            catch=(),
+    metric = cfg.train.metric_for_best_model
+    settings = suggest_settings(trial, cfg)
+    trial_dir = _trial_dir(run_dir, trial.number)
+    shown = ", ".join(f"{key} {value:.3g}" for key, value in settings.items())
+    logger.info("trial %d: %s", trial.number, shown)
+    pruner = pruning_callback(trial, metric)
+    trial_cfg = with_settings(cfg, {**settings, "output_dir": trial_dir})
+    try:
+        result = train(
+            trial_cfg,
+            overwrite=True,
+            progress=progress,
+            callbacks=[pruner, *(trial_callbacks or [])],
         )
-    new_trials = len(study.get_trials(deepcopy=False)) - before
-    if replaced:
-        remove_written_folder(old, hint)
-    logger.info("%d trial(s) in %.0f s", new_trials, time.perf_counter() - started)
+    except optuna.TrialPruned:
+        shutil.rmtree(trial_dir.with_name(trial_dir.name + ".partial"), ignore_errors=True)
+        logger.info("trial %d pruned: %s %s", trial.number, metric, pruner.values)
+        raise
+    validation = result.metrics["validation"]
+    if metric in validation:
+        return float(validation[metric])
+    # the loss: the validation report has scores only; the best evaluation's loss
+    return min(pruner.values) if pruner.values else float("nan")
+
+
+def _after_trial(study: Any, trial: Any, *, cfg: RunConfig, run_dir: Path) -> None:
+    """After each trial: keep the best run in RUN_DIR/best, drop the others' models, write trials.csv."""
+    optuna = _optuna()
+    metric = cfg.train.metric_for_best_model
+    trial_dir = _trial_dir(run_dir, trial.number)
+    if trial.state == optuna.trial.TrialState.COMPLETE:
+        if study.best_trial.number == trial.number:
+            _copy_best(trial_dir, run_dir / "best")
+            logger.info("trial %d: %s %.4f, the best so far", trial.number, metric, trial.value)
+        else:
+            logger.info("trial %d: %s %.4f", trial.number, metric, trial.value)
+        if not cfg.tune.keep_trial_models:
+            shutil.rmtree(trial_dir / "model", ignore_errors=True)
     rows = [_row(t, run_dir) for t in study.get_trials(deepcopy=False)]
     write_text_atomic(run_dir / "trials.csv", trials_table(rows))
-    completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    best = study.best_trial if completed else None
-    return TuneResult(
-        run_dir=run_dir,
-        metric=metric,
-        direction=direction,
-        best_trial=best.number if best else None,
-        best_value=best.value if best else None,
-        best_params=dict(best.params) if best else {},
-        best_dir=best_dir if best and best_dir.is_dir() else None,
-        trials=rows,
-        trials_file=run_dir / "trials.csv",
-        new_trials=new_trials,
-    )

@@ -1,0 +1,95 @@
+"""The Trainer's TrainingArguments, built in one place from a RunConfig, and the processes' roles."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+from textfit.config.choices import LOWER_IS_BETTER
+from textfit.config.schema import RunConfig
+from textfit.data.tasks import best_model_metric
+
+# Where launchers put the process's rank: torchrun, accelerate launch and DeepSpeed set RANK; MPI its own.
+RANK_VARIABLES = ("RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK", "PMI_RANK")
+
+
+def training_arguments(
+    cfg: RunConfig, output_dir: Path, precision: str, progress: bool, task: str = "single_label"
+) -> Any:
+    """The one place the Trainer's TrainingArguments are built from a RunConfig.
+
+    Raises:
+        ConfigError: train.metric_for_best_model is not a metric of the task.
+    """
+    import torch
+    from transformers import TrainingArguments
+
+    train = cfg.train
+    best_metric = best_model_metric(train.metric_for_best_model, task)
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=train.epochs,
+        learning_rate=train.learning_rate,
+        lr_scheduler_type=train.lr_scheduler,
+        warmup_steps=train.warmup_ratio,  # transformers 5: a float below 1 is a ratio of the steps
+        weight_decay=train.weight_decay,
+        per_device_train_batch_size=train.batch_size,
+        per_device_eval_batch_size=train.eval_batch_size,
+        gradient_accumulation_steps=train.gradient_accumulation_steps,
+        max_grad_norm=train.max_grad_norm,
+        eval_strategy=train.eval_strategy,
+        eval_steps=train.eval_steps,
+        save_strategy=train.save_strategy,
+        save_steps=train.save_steps or 500,  # used only with save_strategy "steps"
+        save_total_limit=1,
+        logging_strategy=train.logging_strategy,
+        logging_steps=train.logging_steps,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not torch.cuda.is_available(),
+        load_best_model_at_end=train.load_best_model_at_end and train.eval_strategy != "no",
+        metric_for_best_model=best_metric,
+        greater_is_better=best_metric not in LOWER_IS_BETTER,
+        train_sampling_strategy="random",  # group_by_length: see trainer.length_bucket_order
+        report_to=train.report_to,
+        run_name=cfg.resolved_output_dir().name,  # the run's name in mlflow and the like
+        log_level=train.log_level,
+        seed=train.seed,
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        ddp_backend=train.ddp_backend,
+        deepspeed=train.deepspeed,
+        fsdp=train.fsdp or None,
+    )
+
+
+def with_batch_size(args: Any, batch_size: int, accumulation: int) -> Any:
+    """The same TrainingArguments with another batch size and gradient accumulation.
+
+    For a retry after running out of memory; their own checks run again, so that a DeepSpeed
+    config's "auto" sizes follow.
+    """
+    return dataclasses.replace(
+        args, per_device_train_batch_size=batch_size, gradient_accumulation_steps=accumulation
+    )
+
+
+def is_main_process() -> bool:
+    """Whether this process writes the run folder: the first of a distributed run, else the only one.
+
+    Read from the launcher's environment, so that it is known before the data is read: the
+    TrainingArguments, which start the process group, need the task, and so the data.
+    TrainingArguments.should_save says the same (textfit never saves on each node).
+    """
+    for name in RANK_VARIABLES:
+        if os.environ.get(name, "").strip():
+            return int(os.environ[name]) == 0
+    return True
+
+
+def barrier(args: Any) -> None:
+    """Wait for every process of a distributed run (nothing to wait for in a single process)."""
+    if args.world_size > 1:
+        args.distributed_state.wait_for_everyone()
