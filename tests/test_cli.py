@@ -788,3 +788,58 @@ def test_an_option_group_is_shown_as_its_flags_and_handed_over_whole() -> None:
         @option_groups
         def clash(*, table: TableOptions, text_column: str | None = None) -> None:
             pass
+
+
+def test_fast_paths_flag_reaches_classifier_load_in_predict_evaluate_and_serve(
+    tiny_run_dir: Path, binary_test_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from textfit.inference.classifier import Classifier
+
+    asked: list[Any] = []
+    load = Classifier.load.__func__  # type: ignore[attr-defined]
+
+    def recording_load(cls: type[Classifier], *args: Any, **kwargs: Any) -> Classifier:
+        asked.append(kwargs["fast_paths"])
+        return load(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Classifier, "load", classmethod(recording_load))
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    given = invoke("predict", tiny_run_dir, "--text", "good great", "--fast-paths", "none")
+    alone = invoke("predict", tiny_run_dir, "--text", "good great", "--fast-paths", "packed, prepack")
+    every = invoke("predict", tiny_run_dir, "--text", "good great")
+    evaluated = invoke(
+        "evaluate", tiny_run_dir, binary_test_csv, "-o", tmp_path / "m.json", "--fast-paths", "none"
+    )
+    served = invoke("serve", tiny_run_dir, "--fast-paths", "firsttoken")
+
+    assert [result.exit_code for result in (given, alone, every, evaluated, served)] == [0] * 5
+    assert asked == [(), ("packed", "prepack"), ("packed", "firsttoken", "prepack"), (), ("firsttoken",)]
+    assert given.stdout == every.stdout  # the model's own forward predicts what the fast paths do
+
+
+def test_an_unknown_fast_path_is_an_error_naming_the_known_ones(tiny_run_dir: Path) -> None:
+    result = invoke("predict", tiny_run_dir, "--text", "good", "--fast-paths", "turbo")
+
+    assert result.exit_code == 1
+    assert "turbo" in result.stderr
+    assert "packed" in result.stderr  # the known paths
+
+
+@pytest.mark.parametrize(("flag", "expected"), [("--no-cpu-fast-path", False), ("--cpu-fast-path", True)])
+def test_cpu_fast_path_flag_sets_the_training_setting(
+    flag: str, expected: bool, binary_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import textfit.push
+
+    seen: list[Any] = []
+
+    def fake_train(cfg: Any, **_: Any) -> Any:
+        seen.append(cfg.train.cpu_fast_path)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(textfit.push, "train_and_push", fake_train)
+    invoke("train", binary_csv, flag)
+
+    assert seen == [expected]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +9,7 @@ from typing import Annotated
 import typer
 
 from textfit.cli.options import (
+    FastPaths,
     InferencePrecision,
     LabelOptions,
     LoadOptions,
@@ -37,6 +37,7 @@ def evaluate(
     table: TableOptions,
     labels: LabelOptions,
     precision: InferencePrecision = "auto",
+    fast_paths: FastPaths = "all",
     report: Annotated[
         bool, typer.Option(help="Write report-<file>.html and figures-<file>/ beside the metrics JSON.")
     ] = True,
@@ -50,6 +51,7 @@ def evaluate(
     Example:
       textfit evaluate runs/train test.csv
     """  # noqa: D301
+    from textfit.cli.predict import load_classifier
     from textfit.evaluation import evaluate as evaluate_run
     from textfit.report.summary import metrics_summary
 
@@ -61,10 +63,9 @@ def evaluate(
             data_file,
             cfg,
             output,
+            classifier=load_classifier(run_dir, "torch", 64, precision, load, fast_paths=fast_paths),
             progress=progress,
-            precision=precision,
             report=report,
-            **dataclasses.asdict(load),
         )
     if as_json:
         typer.echo(json.dumps(result.metrics, indent=2))

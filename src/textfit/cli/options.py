@@ -49,6 +49,10 @@ CheckFormat = Annotated[
 ]  # export's --format: onnx
 Encoding = Annotated[str | None, typer.Option(help="Text encoding (default: UTF-8, BOMs detected).")]
 Delimiter = Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")]
+FastPaths = Annotated[
+    str,
+    typer.Option(help="textfit's CPU prediction paths: all, none, or some of packed,firsttoken,prepack."),
+]
 InferencePrecision = Annotated[Precision, typer.Option(help="auto: bf16 where the hardware runs it fast.")]
 BackendOption = Annotated[Backend, typer.Option(help="onnx: the model `textfit export` wrote and checked.")]
 DropInvalid = Annotated[
@@ -243,3 +247,14 @@ def option_groups(command: Callable[..., None]) -> Callable[..., None]:
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__annotations__ = {param.name: param.annotation for param in params}
     return run
+
+
+def fast_path_names(value: str) -> tuple[str, ...]:
+    """--fast-paths as names: all, none, or a comma-separated list (checked by Classifier.load)."""
+    from textfit.inference.backends import FAST_PATHS
+
+    if value.strip() == "all":
+        return FAST_PATHS
+    if value.strip() == "none":
+        return ()
+    return tuple(name.strip() for name in value.split(",") if name.strip())

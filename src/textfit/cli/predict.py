@@ -10,12 +10,14 @@ import typer
 
 from textfit.cli.options import (
     BackendOption,
+    FastPaths,
     InferencePrecision,
     LoadOptions,
     Quiet,
     RunDir,
     TableOptions,
     Verbose,
+    fast_path_names,
     option_groups,
 )
 from textfit.cli.output import progress_bar, reports_errors, setup_output
@@ -46,6 +48,7 @@ def predict(
         int, typer.Option(help="Most texts per forward pass (twice this for BERT on a CPU: packed tokens).")
     ] = 64,
     precision: InferencePrecision = "auto",
+    fast_paths: FastPaths = "all",
     backend: BackendOption = "torch",
     table: TableOptions,
     load: LoadOptions,
@@ -67,7 +70,7 @@ def predict(
     setup_output(quiet, verbose)
     _check_input(input_file, text)
     started = time.perf_counter()
-    classifier = load_classifier(run_dir, backend, batch_size, precision, load)
+    classifier = load_classifier(run_dir, backend, batch_size, precision, load, fast_paths=fast_paths)
     if text:
         _echo_predictions(classifier, text, top_k)
         return
@@ -104,6 +107,7 @@ def load_classifier(
     precision: str,
     load: LoadOptions,
     threads: int | None = None,
+    fast_paths: str = "all",
 ) -> Classifier:
     """The run's model with PyTorch, or the ONNX export `textfit export` checked (predict, serve)."""
     from textfit.inference.classifier import Classifier
@@ -116,7 +120,13 @@ def load_classifier(
         import torch
 
         torch.set_num_threads(threads)
-    return Classifier.load(run_dir, batch_size=batch_size, precision=precision, **dataclasses.asdict(load))
+    return Classifier.load(
+        run_dir,
+        batch_size=batch_size,
+        precision=precision,
+        fast_paths=fast_path_names(fast_paths),
+        **dataclasses.asdict(load),
+    )
 
 
 def _echo_predictions(classifier: Classifier, texts: list[str], top_k: int) -> None:

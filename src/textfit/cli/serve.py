@@ -8,6 +8,7 @@ import typer
 
 from textfit.cli.options import (
     BackendOption,
+    FastPaths,
     InferencePrecision,
     LoadOptions,
     Quiet,
@@ -30,6 +31,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     backend: BackendOption = "torch",
     precision: InferencePrecision = "auto",
+    fast_paths: FastPaths = "all",
     api_key: Annotated[
         str | None,
         typer.Option(
@@ -63,7 +65,7 @@ def serve(
     from textfit.serve.app import serve as run_server
 
     setup_output(quiet, verbose)
-    classifier = load_classifier(run_dir, backend, max_batch, precision, load, threads)
+    classifier = load_classifier(run_dir, backend, max_batch, precision, load, threads, fast_paths)
     settings = ServeSettings(
         max_texts=max_texts,
         max_chars=max_chars,

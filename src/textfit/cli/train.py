@@ -104,6 +104,13 @@ class TrainingOptions:
     fsdp: Annotated[
         str | None, typer.Option(help="FSDP options for the Trainer, e.g. 'full_shard auto_wrap'.")
     ] = None
+    cpu_fast_path: Annotated[
+        bool | None,
+        typer.Option(
+            "--cpu-fast-path/--no-cpu-fast-path",
+            help="textfit's CPU training layers (default on; off: the model's own).",
+        ),
+    ] = None
 
     def overrides(self) -> dict[str, Any]:
         """The train.* settings; --report-to's comma-separated names as a list."""
