@@ -15,7 +15,7 @@ from textfit.checks.run import check_data
 from textfit.cli.main import app
 from textfit.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig
 from textfit.data.rows import read_examples
-from textfit.data.tasks import label_occurrences
+from textfit.data.tasks import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 
 Checker = Callable[..., CheckReport]
 
@@ -65,7 +65,7 @@ def test_multi_label_labels_are_counted_one_by_one(check: Checker) -> None:
     rows = [*topics(40), {"text": "about nothing", "labels": "[]"}]
     report = check(rows, validation=topics(8, start=100))
 
-    assert report.task == "multi_label"
+    assert report.task is MULTI_LABEL
     assert report.task_detected is True
     assert [c.name for c in report.checks][:5] == ["columns", "rows", "empty", "labels", "imbalance"]
     labels = named(report, "labels")
@@ -170,9 +170,9 @@ def test_label_occurrences_per_task(make_csv: Callable[..., Path]) -> None:
         make_csv("t.csv", [*topics(4), {"text": "x", "labels": '["food", "food"]'}]), DataConfig()
     )
 
-    assert label_occurrences("multi_label", examples, None) == {"food": 3, "music": 2, "sports": 2}
-    assert label_occurrences("single_label", examples, None)['["food"]'] == 1
-    assert label_occurrences("regression", examples, None) == {}
+    assert MULTI_LABEL.occurrences(examples, None) == {"food": 3, "music": 2, "sports": 2}
+    assert SINGLE_LABEL.occurrences(examples, None)['["food"]'] == 1
+    assert REGRESSION.occurrences(examples, None) == {}
 
 
 # ---------------------------------------------------------------- regression
@@ -185,7 +185,7 @@ def test_regression_reports_the_targets_spread_and_no_class_checks(check: Checke
 
     report = check(rows, label_column="score")
 
-    assert report.task == "regression"
+    assert report.task is REGRESSION
     names = [c.name for c in report.checks]
     assert names == ["columns", "rows", "empty", "target", "duplicates", "overlap", "conflicts", "length"]
     target = named(report, "target")

@@ -26,6 +26,7 @@ from textfit.config.schema import DataConfig, RunConfig
 from textfit.data import hub as hub_data
 from textfit.data.hub import load_dataset_tables
 from textfit.data.splits import load_splits
+from textfit.data.tasks import MULTI_LABEL, REGRESSION
 from textfit.errors import ConfigError, DataError
 
 runner = CliRunner()
@@ -230,9 +231,9 @@ def test_list_of_class_labels_is_multi_label_and_floats_are_regression(tmp_path:
     multi_splits = load_splits(DataConfig(dataset=str(tmp_path / "multi")), seed=0)
     regression = load_splits(DataConfig(dataset=str(tmp_path / "scores")), seed=0)
 
-    assert multi_splits.task == "multi_label"
+    assert multi_splits.task is MULTI_LABEL
     assert sorted(multi_splits.train.label_counts())[0] == '["food", "music"]'
-    assert regression.task == "regression"
+    assert regression.task is REGRESSION
 
 
 # ---------------------------------------------------------------- the Hub cache, offline

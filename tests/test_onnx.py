@@ -14,6 +14,7 @@ import yaml
 from conftest import CLASS_WORDS, class_rows, read_csv, write_csv
 from test_cli import invoke
 from textfit import Classifier, ConfigError, ModelError
+from textfit.data.tasks import REGRESSION
 from textfit.inference.onnx import OnnxCheck, OnnxClassifier, check_model, export_onnx, format_check_table
 
 TEXTS = [row["text"] for row in class_rows(CLASS_WORDS, 6, start=40)]
@@ -231,8 +232,8 @@ def test_cli_serve_with_onnx_needs_an_export(tiny_run_dir: Path) -> None:
 
 def test_a_change_that_rounds_to_nothing_shows_as_plus_zero() -> None:
     checks = [
-        OnnxCheck("fp32", "regression", 1.0, 2e-7, "rmse", 1.07991, 1.079912, passed=True),
-        OnnxCheck("int8", "regression", 0.99, 0.01, "rmse", 1.0812, 1.0799, passed=True),
+        OnnxCheck("fp32", REGRESSION, 1.0, 2e-7, "rmse", 1.07991, 1.079912, passed=True),
+        OnnxCheck("int8", REGRESSION, 0.99, 0.01, "rmse", 1.0812, 1.0799, passed=True),
     ]
 
     rows = format_check_table(checks)

@@ -15,6 +15,7 @@ from conftest import read_csv, write_csv
 from test_cli import invoke
 from test_tasks import score_rows, topic_rows
 from textfit import Classifier
+from textfit.data.tasks import MULTI_LABEL, REGRESSION, SINGLE_LABEL, task_named
 from textfit.inference.onnx import MAX_RMSE_INCREASE, OnnxClassifier, check_bounds, check_model, export_onnx
 
 
@@ -50,10 +51,10 @@ def test_multi_label_check_compares_each_decision_and_micro_f1() -> None:
     three_flips[2, 0] = 0.2
     thresholds = np.array([0.5, 0.5], dtype=np.float32)
 
-    passed = check_model("int8", pytorch, two_flips, None, ["a", "b"], "multi_label", thresholds)
-    failed = check_model("int8", pytorch, three_flips, None, ["a", "b"], "multi_label", thresholds)
-    scored = check_model("int8", pytorch, two_flips, truth, ["a", "b"], "multi_label", thresholds)
-    higher = check_model("int8", pytorch, two_flips, truth, ["a", "b"], "multi_label", thresholds * 0 + 0.1)
+    passed = check_model("int8", pytorch, two_flips, None, ["a", "b"], MULTI_LABEL, thresholds)
+    failed = check_model("int8", pytorch, three_flips, None, ["a", "b"], MULTI_LABEL, thresholds)
+    scored = check_model("int8", pytorch, two_flips, truth, ["a", "b"], MULTI_LABEL, thresholds)
+    higher = check_model("int8", pytorch, two_flips, truth, ["a", "b"], MULTI_LABEL, thresholds * 0 + 0.1)
 
     assert (passed.agreement, passed.passed, passed.metric) == (0.99, True, "f1_micro")
     assert (failed.agreement, failed.passed) == (0.985, False)
@@ -71,10 +72,10 @@ def test_regression_check_compares_values_and_rmse() -> None:
     one_off = close.copy()
     one_off[0] += 1.0  # one value far off: 99% still agree
 
-    same = check_model("int8", pytorch, close, truth, ["score"], "regression")
-    off = check_model("int8", pytorch, one_off, None, ["score"], "regression")
+    same = check_model("int8", pytorch, close, truth, ["score"], REGRESSION)
+    off = check_model("int8", pytorch, one_off, None, ["score"], REGRESSION)
     exact = pytorch[:, 0].copy()  # PyTorch is right: the one value off costs RMSE 0.1
-    off_scored = check_model("int8", pytorch, one_off, exact, ["score"], "regression")
+    off_scored = check_model("int8", pytorch, one_off, exact, ["score"], REGRESSION)
     two_off = one_off.copy()
     two_off[1] += 1.0
 
@@ -87,13 +88,13 @@ def test_regression_check_compares_values_and_rmse() -> None:
     assert off_scored.score == pytest.approx(0.1, abs=1e-3)
     assert off_scored.score - off_scored.score_pytorch > MAX_RMSE_INCREASE * float(np.std(exact))
     assert not off_scored.passed
-    assert not check_model("int8", pytorch, two_off, None, ["score"], "regression").passed
+    assert not check_model("int8", pytorch, two_off, None, ["score"], REGRESSION).passed
 
 
 def test_bounds_are_stated_per_task() -> None:
-    assert check_bounds("single_label") == "labels agree on >= 99%, macro-F1 at most 0.005 lower"
-    assert check_bounds("multi_label") == "label decisions agree on >= 99%, micro-F1 at most 0.005 lower"
-    assert check_bounds("regression") == (
+    assert check_bounds(SINGLE_LABEL) == "labels agree on >= 99%, macro-F1 at most 0.005 lower"
+    assert check_bounds(MULTI_LABEL) == "label decisions agree on >= 99%, micro-F1 at most 0.005 lower"
+    assert check_bounds(REGRESSION) == (
         "values within 5% of the standard deviation of PyTorch's on >= 99% of the texts, "
         "RMSE at most 1% of the targets' standard deviation higher"
     )
@@ -114,7 +115,9 @@ def test_export_checks_the_task_and_onnx_predicts_like_pytorch(
 
     assert exported.exit_code == 0, exported.stderr
     lines = exported.stdout.splitlines()
-    assert lines[0] == f"checked on {test_file} against PyTorch fp32 (bounds: {check_bounds(task)})"
+    assert (
+        lines[0] == f"checked on {test_file} against PyTorch fp32 (bounds: {check_bounds(task_named(task))})"
+    )
     score = "micro-F1" if task == "multi_label" else "RMSE"
     agreeing = "decisions agree" if task == "multi_label" else "values agree"
     assert lines[1].startswith(f"| model | {agreeing} | ")
@@ -153,7 +156,7 @@ def test_onnx_classifier_outputs_have_the_torch_shape(
     onnx = OnnxClassifier.load(run_dir)
     reference = Classifier.load(run_dir, precision="fp32")
 
-    assert onnx.task == reference.task == task
+    assert onnx.task is reference.task is task_named(task)
     assert onnx.predict_proba(texts).shape == reference.predict_proba(texts).shape
     np.testing.assert_allclose(onnx.predict_proba(texts), reference.predict_proba(texts), atol=1e-4)
     onnx_first, torch_first = onnx.predict(texts)[0], reference.predict(texts)[0]

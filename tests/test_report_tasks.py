@@ -19,7 +19,7 @@ from textfit.cli.main import app
 from textfit.config.schema import DataConfig
 from textfit.data.labels import LabelSet
 from textfit.data.rows import read_examples
-from textfit.data.tasks import label_matrix
+from textfit.data.tasks import MULTI_LABEL, REGRESSION, label_matrix
 from textfit.metrics import multilabel_report, regression_report
 from textfit.report.page import write_report
 from textfit.report.predictions import write_task_predictions
@@ -65,7 +65,7 @@ def multi_label_run(folder: Path, log: list[dict[str, Any]] | None = LOG) -> Pat
     thresholds = [0.3, 0.5, 0.5]
     write_task_predictions(
         folder / "predictions-validation.parquet",
-        "multi_label",
+        MULTI_LABEL,
         examples,
         names,
         probabilities,
@@ -92,7 +92,7 @@ def regression_run(folder: Path) -> Path:
     examples = read_examples(write_csv(folder / "data.csv", rows), DataConfig(label_column="score"))
     truth = np.asarray(values, dtype=np.float32)
     write_task_predictions(
-        folder / "predictions-validation.parquet", "regression", examples, ["score"], predicted, truth
+        folder / "predictions-validation.parquet", REGRESSION, examples, ["score"], predicted, truth
     )
     metrics = {
         "task": "regression",

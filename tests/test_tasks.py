@@ -69,7 +69,8 @@ def score_rows(count: int, seed: int) -> list[dict[str, Any]]:
 def test_task_is_detected_from_the_labels(
     names: list[str], configured: str, delimiter: str | None, expected: tuple[str, str | None]
 ) -> None:
-    assert detect_task(names, configured, delimiter, "t.csv") == expected
+    task, found_delimiter = detect_task(names, configured, delimiter, "t.csv")
+    assert (task.name, found_delimiter) == expected
 
 
 def test_labels_holding_a_delimiter_are_ambiguous_without_task() -> None:

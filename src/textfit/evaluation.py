@@ -18,13 +18,13 @@ from textfit.data.labels import LabelSet, check_label_map
 from textfit.data.reading import read_table
 from textfit.data.rows import table_examples
 from textfit.data.tables import Table
-from textfit.data.tasks import targets
+from textfit.data.tasks import Task
 from textfit.errors import ConfigError
 from textfit.files import write_text_atomic
 from textfit.inference.classifier import Classifier, ProgressCallback
 from textfit.metrics import evaluation_report
 from textfit.report.page import write_report
-from textfit.report.predictions import write_predictions, write_task_predictions
+from textfit.report.predictions import write_task_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def evaluate(
     examples, group = _read_examples(run_dir, data_file, cfg or DataConfig(), classifier)
     scored = score(classifier, examples, group, progress=progress)
     metrics = scored.metrics
-    metrics["task"] = classifier.task
+    metrics["task"] = classifier.task.name
     metrics["file"] = str(data_file)
     metrics["dropped_rows"] = examples.dropped
     metrics["precision"] = classifier.precision
@@ -143,11 +143,11 @@ def score(
     """
     labels = LabelSet(tuple(classifier.labels))
     task = classifier.task
-    delimiter = classifier.label_delimiter if task == "multi_label" else None
+    delimiter = classifier.label_delimiter  # read by the tasks whose cells list labels
     chosen = None
-    if task == "multi_label":
+    if task.has_lists:
         chosen = list(thresholds) if thresholds is not None else classifier.thresholds.tolist()
-    truth = targets(task, examples, labels, delimiter)  # unknown labels fail before any prediction
+    truth = task.targets(examples, labels, delimiter)  # unknown labels fail before any prediction
     if probabilities is None:
         probabilities = classifier.predict_proba(examples.texts, examples.text_pairs, progress)
     metrics = evaluation_report(task, labels, examples, probabilities, delimiter, chosen, group_column)
@@ -155,11 +155,9 @@ def score(
 
 
 def write_split_predictions(
-    path: Path, examples: Examples, task: str, names: Sequence[str], scored: Scored
+    path: Path, examples: Examples, task: Task, names: Sequence[str], scored: Scored
 ) -> Path:
     """Write the scored examples with their predictions, as Parquet (the report reads it); returns path."""
-    if task == "single_label":
-        return write_predictions(path, examples, names, scored.probabilities)
     return write_task_predictions(
         path, task, examples, names, scored.probabilities, scored.truth, scored.thresholds
     )

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from textfit.data.examples import Examples
 from textfit.data.labels import LabelSet
-from textfit.data.tasks import label_matrix, label_values
+from textfit.data.tasks import MULTI_LABEL, REGRESSION, SINGLE_LABEL, Task
 
 EMPTY_GROUP = "(empty)"  # the group of rows whose group cell is empty
 
@@ -304,8 +304,48 @@ def regression_report(
     }
 
 
+def _multilabel_scores(
+    truth: Any, scores: NDArray[np.floating[Any]], names: list[str], thresholds: Sequence[float] | None
+) -> dict[str, Any]:
+    return multilabel_report(truth, scores, names, thresholds)
+
+
+def _classification_scores(
+    truth: Any, scores: NDArray[np.floating[Any]], names: list[str], thresholds: Sequence[float] | None
+) -> dict[str, Any]:
+    return classification_report(truth, scores, names)
+
+
+def _regression_scores(
+    truth: Any, scores: NDArray[np.floating[Any]], names: list[str], thresholds: Sequence[float] | None
+) -> dict[str, Any]:
+    return regression_report(truth, scores[:, 0])
+
+
+# The report of each task's scores (Task.scores) against its targets (Task.targets), from the
+# label names and (multi-label) the thresholds: (truth, scores, names, thresholds) -> report.
+REPORTS: dict[
+    Task, Callable[[Any, NDArray[np.floating[Any]], list[str], Sequence[float] | None], dict[str, Any]]
+] = {
+    SINGLE_LABEL: _classification_scores,
+    MULTI_LABEL: _multilabel_scores,
+    REGRESSION: _regression_scores,
+}
+
+
+def task_report(
+    task: Task,
+    truth: Any,
+    scores: NDArray[np.floating[Any]],
+    names: list[str],
+    thresholds: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """The metrics of a task's scores against its targets (see REPORTS)."""
+    return REPORTS[task](truth, scores, names, thresholds)
+
+
 def evaluation_report(
-    task: str,
+    task: Task,
     labels: LabelSet,
     examples: Examples,
     scores: NDArray[np.float32],
@@ -315,21 +355,16 @@ def evaluation_report(
 ) -> dict[str, Any]:
     """The metrics of a task's predictions (`Classifier.predict_proba`) against the examples' labels.
 
-    With a group column (examples read with data.group_column), a single-label report also holds
-    every metric per group (`groups`, the weakest macro-F1 first).
+    With a group column (examples read with data.group_column), a report of exclusive classes
+    (single-label) also holds every metric per group (`groups`, the weakest macro-F1 first).
 
     Raises:
         DataError: unknown labels, or (regression) labels that are not numbers.
     """
-    if task == "multi_label":
-        truth = label_matrix(examples, labels, delimiter)
-        return multilabel_report(truth, scores, list(labels.names), thresholds)
-    if task == "regression":
-        return regression_report(label_values(examples), scores[:, 0])
-    label_ids = labels.encode(examples)
-    report = classification_report(label_ids, scores, list(labels.names))
-    if group_column is not None and "group" in examples.data.column_names:
+    truth = task.targets(examples, labels, delimiter)
+    report = task_report(task, truth, scores, list(labels.names), thresholds)
+    if task.exclusive and group_column is not None and "group" in examples.data.column_names:
         groups = examples.column("group").to_pylist()
-        report["groups"] = group_reports(label_ids, scores, list(labels.names), groups)
+        report["groups"] = group_reports(truth, scores, list(labels.names), groups)
         report["group_column"] = group_column
     return report

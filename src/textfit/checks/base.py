@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from textfit.data.examples import Examples, Splits
+from textfit.data.examples import Examples
+from textfit.data.splits import Splits
 from textfit.data.tables import counted
+from textfit.data.tasks import Task
 from textfit.errors import DataError
 
 Status = Literal["pass", "warn", "fail"]
@@ -52,13 +54,13 @@ class CheckReport:
 
     Attributes:
         checks: the checks.
-        task: single_label, multi_label or regression; None when the labels could not be read.
+        task: the task of the labels; None when the labels could not be read.
         label_delimiter: what joins the labels of a multi-label cell (None: JSON lists).
         task_detected: the task was told from the labels (model.task auto), not given.
     """
 
     checks: list[Check]
-    task: str | None = None
+    task: Task | None = None
     label_delimiter: str | None = None
     task_detected: bool | None = None
 
@@ -69,9 +71,9 @@ class CheckReport:
         how = []
         if self.task_detected is not None:
             how.append("detected from the labels" if self.task_detected else "given")
-        if self.task == "multi_label":
+        if self.task.has_lists:
             how.append(f"labels joined by {self.label_delimiter!r}" if self.label_delimiter else "JSON lists")
-        return f"task: {self.task.replace('_', '-')}" + (f" ({'; '.join(how)})" if how else "")
+        return f"task: {self.task.title}" + (f" ({'; '.join(how)})" if how else "")
 
     @property
     def failed(self) -> list[Check]:
@@ -109,7 +111,7 @@ class CheckReport:
             "passed": sum(check.status == "pass" for check in self.checks),
             "warnings": len(self.warnings),
             "failures": len(self.failed),
-            "task": self.task,
+            "task": None if self.task is None else self.task.name,
             "label_delimiter": self.label_delimiter,
             "task_detected": self.task_detected,
             "checks": [asdict(check) for check in self.checks],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -13,7 +14,7 @@ from textfit.checks.base import GROUPS_SHOWN, SHOWN, Check
 from textfit.data.examples import Examples
 from textfit.data.labels import LabelSet
 from textfit.data.tables import counted
-from textfit.data.tasks import cell_labels, label_occurrences, number
+from textfit.data.tasks import MULTI_LABEL, REGRESSION, SINGLE_LABEL, Task, cell_labels, number
 
 
 def _group_name(value: str) -> str:
@@ -110,10 +111,16 @@ def _cells(train: Examples) -> _Cells:
     return _Cells(groups, per_cell, rows, sorted(range(len(groups)), key=lambda g: (-rows[g], groups[g])))
 
 
-def groups_check(train: Examples, column: str, task: str, delimiter: str | None) -> Check:
-    """Rows per group, with the labels of each (single- and multi-label) or its mean target (regression)."""
-    if task == "single_label":
-        return _class_groups(train, column)
+class _Summary(NamedTuple):
+    """What the groups checks of multi-label and regression rows start from."""
+
+    cells: _Cells
+    data: dict[str, object]
+    more: list[str]  # 'and N more groups', where not all are shown
+    top: str  # the largest groups, with their rows
+
+
+def _summary(train: Examples, column: str) -> _Summary:
     cells = _cells(train)
     groups, rows, order = cells.groups, cells.rows, cells.order
     data: dict[str, object] = {
@@ -124,31 +131,33 @@ def groups_check(train: Examples, column: str, task: str, delimiter: str | None)
     more = [f"and {len(groups) - GROUPS_SHOWN} more groups"] if len(groups) > GROUPS_SHOWN else []
     top = ", ".join(f"{groups[g]} {rows[g]}" for g in order[:SHOWN])
     top += ", ..." if len(groups) > SHOWN else ""
-    if task == "regression":
-        values = np.asarray([number(name) for name in train.label_names], dtype=np.float64)
-        means = (cells.per_cell * np.nan_to_num(values)[None, :]).sum(axis=1) / np.maximum(rows, 1)
-        data["mean_target"] = {groups[g]: float(means[g]) for g in order[:GROUPS_SHOWN]}
-        details = [
-            f"{groups[g]}: {counted(int(rows[g]), 'row', 'rows')}, mean target {means[g]:.4g}"
-            for g in order[:GROUPS_SHOWN]
-        ]
-        summary = f"{counted(len(groups), 'group', 'groups')} in {column!r}: {top}"
-        return Check("groups", "pass", summary, details + more, data)
-    return _multi_label_groups(train, column, delimiter, cells, data, more, top)
+    return _Summary(cells, data, more, top)
 
 
-def _multi_label_groups(
-    train: Examples,
-    column: str,
-    delimiter: str | None,
-    cells: _Cells,
-    data: dict[str, object],
-    more: list[str],
-    top: str,
-) -> Check:
-    """The groups check of multi-label rows: each label of the lists counted per group."""
+def _single_label_groups(train: Examples, column: str, delimiter: str | None) -> Check:
+    return _class_groups(train, column)
+
+
+def _regression_groups(train: Examples, column: str, delimiter: str | None) -> Check:
+    """The groups check of regression rows: rows and the mean target of each group."""
+    cells, data, more, top = _summary(train, column)
     groups, rows, order = cells.groups, cells.rows, cells.order
-    names = LabelSet.from_labels(label_occurrences("multi_label", train, delimiter)).names
+    values = np.asarray([number(name) for name in train.label_names], dtype=np.float64)
+    means = (cells.per_cell * np.nan_to_num(values)[None, :]).sum(axis=1) / np.maximum(rows, 1)
+    data["mean_target"] = {groups[g]: float(means[g]) for g in order[:GROUPS_SHOWN]}
+    details = [
+        f"{groups[g]}: {counted(int(rows[g]), 'row', 'rows')}, mean target {means[g]:.4g}"
+        for g in order[:GROUPS_SHOWN]
+    ]
+    summary = f"{counted(len(groups), 'group', 'groups')} in {column!r}: {top}"
+    return Check("groups", "pass", summary, details + more, data)
+
+
+def _multi_label_groups(train: Examples, column: str, delimiter: str | None) -> Check:
+    """The groups check of multi-label rows: each label of the lists counted per group."""
+    cells, data, more, top = _summary(train, column)
+    groups, rows, order = cells.groups, cells.rows, cells.order
+    names = LabelSet.from_labels(MULTI_LABEL.occurrences(train, delimiter)).names
     index = {name: i for i, name in enumerate(names)}
     by_cell = np.zeros((len(train.label_names), len(names)), dtype=np.int64)
     for code, cell in enumerate(train.label_names):
@@ -182,3 +191,16 @@ def _multi_label_groups(
         )
     summary = f"{counted(len(groups), 'group', 'groups')} in {column!r}, each with every label: {top}"
     return Check("groups", "pass", summary, details + more, data)
+
+
+# The groups check of each task: (training examples, group column name, label delimiter) -> Check.
+GROUP_CHECKS: dict[Task, Callable[[Examples, str, str | None], Check]] = {
+    SINGLE_LABEL: _single_label_groups,
+    MULTI_LABEL: _multi_label_groups,
+    REGRESSION: _regression_groups,
+}
+
+
+def groups_check(train: Examples, column: str, task: Task, delimiter: str | None) -> Check:
+    """Rows per group, with the labels of each (single- and multi-label) or its mean target (regression)."""
+    return GROUP_CHECKS[task](train, column, delimiter)

@@ -10,8 +10,9 @@ from dataclasses import replace
 from typing import Any
 
 from textfit.checks.base import FEW_EXAMPLES_ROWS, SHOWN, Check, split_files
-from textfit.data.examples import Examples, Splits
+from textfit.data.examples import Examples
 from textfit.data.labels import LabelSet, is_number_label, label_map_flag, spelling_key
+from textfit.data.splits import Splits
 from textfit.data.tables import counted
 
 

@@ -15,7 +15,8 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from textfit.checks.base import LENGTH_LIMIT, SHOWN, TRUNCATED_SHARE, Check, short_text, split_files
-from textfit.data.examples import Examples, Splits
+from textfit.data.examples import Examples
+from textfit.data.splits import Splits
 from textfit.data.tables import counted
 
 

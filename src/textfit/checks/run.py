@@ -7,6 +7,7 @@ becomes a failed check, and the checks of the rows go on where loading could.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,15 +26,31 @@ from textfit.checks.rows import (
     overlap_check,
     rows_check,
 )
-from textfit.checks.tasks import label_key, multi_label_checks, target_check
+from textfit.checks.tasks import multi_label_checks, target_check
 from textfit.config.schema import RunConfig
-from textfit.data.examples import Splits
-from textfit.data.splits import LoadProblems, load_splits
+from textfit.data.splits import LoadProblems, Splits, load_splits
+from textfit.data.tasks import MULTI_LABEL, REGRESSION, SINGLE_LABEL, Task
 from textfit.errors import DataError, ModelError
 from textfit.modeling import load_tokenizer, resolve_model
 from textfit.tokenization import count_tokens
 
 __all__ = ["check_data", "check_splits"]
+
+
+def _class_checks(splits: Splits) -> list[Check]:
+    return [labels_check(splits), imbalance_check(splits.train.label_counts())]
+
+
+def _target_checks(splits: Splits) -> list[Check]:
+    return [target_check(splits)]
+
+
+# The label checks of each task: rows per class and imbalance; per label of the lists; the targets' spread.
+LABEL_CHECKS: dict[Task, Callable[[Splits], list[Check]]] = {
+    SINGLE_LABEL: _class_checks,
+    MULTI_LABEL: multi_label_checks,
+    REGRESSION: _target_checks,
+}
 
 
 def check_data(cfg: RunConfig, tokenizer: Any = None) -> CheckReport:
@@ -113,12 +130,7 @@ def check_splits(
     """
     train = splits.train
     train_keys = distinct_keys(train)  # shared by the duplicates and the overlap check
-    if splits.task == "multi_label":
-        classes = multi_label_checks(splits)
-    elif splits.task == "regression":
-        classes = [target_check(splits)]
-    else:
-        classes = [labels_check(splits), imbalance_check(train.label_counts())]
+    classes = LABEL_CHECKS[splits.task](splits)
     checks = [
         columns_check(splits, group_column),
         rows_check(splits),
@@ -126,7 +138,7 @@ def check_splits(
         *classes,
         duplicates_check(train, train_keys),
         overlap_check(splits, train_keys),
-        conflicts_check(splits, label_key(splits.task, splits.label_delimiter)),
+        conflicts_check(splits, splits.task.label_key(splits.label_delimiter)),
     ]
     if lengths is None and tokenizer is not None:
         lengths, lengths_cut = count_tokens(train, tokenizer, LENGTH_LIMIT), False

@@ -1,32 +1,21 @@
 """The label checks of multi-label and regression tables, which `checks.run.check_splits` runs for them.
 
-Rows per label and labels per row; the targets' spread; label cells compared by meaning.
+Rows per label and labels per row; the targets' spread (Task.label_key compares label cells by meaning).
 """
 
 from __future__ import annotations
-
-import json
-from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from textfit.checks.base import SHOWN, Check, imbalance_check
-from textfit.data.examples import Examples, Splits
+from textfit.data.examples import Examples
 from textfit.data.labels import LabelSet
+from textfit.data.splits import Splits
 from textfit.data.tables import counted
-from textfit.data.tasks import cell_labels, label_occurrences, number
+from textfit.data.tasks import MULTI_LABEL, cell_labels, number
 
-__all__ = ["label_key", "multi_label_checks", "target_check"]
-
-
-def label_key(task: str, delimiter: str | None) -> Callable[[str], str]:
-    """What makes two label cells the same: the set of labels of a list, the value of a number."""
-    if task == "multi_label":
-        return lambda name: json.dumps(sorted(set(cell_labels(name, delimiter))), ensure_ascii=False)
-    if task == "regression":
-        return lambda name: name if (value := number(name)) is None else f"{value!r}"
-    return lambda name: name
+__all__ = ["multi_label_checks", "target_check"]
 
 
 # ---------------------------------------------------------------- multi-label
@@ -45,8 +34,8 @@ def _labels_per_row(examples: Examples, delimiter: str | None) -> tuple[float, i
 def multi_label_checks(splits: Splits) -> list[Check]:
     """The labels check (rows per label, labels per row) and the imbalance check, on single labels."""
     delimiter = splits.label_delimiter
-    counts = label_occurrences("multi_label", splits.train, delimiter)
-    validation = label_occurrences("multi_label", splits.validation, delimiter)
+    counts = MULTI_LABEL.occurrences(splits.train, delimiter)
+    validation = MULTI_LABEL.occurrences(splits.validation, delimiter)
     names = LabelSet.from_labels(counts).names
     mean, most, none = _labels_per_row(splits.train, delimiter)
     rows = len(splits.train)

@@ -52,13 +52,14 @@ def export(
     Example:
       textfit export runs/train --format onnx --quantize int8 --check test.csv
     """  # noqa: D301
+    from textfit.data.tasks import DEFAULT_TASK
     from textfit.inference.onnx import check_bounds, default_check_file, export_onnx, format_check_table
 
     setup_output(quiet, verbose)
     cfg = data_config(table.overrides() | {"data.label_column": label_column})
     check = check or default_check_file(run_dir)
     checks = export_onnx(run_dir, check, cfg, None if quantize == "auto" else quantize == "int8")
-    task = checks[0].task if checks else "single_label"
+    task = checks[0].task if checks else DEFAULT_TASK
     typer.echo(f"checked on {check} against PyTorch fp32 (bounds: {check_bounds(task)})")
     typer.echo("\n".join(format_check_table(checks)))
     failed = [c.model for c in checks if not c.passed]

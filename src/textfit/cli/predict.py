@@ -132,7 +132,7 @@ def load_classifier(
 def _echo_predictions(classifier: Classifier, texts: list[str], top_k: int) -> None:
     """A line per text: label, score, the text, and the other top labels (multi-label: all given)."""
     for given, prediction in zip(texts, classifier.predict(texts, top_k=top_k), strict=True):
-        shown = prediction.labels if classifier.task == "multi_label" else prediction.top_k[1:]
+        shown = prediction.labels if classifier.task.has_lists else prediction.top_k[1:]
         others = ", ".join(f"{label} {p:.3f}" for label, p in shown)
         typer.echo(
             f"{prediction.label}\t{prediction.score:.3f}\t{given}" + (f"\t({others})" if others else "")

@@ -1,4 +1,4 @@
-"""The examples of a table (Examples), the splits (Splits), and the columns a table is read by.
+"""The examples of a table (Examples) and the columns a table is read by.
 
 `Examples` keep the validated rows in Arrow and build Python lists only when asked; the columns are
 those given in the data settings, or found among common names (see `find_columns`).
@@ -113,19 +113,6 @@ class Examples:
         """How many examples each label has (labels without examples left out)."""
         counts = np.bincount(self.codes, minlength=len(self.label_names))
         return {name: int(n) for name, n in zip(self.label_names, counts, strict=True) if n}
-
-
-@dataclass
-class Splits:
-    """Training, validation and (optional) test examples; `textfit.checks.run` looks them over."""
-
-    train: Examples
-    validation: Examples
-    columns: Columns
-    test: Examples | None = None
-    task: str = "single_label"  # see textfit.data.tasks
-    label_delimiter: str | None = None  # joins the labels of a multi-label cell
-    dataset_splits: dict[str, str] | None = None  # with data.dataset: the split read for each role
 
 
 # ---------------------------------------------------------------- columns

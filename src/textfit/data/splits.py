@@ -15,11 +15,9 @@ from typing import NamedTuple, overload
 import numpy as np
 
 from textfit.config.schema import DataConfig
-from textfit.data import tasks
 from textfit.data.examples import (
     Columns,
     Examples,
-    Splits,
     find_columns,
     find_group_column,
     with_pair_columns,
@@ -29,6 +27,7 @@ from textfit.data.labels import check_label_map
 from textfit.data.reading import read_table
 from textfit.data.rows import EmptyRowsError, table_examples
 from textfit.data.tables import Table, counted
+from textfit.data.tasks import SINGLE_LABEL, Task, detect_task
 from textfit.errors import DataError, TextfitError
 
 
@@ -107,6 +106,19 @@ def random_split(examples: Examples, share: float, seed: int) -> tuple[Examples,
 
 
 @dataclass
+class Splits:
+    """Training, validation and (optional) test examples; `textfit.checks.run` looks them over."""
+
+    train: Examples
+    validation: Examples
+    columns: Columns
+    test: Examples | None = None
+    task: Task = SINGLE_LABEL
+    label_delimiter: str | None = None  # joins the labels of a multi-label cell
+    dataset_splits: dict[str, str] | None = None  # with data.dataset: the split read for each role
+
+
+@dataclass
 class Problem:
     """One error that load_splits met while collecting problems.
 
@@ -131,7 +143,7 @@ class LoadProblems:
     """
 
     found: list[Problem] = field(default_factory=list)
-    task: str | None = None
+    task: Task | None = None
     label_delimiter: str | None = None
 
 
@@ -204,10 +216,10 @@ def _training_source(cfg: DataConfig, problems: LoadProblems | None) -> _Trainin
 
 
 def _hold_out(
-    examples: Examples, task: str, cfg: DataConfig, seed: int, problems: LoadProblems | None
+    examples: Examples, task: Task, cfg: DataConfig, seed: int, problems: LoadProblems | None
 ) -> tuple[Examples, Examples] | None:
     """A seeded validation share of the training examples: stratified (single-label) or at random."""
-    split = stratified_split if task == "single_label" else random_split
+    split = stratified_split if task.stratified else random_split
     try:
         train, validation = split(examples, cfg.validation_split, seed)
     except DataError as err:
@@ -225,11 +237,11 @@ def _check_labels(splits: Splits, cfg: DataConfig, problems: LoadProblems | None
     except DataError as err:
         _found(problems, "labels", err)
     label = splits.columns["label"] or "label"
-    labels = tasks.task_labels(splits.task, splits.train, splits.label_delimiter, label)
+    labels = splits.task.labels(splits.train, splits.label_delimiter, label)
     for evaluated in (splits.train, splits.validation, splits.test):
         try:
             if evaluated is not None:  # fail now on bad labels, not after training
-                tasks.targets(splits.task, evaluated, labels, splits.label_delimiter)
+                splits.task.targets(evaluated, labels, splits.label_delimiter)
         except DataError as err:
             _found(problems, "labels", err)
 
@@ -270,10 +282,10 @@ def load_splits(
         return None
     examples, columns, cfg = read
     try:
-        found, delimiter = tasks.detect_task(
+        found, delimiter = detect_task(
             list(examples.label_counts()), task, cfg.label_delimiter, examples.source
         )
-        if found == "single_label":
+        if found.exclusive:
             check_classes(examples)
     except TextfitError as err:
         _found(problems, "labels", err)

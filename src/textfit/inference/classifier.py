@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from textfit.data.tasks import TASKS_OF_PROBLEM_TYPES
+from textfit.data.tasks import MULTI_LABEL, REGRESSION, SINGLE_LABEL, Task, task_of_problem_type
 from textfit.errors import DataError, list_problems
 from textfit.inference.backends import (
     FAST_PATHS,
@@ -122,9 +122,8 @@ class Classifier:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
-        # single_label, multi_label or regression, from the problem_type.
-        problem_type = getattr(config, "problem_type", None) or "single_label_classification"
-        self.task = TASKS_OF_PROBLEM_TYPES.get(problem_type, "single_label")
+        # The task (SINGLE_LABEL, MULTI_LABEL or REGRESSION), from the problem_type.
+        self.task: Task = task_of_problem_type(getattr(config, "problem_type", None))
         # Multi-label: the probability each label needs, tuned on the validation set.
         saved = dict(getattr(config, "textfit_thresholds", None) or {})
         self.thresholds = np.asarray([saved.get(name, 0.5) for name in self.labels], dtype=np.float32)
@@ -304,12 +303,7 @@ class Classifier:
                 progress(round(done * len(texts) / len(features)), len(texts))
         if window:
             logits = aggregate_windows(logits, rows, len(texts), self.long_text.get("aggregation", "mean"))
-        if self.task == "regression":
-            return logits
-        if self.task == "multi_label":
-            return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
-        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return shifted / shifted.sum(axis=-1, keepdims=True)  # type: ignore[no-any-return]
+        return self.task.scores(logits)
 
     def _logits(self, features: list[dict[str, Any]]) -> NDArray[np.float32]:
         """The backend's logits for one batch of tokenized texts (padded here)."""
@@ -332,18 +326,39 @@ class Classifier:
         return [self._prediction(row, top_k) for row in probabilities]
 
     def _prediction(self, row: NDArray[np.float32], top_k: int) -> Prediction:
-        if self.task == "regression":
-            value = float(row[0])
-            return Prediction(label=f"{value:.6g}", score=value, top_k=[], value=value)
+        return PREDICTIONS[self.task](self, row, top_k)
+
+    def _top(self, row: NDArray[np.float32], top_k: int) -> list[tuple[str, float]]:
+        """The top_k labels of a row of scores, with their scores, the highest first."""
         ranked = np.argsort(-row)[: max(1, min(top_k, len(self.labels)))]
-        top = [(self.labels[i], float(row[i])) for i in ranked]
-        if self.task == "multi_label":
-            chosen = [
-                (self.labels[i], float(row[i])) for i in np.argsort(-row) if row[i] >= self.thresholds[i]
-            ]
-            label = self.label_delimiter.join(name for name, _ in chosen)
-            return Prediction(label=label, score=top[0][1], top_k=top, labels=chosen)
-        return Prediction(label=top[0][0], score=top[0][1], top_k=top)
+        return [(self.labels[i], float(row[i])) for i in ranked]
+
+
+def _single_label_prediction(classifier: Classifier, row: NDArray[np.float32], top_k: int) -> Prediction:
+    top = classifier._top(row, top_k)
+    return Prediction(label=top[0][0], score=top[0][1], top_k=top)
+
+
+def _multi_label_prediction(classifier: Classifier, row: NDArray[np.float32], top_k: int) -> Prediction:
+    """Every label at or above its threshold, the most probable first, joined by the label delimiter."""
+    top = classifier._top(row, top_k)
+    labels, thresholds = classifier.labels, classifier.thresholds
+    chosen = [(labels[i], float(row[i])) for i in np.argsort(-row) if row[i] >= thresholds[i]]
+    label = classifier.label_delimiter.join(name for name, _ in chosen)
+    return Prediction(label=label, score=top[0][1], top_k=top, labels=chosen)
+
+
+def _regression_prediction(classifier: Classifier, row: NDArray[np.float32], top_k: int) -> Prediction:
+    value = float(row[0])
+    return Prediction(label=f"{value:.6g}", score=value, top_k=[], value=value)
+
+
+# A row of each task's scores (Task.scores) as a Prediction: (classifier, row, top_k) -> Prediction.
+PREDICTIONS: dict[Task, Callable[[Classifier, NDArray[np.float32], int], Prediction]] = {
+    SINGLE_LABEL: _single_label_prediction,
+    MULTI_LABEL: _multi_label_prediction,
+    REGRESSION: _regression_prediction,
+}
 
 
 def _load_pretrained(folder: Path, allow_pickle: bool, trust_remote_code: bool) -> tuple[Any, Any]:

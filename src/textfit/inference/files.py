@@ -8,7 +8,7 @@ import json
 import re
 import sys
 import tempfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -17,31 +17,39 @@ from textfit.data.examples import find_columns, with_trained_columns
 from textfit.data.reading import read_table
 from textfit.data.rows import text_column
 from textfit.data.tables import Table, table_format
+from textfit.data.tasks import MULTI_LABEL, REGRESSION, SINGLE_LABEL, Task
 from textfit.errors import DataError
 from textfit.files import write_text_atomic
 from textfit.inference.backends import FAST_PATHS
 from textfit.inference.classifier import Classifier, Prediction, ProgressCallback
 
 
-def _prediction_cells(task: str, prediction: Prediction | None) -> dict[str, Any]:
-    """The output columns of one row's prediction; None for a row without a text.
+def _regression_cells(prediction: Prediction | None) -> dict[str, Any]:
+    return {"predicted_value": round(prediction.score, 6) if prediction else None}
 
-    None is null in JSON Lines and an empty cell in CSV / TSV.
-    """
-    if task == "regression":
-        return {"predicted_value": round(prediction.score, 6) if prediction else None}
-    if task == "multi_label":
-        return {
-            "predicted_labels": prediction.label if prediction else None,
-            "label_probabilities": [[name, round(p, 6)] for name, p in prediction.labels]
-            if prediction
-            else None,
-        }
+
+def _multi_label_cells(prediction: Prediction | None) -> dict[str, Any]:
+    return {
+        "predicted_labels": prediction.label if prediction else None,
+        "label_probabilities": [[name, round(p, 6)] for name, p in prediction.labels] if prediction else None,
+    }
+
+
+def _single_label_cells(prediction: Prediction | None) -> dict[str, Any]:
     return {
         "predicted_label": prediction.label if prediction else None,
         "predicted_probability": round(prediction.score, 6) if prediction else None,
         "top_k": [[name, round(p, 6)] for name, p in prediction.top_k] if prediction else None,
     }
+
+
+# The output columns of one row's prediction, per task; None for a row without a text (None is null
+# in JSON Lines and an empty cell in CSV / TSV).
+PREDICTION_CELLS: dict[Task, Callable[[Prediction | None], dict[str, Any]]] = {
+    SINGLE_LABEL: _single_label_cells,
+    MULTI_LABEL: _multi_label_cells,
+    REGRESSION: _regression_cells,
+}
 
 
 def _read_input(path: str, cfg: DataConfig) -> Table:
@@ -138,8 +146,8 @@ def predict_file(
     rows = []
     for index in range(len(table)):
         row = {name: values[index] for name, values in table.columns.items()}
-        row.update(_prediction_cells(classifier.task, by_row.get(index)))
+        row.update(PREDICTION_CELLS[classifier.task](by_row.get(index)))
         rows.append(row)
-    fieldnames = [*table.columns, *_prediction_cells(classifier.task, None)]
+    fieldnames = [*table.columns, *PREDICTION_CELLS[classifier.task](None)]
     _write_output(rows, fieldnames, output, out_format)
     return len(rows)

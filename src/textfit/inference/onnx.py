@@ -23,6 +23,7 @@ import json
 import logging
 import shutil
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,12 @@ from textfit.data.examples import Examples, find_columns, with_trained_columns
 from textfit.data.labels import LabelSet
 from textfit.data.reading import read_table
 from textfit.data.rows import table_examples
-from textfit.data.tasks import targets
+from textfit.data.tasks import DEFAULT_TASK, MULTI_LABEL, REGRESSION, SINGLE_LABEL, Task
 from textfit.errors import ConfigError, DataError, ModelError, list_problems
 from textfit.files import write_text_atomic
 from textfit.inference.backends import OnnxBackend
 from textfit.inference.classifier import Classifier
-from textfit.metrics import classification_report, multilabel_report, regression_report
+from textfit.metrics import task_report
 from textfit.modeling import check_tokenizer, cpu_has_fast_int8, quiet_transformers
 from textfit.runs.folder import check_inputs_outside, foreign_entries
 from textfit.runs.model import model_folder, tokenizer_hint
@@ -55,12 +56,6 @@ VALUE_TOLERANCE = 0.05
 # Regression: RMSE above PyTorch's, as a share of the targets' standard deviation (the RMSE of always
 # predicting the mean): 1% of it is far below the gap between a useful model and a useless one.
 MAX_RMSE_INCREASE = 0.01
-# The score compared where the check file has labels, and its name in the table, per task.
-SCORES = {
-    "single_label": ("f1_macro", "macro-F1"),
-    "multi_label": ("f1_micro", "micro-F1"),
-    "regression": ("rmse", "RMSE"),
-}
 MODELS = {"int8": "model.int8.onnx", "fp32": "model.onnx"}  # in the order OnnxClassifier prefers
 # What an export writes in RUN/onnx (a large model's weights go to *.onnx.data beside its graph).
 EXPORT_FILES = (*MODELS.values(), "*.onnx.data", "check.json", ".check.json.*")
@@ -82,17 +77,17 @@ class OnnxCheck:
 
     Attributes:
         model: int8 or fp32.
-        task: single_label, multi_label or regression.
+        task: the run's task.
         agreement: the share of labels (multi-label: of (text, label) decisions; regression: of
             values within VALUE_TOLERANCE) equal to PyTorch's.
         max_difference: the largest difference of a probability (regression: of a value).
-        metric: f1_macro, f1_micro or rmse (SCORES); score and score_pytorch: its value for
-            each, None where the check file has no labels.
+        metric: the task's headline metric (f1_macro, f1_micro or rmse); score and score_pytorch:
+            its value for each, None where the check file has no labels.
         passed: within the bounds (module docstring).
     """
 
     model: str
-    task: str
+    task: Task
     agreement: float
     max_difference: float
     metric: str
@@ -236,13 +231,78 @@ def default_check_file(run_dir: str | Path) -> Path:
     )
 
 
+_Scores = NDArray[np.float32]  # (texts, labels)
+
+
+def _labels_agree(pytorch: _Scores, onnx: _Scores, cut: _Scores) -> float:
+    return float((pytorch.argmax(axis=1) == onnx.argmax(axis=1)).mean())
+
+
+def _decisions_agree(pytorch: _Scores, onnx: _Scores, cut: _Scores) -> float:
+    return float(((pytorch >= cut) == (onnx >= cut)).mean())
+
+
+def _values_agree(pytorch: _Scores, onnx: _Scores, cut: _Scores) -> float:
+    spread = float(pytorch[:, 0].std()) if len(pytorch) else 0.0
+    scale = spread if spread > 0 else max(1.0, float(np.abs(pytorch).max(initial=0.0)))
+    return float((np.abs(pytorch[:, 0] - onnx[:, 0]) <= VALUE_TOLERANCE * scale).mean())
+
+
+def _f1_within(score: float, score_pytorch: float, truth: Any) -> bool:
+    return score >= score_pytorch - MAX_F1_DROP
+
+
+def _rmse_within(score: float, score_pytorch: float, truth: Any) -> bool:
+    return score <= score_pytorch + MAX_RMSE_INCREASE * float(np.std(truth))
+
+
+@dataclass(frozen=True)
+class ExportCheck:
+    """How an export of one task's model is checked against PyTorch (the bounds: module docstring)."""
+
+    score_name: str  # the task's headline metric, as the table names it
+    agreeing: str  # what agrees, as the table's header names it
+    largest: str  # the largest difference, as the table's header names it
+    bounds_text: str  # the bounds in words (check_bounds)
+    bounds: dict[str, float]  # the bounds besides min_agreement, as check.json records them
+    agreement: Callable[[_Scores, _Scores, _Scores], float]  # (PyTorch's, the export's, thresholds)
+    within: Callable[[float, float, Any], bool]  # (score, PyTorch's score, truth): the score is close enough
+
+
+def _f1_check(name: str, agreeing: str, in_words: str, metric: str, agreement: Any) -> ExportCheck:
+    """The check of a classification export: agreement, and `metric` at most MAX_F1_DROP lower."""
+    bounds = f"{in_words} on >= {MIN_AGREEMENT:.0%}, {name} at most {MAX_F1_DROP:.3f} lower"
+    drop = {f"max_{metric}_drop": MAX_F1_DROP}
+    return ExportCheck(name, agreeing, "largest probability difference", bounds, drop, agreement, _f1_within)
+
+
+# The export check of each task.
+EXPORT_CHECKS: dict[Task, ExportCheck] = {
+    SINGLE_LABEL: _f1_check("macro-F1", "labels agree", "labels agree", "f1_macro", _labels_agree),
+    MULTI_LABEL: _f1_check(
+        "micro-F1", "decisions agree", "label decisions agree", "f1_micro", _decisions_agree
+    ),
+    REGRESSION: ExportCheck(
+        "RMSE",
+        "values agree",
+        "largest value difference",
+        f"values within {VALUE_TOLERANCE:.0%} of the standard deviation of PyTorch's on "
+        f">= {MIN_AGREEMENT:.0%} of the texts, RMSE at most {MAX_RMSE_INCREASE:.0%} of the "
+        "targets' standard deviation higher",
+        {"value_tolerance": VALUE_TOLERANCE, "max_rmse_increase": MAX_RMSE_INCREASE},
+        _values_agree,
+        _rmse_within,
+    ),
+}
+
+
 def check_model(
     name: str,
     pytorch: NDArray[np.float32],
     onnx: NDArray[np.float32],
     truth: Any,
     labels: list[str],
-    task: str = "single_label",
+    task: Task = SINGLE_LABEL,
     thresholds: NDArray[np.float32] | None = None,
 ) -> OnnxCheck:
     """Compare an ONNX model's outputs with PyTorch's on the same texts (see the bounds above).
@@ -254,61 +314,33 @@ def check_model(
         truth: the true label ids (single-label), 1 / 0 rows (multi-label) or values
             (regression); None without labels.
         labels: the label names.
-        task: single_label, multi_label or regression.
+        task: the run's task.
         thresholds: each label's threshold (multi-label; default 0.5).
     """
-    metric = SCORES[task][0]
+    rules, metric = EXPORT_CHECKS[task], task.headline_metric
     max_difference = float(np.abs(pytorch - onnx).max(initial=0.0))
+    cut = thresholds if thresholds is not None else np.full(len(labels), 0.5, dtype=np.float32)
+    agreement = rules.agreement(pytorch, onnx, cut)
     score = score_pytorch = None
-    if task == "regression":
-        spread = float(pytorch[:, 0].std()) if len(pytorch) else 0.0
-        scale = spread if spread > 0 else max(1.0, float(np.abs(pytorch).max(initial=0.0)))
-        agreement = float((np.abs(pytorch[:, 0] - onnx[:, 0]) <= VALUE_TOLERANCE * scale).mean())
-        if truth is not None:
-            score = regression_report(truth, onnx[:, 0])["rmse"]
-            score_pytorch = regression_report(truth, pytorch[:, 0])["rmse"]
-        within = (
-            score is None
-            or score_pytorch is None
-            or (score <= score_pytorch + MAX_RMSE_INCREASE * float(np.std(truth)))
-        )
-    elif task == "multi_label":
-        cut = thresholds if thresholds is not None else np.full(len(labels), 0.5, dtype=np.float32)
-        agreement = float(((pytorch >= cut) == (onnx >= cut)).mean())
-        if truth is not None:
-            score = multilabel_report(truth, onnx, labels, cut.tolist())["f1_micro"]
-            score_pytorch = multilabel_report(truth, pytorch, labels, cut.tolist())["f1_micro"]
-        within = score is None or score_pytorch is None or score >= score_pytorch - MAX_F1_DROP
-    else:
-        agreement = float((pytorch.argmax(axis=1) == onnx.argmax(axis=1)).mean())
-        if truth is not None:
-            score = classification_report(truth, onnx, labels)["f1_macro"]
-            score_pytorch = classification_report(truth, pytorch, labels)["f1_macro"]
-        within = score is None or score_pytorch is None or score >= score_pytorch - MAX_F1_DROP
+    if truth is not None:
+        score = task_report(task, truth, onnx, labels, cut.tolist())[metric]
+        score_pytorch = task_report(task, truth, pytorch, labels, cut.tolist())[metric]
+    within = score is None or score_pytorch is None or rules.within(score, score_pytorch, truth)
     passed = agreement >= MIN_AGREEMENT and within
     return OnnxCheck(name, task, agreement, max_difference, metric, score, score_pytorch, passed)
 
 
-def check_bounds(task: str) -> str:
+def check_bounds(task: Task) -> str:
     """The pass bounds of a task's check, in words."""
-    if task == "regression":
-        return (
-            f"values within {VALUE_TOLERANCE:.0%} of the standard deviation of PyTorch's on "
-            f">= {MIN_AGREEMENT:.0%} of the texts, RMSE at most {MAX_RMSE_INCREASE:.0%} of the "
-            "targets' standard deviation higher"
-        )
-    agreeing = "label decisions agree" if task == "multi_label" else "labels agree"
-    return f"{agreeing} on >= {MIN_AGREEMENT:.0%}, {SCORES[task][1]} at most {MAX_F1_DROP:.3f} lower"
+    return EXPORT_CHECKS[task].bounds_text
 
 
 def format_check_table(checks: list[OnnxCheck]) -> list[str]:
     """The checks as a Markdown table: agreement, largest difference, the score of each, the change."""
-    task = checks[0].task if checks else "single_label"
-    agreeing = {"single_label": "labels agree", "multi_label": "decisions agree"}.get(task, "values agree")
-    largest = "largest value difference" if task == "regression" else "largest probability difference"
-    score = SCORES[task][1]
+    rules = EXPORT_CHECKS[checks[0].task if checks else DEFAULT_TASK]
+    score = rules.score_name
     lines = [
-        f"| model | {agreeing} | {largest} | {score} | PyTorch {score} | change | passed |",
+        f"| model | {rules.agreeing} | {rules.largest} | {score} | PyTorch {score} | change | passed |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for c in checks:
@@ -366,16 +398,6 @@ def _check_exports(partial: Path, reference: Classifier, examples: Examples, tru
     return checks
 
 
-def _bounds(task: str) -> dict[str, Any]:
-    """The pass bounds of a task's check, as check.json records them."""
-    bounds: dict[str, Any] = {"min_agreement": MIN_AGREEMENT}
-    if task == "regression":
-        bounds |= {"value_tolerance": VALUE_TOLERANCE, "max_rmse_increase": MAX_RMSE_INCREASE}
-    else:
-        bounds[f"max_{SCORES[task][0]}_drop"] = MAX_F1_DROP
-    return bounds
-
-
 def export_onnx(
     run_dir: str | Path, check_file: str | Path, cfg: DataConfig | None = None, int8: bool | None = None
 ) -> list[OnnxCheck]:
@@ -401,8 +423,8 @@ def export_onnx(
     reference = Classifier.load(run_dir, precision="fp32", device="cpu")
     examples, labelled = _check_texts(check_file, cfg or DataConfig(), reference)
     task = reference.task
-    delimiter = reference.label_delimiter if task == "multi_label" else None
-    truth = targets(task, examples, LabelSet(tuple(reference.labels)), delimiter) if labelled else None
+    labels = LabelSet(tuple(reference.labels))
+    truth = task.targets(examples, labels, reference.label_delimiter) if labelled else None
 
     partial = run_dir / "onnx.partial"
     shutil.rmtree(partial, ignore_errors=True)
@@ -415,9 +437,9 @@ def export_onnx(
     report = {
         "check_file": str(check_file),
         "texts": len(examples),
-        "task": task,
-        "bounds": _bounds(task),
-        "checks": [check.__dict__ for check in checks],
+        "task": task.name,
+        "bounds": {"min_agreement": MIN_AGREEMENT, **EXPORT_CHECKS[task].bounds},
+        "checks": [{**check.__dict__, "task": check.task.name} for check in checks],
     }
     write_text_atomic(partial / "check.json", json.dumps(report, indent=2) + "\n")
     shutil.rmtree(run_dir / "onnx", ignore_errors=True)

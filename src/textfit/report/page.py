@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +17,23 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from textfit.data.tasks import DEFAULT_TASK, MULTI_LABEL, REGRESSION, SINGLE_LABEL, TASKS, Task
 from textfit.errors import DataError, ModelError
 from textfit.files import write_atomic, write_text_atomic
 from textfit.metrics import Calibration, calibration
 from textfit.report import markup
 from textfit.report.figures import confusion_heat_map, per_class_bars, reliability_curve, training_curves
 from textfit.report.predictions import read_predictions
-from textfit.report.tasks import task_page
+from textfit.report.tasks import multi_label_page, regression_page
 
 FIGURE_NAMES = ("per_class", "confusion_counts", "confusion_normalized", "curves", "calibration")
 # The figures of multi-label and regression runs (report.tasks), besides the curves.
 TASK_FIGURE_NAMES = ("per_label", "cooccurrence", "scatter", "residuals")
 # What a split's metrics must hold, per task, for its report.
-NEEDED_METRICS = {
-    "single_label": ("labels", "per_class", "confusion_matrix", "accuracy", "samples"),
-    "multi_label": ("labels", "per_label", "f1_micro", "samples"),
-    "regression": ("rmse", "mae", "samples"),
+NEEDED_METRICS: dict[Task, tuple[str, ...]] = {
+    SINGLE_LABEL: ("labels", "per_class", "confusion_matrix", "accuracy", "samples"),
+    MULTI_LABEL: ("labels", "per_label", "f1_micro", "samples"),
+    REGRESSION: ("rmse", "mae", "samples"),
 }
 _NOT_A_RUN_HINT = "pass the folder `textfit train` wrote (runs/<name> by default)"
 _METRICS = [
@@ -82,11 +84,7 @@ def write_report(
         metrics, found = _find_split(run_dir, split, run_metrics)
         predictions = predictions or found
     run_metrics = run_metrics if isinstance(run_metrics, dict) else {}
-    task = str(
-        (metrics.get("task") if isinstance(metrics, dict) else None)
-        or run_metrics.get("task")
-        or "single_label"
-    )
+    task = _task_of((metrics.get("task") if isinstance(metrics, dict) else None) or run_metrics.get("task"))
     metrics = _checked_metrics(metrics, f"the metrics of {split!r}", task)
     table = read_predictions(Path(predictions), task) if predictions is not None else None
     log_history = _read_json(run_dir / "log_history.json")
@@ -96,10 +94,7 @@ def write_report(
     splits = {split: metrics, **other_splits}
     heading = title or run_dir.name
     intro = markup.intro(heading, _facts(run_dir, split, task, metrics, run_metrics))
-    if task == "single_label":
-        figures, body = _single_label_page(intro, splits, table, log_history)
-    else:
-        figures, body = task_page(task, intro, splits, table, log_history)
+    figures, body = PAGES[task](intro, splits, table, log_history)
     _write_figures(output.with_name("figures" + output.stem.removeprefix("report")), figures)
     write_text_atomic(output, markup.document(heading, split, body))
     return output
@@ -130,9 +125,14 @@ def _read_json(path: Path) -> Any:
         ) from None
 
 
-def _checked_metrics(metrics: Any, source: Path | str, task: str | None = None) -> dict[str, Any]:
-    task = task or (metrics.get("task") if isinstance(metrics, dict) else None) or "single_label"
-    needed = NEEDED_METRICS.get(task, NEEDED_METRICS["single_label"])
+def _task_of(name: Any) -> Task:
+    """The task a metrics file names ("task"); single-label where it names none textfit knows."""
+    return TASKS.get(str(name), DEFAULT_TASK)
+
+
+def _checked_metrics(metrics: Any, source: Path | str, task: Task | None = None) -> dict[str, Any]:
+    task = task or _task_of(metrics.get("task") if isinstance(metrics, dict) else None)
+    needed = NEEDED_METRICS[task]
     missing = [key for key in needed if not isinstance(metrics, dict) or key not in metrics]
     if missing:
         raise ModelError(
@@ -153,7 +153,8 @@ def _find_split(run_dir: Path, split: str, run_metrics: Any) -> tuple[dict[str, 
         metrics = _checked_metrics(_read_json(evaluated), evaluated)
         return metrics, evaluated.with_name(f"eval-{split}.predictions.parquet")
     if run_metrics.get(split):
-        metrics = _checked_metrics(run_metrics[split], run_dir / "metrics.json", run_metrics.get("task"))
+        task = _task_of(run_metrics.get("task"))
+        metrics = _checked_metrics(run_metrics[split], run_dir / "metrics.json", task)
         return metrics, run_dir / f"predictions-{split}.parquet"
     found = [name for name in ("validation", "test") if run_metrics.get(name)]
     found += [path.stem.removeprefix("eval-") for path in sorted(run_dir.glob("eval-*.json"))]
@@ -164,12 +165,12 @@ def _find_split(run_dir: Path, split: str, run_metrics: Any) -> tuple[dict[str, 
 
 
 def _facts(
-    run_dir: Path, split: str, task: str, metrics: dict[str, Any], run_metrics: dict[str, Any]
+    run_dir: Path, split: str, task: Task, metrics: dict[str, Any], run_metrics: dict[str, Any]
 ) -> dict[str, str]:
     """The line under the heading: split, examples, task, labels, model, data files, training."""
     facts = {"split": split, "examples": f"{metrics['samples']:,}"}
-    if task != "single_label":
-        facts["task"] = task.replace("_", "-")
+    if task is not DEFAULT_TASK:  # the default goes unnamed
+        facts["task"] = task.title
     if "labels" in metrics:
         facts["labels"] = f"{len(metrics['labels'])}"
     facts |= _read_run_config(run_dir / "run_config.yaml")
@@ -206,6 +207,14 @@ def _single_label_page(
         figures["calibration"] = reliability_curve(curve)
     parts = [*intro, *_scores_sections(splits, figures), *_calibration_sections(figures, curve, table)]
     return figures, "\n".join(parts)
+
+
+# The page of each task: (intro, splits' metrics, predictions table, log history) -> (figures, body).
+PAGES: dict[Task, Callable[..., tuple[dict[str, bytes | None], str]]] = {
+    SINGLE_LABEL: _single_label_page,
+    MULTI_LABEL: multi_label_page,
+    REGRESSION: regression_page,
+}
 
 
 def _scores_sections(splits: dict[str, dict[str, Any]], figures: dict[str, bytes | None]) -> list[str]:

@@ -1,14 +1,13 @@
 """The predictions tables of a split, as Parquet: written by train and evaluate, read by the report.
 
-Each row is one example with its data row, texts, true label and prediction; single-label tables
-(write_predictions) and multi-label or regression tables (write_task_predictions) differ in the
-prediction columns.
+Each row is one example with its data row, texts, true label and prediction; the tables of each
+task (WRITERS; write_task_predictions) differ in the prediction columns.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,15 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from textfit.data.examples import Examples
+from textfit.data.tasks import MULTI_LABEL, REGRESSION, SINGLE_LABEL, Task
 from textfit.errors import ModelError
 from textfit.files import write_atomic
 
 # The columns each task's predictions table must have.
-PREDICTION_COLUMNS = {
-    "single_label": ("row", "text", "label", "predicted_label", "confidence"),
-    "multi_label": ("row", "text", "label", "true", "probabilities"),
-    "regression": ("row", "text", "label", "value", "predicted"),
+PREDICTION_COLUMNS: dict[Task, tuple[str, ...]] = {
+    SINGLE_LABEL: ("row", "text", "label", "predicted_label", "confidence"),
+    MULTI_LABEL: ("row", "text", "label", "true", "probabilities"),
+    REGRESSION: ("row", "text", "label", "value", "predicted"),
 }
 
 
@@ -64,40 +64,85 @@ def write_predictions(
     return _write_table(path, table)
 
 
-def write_task_predictions(
+def _write_multi_label(
     path: Path,
-    task: str,
     examples: Examples,
     names: Sequence[str],
     scores: NDArray[np.floating[Any]],
-    truth: NDArray[np.floating[Any]],
+    truth: Any,
+    thresholds: Sequence[float] | None,
+) -> Path:
+    """Multi-label: true (1 / 0 per label) and probabilities (per label), the thresholds in the metadata."""
+    columns = example_columns(examples)
+    width = len(names)
+    true = np.asarray(truth, dtype=np.int8).reshape(len(examples), width)
+    probabilities = np.asarray(scores, dtype=np.float32).reshape(len(examples), width)
+    columns["true"] = pa.FixedSizeListArray.from_arrays(pa.array(true.ravel()), width)
+    columns["probabilities"] = pa.FixedSizeListArray.from_arrays(pa.array(probabilities.ravel()), width)
+    metadata = {
+        "textfit.labels": json.dumps(list(names)),
+        "textfit.task": MULTI_LABEL.name,
+        "textfit.thresholds": json.dumps(list(thresholds) if thresholds is not None else [0.5] * width),
+    }
+    return _write_table(path, pa.table(columns).replace_schema_metadata(metadata))
+
+
+def _write_regression(
+    path: Path,
+    examples: Examples,
+    names: Sequence[str],
+    scores: NDArray[np.floating[Any]],
+    truth: Any,
+    thresholds: Sequence[float] | None,
+) -> Path:
+    """Regression: value (the true number) and predicted."""
+    columns = example_columns(examples)
+    columns["value"] = pa.array(np.asarray(truth, dtype=np.float64).ravel())
+    columns["predicted"] = pa.array(np.asarray(scores, dtype=np.float64).reshape(len(examples), -1)[:, 0])
+    metadata = {"textfit.labels": json.dumps(list(names)), "textfit.task": REGRESSION.name}
+    return _write_table(path, pa.table(columns).replace_schema_metadata(metadata))
+
+
+def _write_single_label(
+    path: Path,
+    examples: Examples,
+    names: Sequence[str],
+    scores: NDArray[np.floating[Any]],
+    truth: Any,
+    thresholds: Sequence[float] | None,
+) -> Path:
+    return write_predictions(path, examples, names, scores)
+
+
+# How each task's predictions table is written:
+# (path, examples, names, scores, truth, thresholds) -> path.
+WRITERS: dict[Task, Callable[..., Path]] = {
+    SINGLE_LABEL: _write_single_label,
+    MULTI_LABEL: _write_multi_label,
+    REGRESSION: _write_regression,
+}
+
+
+def write_task_predictions(
+    path: Path,
+    task: Task,
+    examples: Examples,
+    names: Sequence[str],
+    scores: NDArray[np.floating[Any]],
+    truth: Any,
     thresholds: Sequence[float] | None = None,
 ) -> Path:
-    """Save each example of a multi-label or regression split with its truth and prediction, as Parquet.
+    """Save each example of a split with its truth and prediction, as Parquet (see WRITERS).
 
     Columns: row (1-based data row in its file), text, text_pair (pair tasks), label (the cell);
-    multi-label: true (1 / 0 per label) and probabilities (per label, in `names` order), the
-    thresholds in the metadata; regression: value (the true number) and predicted.
+    single-label: see `write_predictions`; multi-label: true (1 / 0 per label) and probabilities
+    (per label, in `names` order), the thresholds in the metadata; regression: value (the true
+    number) and predicted.
     """
-    columns = example_columns(examples)
-    metadata = {"textfit.labels": json.dumps(list(names)), "textfit.task": task}
-    if task == "multi_label":
-        width = len(names)
-        true = np.asarray(truth, dtype=np.int8).reshape(len(examples), width)
-        probabilities = np.asarray(scores, dtype=np.float32).reshape(len(examples), width)
-        columns["true"] = pa.FixedSizeListArray.from_arrays(pa.array(true.ravel()), width)
-        columns["probabilities"] = pa.FixedSizeListArray.from_arrays(pa.array(probabilities.ravel()), width)
-        metadata["textfit.thresholds"] = json.dumps(
-            list(thresholds) if thresholds is not None else [0.5] * width
-        )
-    else:
-        columns["value"] = pa.array(np.asarray(truth, dtype=np.float64).ravel())
-        columns["predicted"] = pa.array(np.asarray(scores, dtype=np.float64).reshape(len(examples), -1)[:, 0])
-    table = pa.table(columns).replace_schema_metadata(metadata)
-    return _write_table(path, table)
+    return WRITERS[task](path, examples, names, scores, truth, thresholds)
 
 
-def read_predictions(path: Path, task: str = "single_label") -> pa.Table | None:
+def read_predictions(path: Path, task: Task = SINGLE_LABEL) -> pa.Table | None:
     """A predictions table of a task (as written here); None when there is none.
 
     Raises:
@@ -111,7 +156,7 @@ def read_predictions(path: Path, task: str = "single_label") -> pa.Table | None:
         raise ModelError(
             f"{path} is damaged: {err}", hint="train (or evaluate) again to rewrite it"
         ) from None
-    missing = set(PREDICTION_COLUMNS.get(task, PREDICTION_COLUMNS["single_label"])) - set(table.column_names)
+    missing = set(PREDICTION_COLUMNS[task]) - set(table.column_names)
     if missing:
         raise ModelError(
             f"{path} is damaged: it has no column {', '.join(sorted(missing))}",

@@ -23,72 +23,91 @@ from textfit.report.figures import (
     training_curves,
 )
 
-__all__ = ["task_page"]
+__all__ = ["multi_label_page", "regression_page"]
 
-METRICS = {
-    "multi_label": [
-        ("samples", "samples"),
-        *(
-            (f"{m}_{a}", f"{m} ({a})")
-            for a in ("micro", "macro", "samples")
-            for m in ("f1", "precision", "recall")
-        ),
-        ("subset_accuracy", "subset accuracy"),
-        ("hamming_loss", "Hamming loss"),
-    ],
-    "regression": [
-        ("samples", "samples"),
-        ("rmse", "RMSE"),
-        ("mae", "MAE"),
-        ("pearson", "Pearson r"),
-        ("spearman", "Spearman rho"),
-    ],
-}
+# The rows of each page's metrics table: (key in the metrics, name).
+MULTI_LABEL_METRICS = [
+    ("samples", "samples"),
+    *(
+        (f"{m}_{a}", f"{m} ({a})")
+        for a in ("micro", "macro", "samples")
+        for m in ("f1", "precision", "recall")
+    ),
+    ("subset_accuracy", "subset accuracy"),
+    ("hamming_loss", "Hamming loss"),
+]
+REGRESSION_METRICS = [
+    ("samples", "samples"),
+    ("rmse", "RMSE"),
+    ("mae", "MAE"),
+    ("pearson", "Pearson r"),
+    ("spearman", "Spearman rho"),
+]
 _NO_PREDICTIONS = (
     '<p class="note">No predictions for this split: no {what} '
     "(runs trained before reports lack them; train or evaluate again).</p>"
 )
 
 
-def task_page(
-    task: str,
+def _page(
+    metric_rows: list[tuple[str, str]],
+    intro: list[str],
+    splits: dict[str, dict[str, Any]],
+    log_history: list[dict[str, Any]] | None,
+) -> tuple[dict[str, bytes | None], list[str]]:
+    """The figures (the training curves) and the metrics table of a split (the first of `splits`)."""
+    rows = [
+        [label, *(m.get(key, "") for m in splits.values())]
+        for key, label in metric_rows
+        if any(key in m for m in splits.values())
+    ]
+    figures: dict[str, bytes | None] = {
+        "curves": training_curves(log_history) if log_history is not None else None
+    }
+    return figures, [*intro, '<h2 id="metrics">Metrics</h2>', markup.table(["metric", *splits], rows)]
+
+
+def _curves(figures: dict[str, bytes | None]) -> list[str]:
+    return [
+        '<h2 id="curves">Training curves</h2>',
+        markup.figure(figures["curves"], "training curves", "loss and validation scores per training step")
+        or markup.NO_CURVES,
+    ]
+
+
+def multi_label_page(
     intro: list[str],
     splits: dict[str, dict[str, Any]],
     table: pa.Table | None,
     log_history: list[dict[str, Any]] | None,
 ) -> tuple[dict[str, bytes | None], str]:
-    """The figures and the page body of a multi-label or regression split (the first of `splits`).
+    """The figures and the page body of a multi-label split (the first of `splits`).
 
     Args:
-        task: multi_label or regression.
         intro: the page's heading and facts (HTML, escaped).
         splits: the metrics of the split reported, then of the run's other splits (columns of the table).
         table: the split's predictions table (predictions.write_task_predictions); None when there is none.
         log_history: the Trainer's log, for the training curves.
     """
     split = next(iter(splits))
-    rows = [
-        [label, *(m.get(key, "") for m in splits.values())]
-        for key, label in METRICS[task]
-        if any(key in m for m in splits.values())
-    ]
-    figures: dict[str, bytes | None] = {
-        "curves": training_curves(log_history) if log_history is not None else None
-    }
-    parts = [*intro, '<h2 id="metrics">Metrics</h2>', markup.table(["metric", *splits], rows)]
-    if task == "multi_label":
-        parts += _multi_label(split, splits[split], table, figures)
-    else:
-        parts += _regression(table, figures)
-    parts += [
-        '<h2 id="curves">Training curves</h2>',
-        markup.figure(figures["curves"], "training curves", "loss and validation scores per training step")
-        or markup.NO_CURVES,
-    ]
-    if task == "multi_label":
-        parts += ['<h2 id="wrong">Most confidently wrong rows</h2>', _wrong_rows(splits[split], table)]
-    else:
-        parts += ['<h2 id="errors">Largest errors</h2>', _largest_errors(table)]
+    figures, parts = _page(MULTI_LABEL_METRICS, intro, splits, log_history)
+    parts += _multi_label(split, splits[split], table, figures)
+    parts += _curves(figures)
+    parts += ['<h2 id="wrong">Most confidently wrong rows</h2>', _wrong_rows(splits[split], table)]
+    return figures, "\n".join(parts)
+
+
+def regression_page(
+    intro: list[str],
+    splits: dict[str, dict[str, Any]],
+    table: pa.Table | None,
+    log_history: list[dict[str, Any]] | None,
+) -> tuple[dict[str, bytes | None], str]:
+    """The figures and the page body of a regression split (the first of `splits`; see multi_label_page)."""
+    figures, parts = _page(REGRESSION_METRICS, intro, splits, log_history)
+    parts += _regression(table, figures)
+    parts += _curves(figures)
+    parts += ['<h2 id="errors">Largest errors</h2>', _largest_errors(table)]
     return figures, "\n".join(parts)
 
 

@@ -9,14 +9,14 @@ from typing import Any
 
 from textfit.config.choices import LOWER_IS_BETTER
 from textfit.config.schema import RunConfig
-from textfit.data.tasks import best_model_metric
+from textfit.data.tasks import SINGLE_LABEL, Task
 
 # Where launchers put the process's rank: torchrun, accelerate launch and DeepSpeed set RANK; MPI its own.
 RANK_VARIABLES = ("RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK", "PMI_RANK")
 
 
 def training_arguments(
-    cfg: RunConfig, output_dir: Path, precision: str, progress: bool, task: str = "single_label"
+    cfg: RunConfig, output_dir: Path, precision: str, progress: bool, task: Task = SINGLE_LABEL
 ) -> Any:
     """The one place the Trainer's TrainingArguments are built from a RunConfig.
 
@@ -27,7 +27,7 @@ def training_arguments(
     from transformers import TrainingArguments
 
     train = cfg.train
-    best_metric = best_model_metric(train.metric_for_best_model, task)
+    best_metric = task.best_model_metric(train.metric_for_best_model)
     return TrainingArguments(
         output_dir=str(output_dir),
         num_train_epochs=train.epochs,

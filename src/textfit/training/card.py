@@ -12,37 +12,38 @@ from pathlib import Path
 from typing import Any
 
 from textfit.config.schema import RunConfig
-from textfit.data.examples import Splits
 from textfit.data.labels import LabelSet
+from textfit.data.splits import Splits
+from textfit.data.tasks import DEFAULT_TASK, MULTI_LABEL, REGRESSION, SINGLE_LABEL, TASKS, Task, task_named
 from textfit.modeling import PRESET_HUB_IDS
 
 # The metrics in the model card's table, per task.
-CARD_METRICS = {
-    "single_label": {"accuracy": "accuracy", "f1_macro": "macro F1", "f1_weighted": "weighted F1"},
-    "multi_label": {
+CARD_METRICS: dict[Task, dict[str, str]] = {
+    SINGLE_LABEL: {"accuracy": "accuracy", "f1_macro": "macro F1", "f1_weighted": "weighted F1"},
+    MULTI_LABEL: {
         "f1_micro": "micro F1",
         "f1_macro": "macro F1",
         "subset_accuracy": "subset accuracy",
         "hamming_loss": "Hamming loss",
     },
-    "regression": {"rmse": "RMSE", "mae": "MAE", "pearson": "Pearson", "spearman": "Spearman"},
+    REGRESSION: {"rmse": "RMSE", "mae": "MAE", "pearson": "Pearson", "spearman": "Spearman"},
 }
 # Metrics of the Hub card's model-index per task: (key in metrics.json, Hub metric type, name, args).
-INDEX_METRICS: dict[str, list[tuple[str, str, str, dict[str, str] | None]]] = {
-    "single_label": [
+INDEX_METRICS: dict[Task, list[tuple[str, str, str, dict[str, str] | None]]] = {
+    SINGLE_LABEL: [
         ("accuracy", "accuracy", "Accuracy", None),
         ("f1_macro", "f1", "Macro F1", {"average": "macro"}),
         ("f1_weighted", "f1", "Weighted F1", {"average": "weighted"}),
         ("precision_macro", "precision", "Macro precision", {"average": "macro"}),
         ("recall_macro", "recall", "Macro recall", {"average": "macro"}),
     ],
-    "multi_label": [
+    MULTI_LABEL: [
         ("f1_micro", "f1", "Micro F1", {"average": "micro"}),
         ("f1_macro", "f1", "Macro F1", {"average": "macro"}),
         ("subset_accuracy", "accuracy", "Subset accuracy", None),
         ("hamming_loss", "hamming_loss", "Hamming loss", None),
     ],
-    "regression": [
+    REGRESSION: [
         ("rmse", "rmse", "RMSE", None),
         ("mae", "mae", "MAE", None),
         ("pearson", "pearsonr", "Pearson r", None),
@@ -120,7 +121,7 @@ def _data_lines(cfg: RunConfig, splits: Splits, labels: LabelSet) -> list[str]:
 
 def _metrics_table(metrics: dict[str, Any]) -> list[str]:
     """The card's table of the task's metrics on validation (and test), in Markdown."""
-    shown_metrics = CARD_METRICS[metrics["task"]]
+    shown_metrics = CARD_METRICS[task_named(metrics["task"])]
     lines = [
         f"| split | {' | '.join(shown_metrics.values())} | samples |",
         "|---|" + "---:|" * (len(shown_metrics) + 1),
@@ -183,6 +184,8 @@ def hub_model_card(model_dir: Path, repo_id: str, config: dict[str, Any], metric
     report = metrics.get(split) or {}
     source = data.get("test_file") if split == "test" else data.get("validation_file")
     source = source or data.get("train_file")  # validation rows held out of the training file
+    task = TASKS.get(str(metrics.get("task", DEFAULT_TASK.name)))  # metrics.json names it
+    index_metrics = INDEX_METRICS[task] if task is not None else []
     dataset_name = dataset or (Path(source).name if source else split)
     results = [
         EvalResult(
@@ -196,7 +199,7 @@ def hub_model_card(model_dir: Path, repo_id: str, config: dict[str, Any], metric
             metric_name=name,
             metric_args=args,
         )
-        for key, metric_type, name, args in INDEX_METRICS.get(metrics.get("task", "single_label"), [])
+        for key, metric_type, name, args in index_metrics
         if isinstance(report.get(key), int | float) and math.isfinite(report[key])
     ]
     card_data = ModelCardData(

@@ -14,7 +14,6 @@ from typing import Any
 
 from textfit.config.loading import save_config
 from textfit.config.schema import RunConfig
-from textfit.data.tasks import PROBLEM_TYPES
 from textfit.errors import ModelError
 from textfit.modeling import load_pretrained, pad_multiple
 from textfit.runs.layout import CHECKPOINTS, CONFIG_FILE, partial_dir_of
@@ -154,7 +153,5 @@ def _pretrained(cfg: RunConfig, data: TrainingData) -> Any:
     from transformers import set_seed
 
     set_seed(cfg.train.seed)
-    _, model = load_pretrained(
-        cfg.model, data.labels.id2label, data.labels.label2id, PROBLEM_TYPES[data.task]
-    )
+    _, model = load_pretrained(cfg.model, data.labels.id2label, data.labels.label2id, data.task.problem_type)
     return model

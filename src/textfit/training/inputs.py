@@ -9,10 +9,9 @@ from typing import Any
 import numpy as np
 
 from textfit.config.schema import RunConfig
-from textfit.data.examples import Splits
 from textfit.data.labels import LabelSet
-from textfit.data.splits import load_splits
-from textfit.data.tasks import targets, task_labels
+from textfit.data.splits import Splits, load_splits
+from textfit.data.tasks import Task
 from textfit.errors import ConfigError
 from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples, tokenize_windows
 from textfit.training.losses import class_weights
@@ -25,7 +24,7 @@ class TrainingData:
     """The splits of a run, and what training reads off them."""
 
     splits: Splits
-    task: str  # single_label, multi_label or regression
+    task: Task
     delimiter: str | None  # multi-label: what joins the labels of a row
     labels: LabelSet
     train_targets: Any
@@ -51,14 +50,14 @@ def load_data(cfg: RunConfig) -> TrainingData:
     """
     splits = load_splits(cfg.data, cfg.train.seed, cfg.model.task)
     task, delimiter = splits.task, splits.label_delimiter
-    labels = task_labels(task, splits.train, delimiter, splits.columns["label"] or "label")
+    labels = task.labels(splits.train, delimiter, splits.columns["label"] or "label")
     _log_data(cfg, splits, labels)
-    if task != "single_label" and (cfg.train.class_weights != "none" or cfg.train.loss != "cross_entropy"):
+    if not task.exclusive and (cfg.train.class_weights != "none" or cfg.train.loss != "cross_entropy"):
         raise ConfigError(
-            f"train.class_weights and train.loss apply to single-label classification, not to {task}",
+            f"train.class_weights and train.loss apply to single-label classification, not to {task.name}",
             hint="leave out --class-weights and --loss for this task",
         )
-    train_targets = targets(task, splits.train, labels, delimiter)
+    train_targets = task.targets(splits.train, labels, delimiter)
     weights = class_weights(cfg.train.class_weights, labels.names, train_targets)
     if weights is not None or cfg.train.loss != "cross_entropy":
         logger.info(
@@ -68,7 +67,7 @@ def load_data(cfg: RunConfig) -> TrainingData:
             if weights
             else "",
         )
-    validation_targets = targets(task, splits.validation, labels, delimiter)
+    validation_targets = task.targets(splits.validation, labels, delimiter)
     return TrainingData(splits, task, delimiter, labels, train_targets, validation_targets, weights)
 
 
@@ -76,7 +75,7 @@ def _log_data(cfg: RunConfig, splits: Splits, labels: LabelSet) -> None:
     """Log the task, the columns and the rows read."""
     logger.info(
         "task: %s (%s)%s",
-        splits.task,
+        splits.task.name,
         "detected" if cfg.model.task == "auto" else "model.task",
         f", labels joined by {splits.label_delimiter!r}" if splits.label_delimiter else "",
     )

@@ -11,8 +11,8 @@ from typing import Any
 from textfit.checks.base import CheckReport
 from textfit.config.loading import save_config
 from textfit.config.schema import RunConfig
-from textfit.data.examples import Examples, Splits
-from textfit.data.tasks import label_matrix
+from textfit.data.examples import Examples
+from textfit.data.splits import Splits
 from textfit.evaluation import Scored, score, write_split_predictions
 from textfit.files import write_text_atomic
 from textfit.inference.classifier import Classifier
@@ -57,16 +57,16 @@ def evaluate_splits(
     the model for prediction.
     """
     model, splits = fitted.model, data.splits
-    if data.task == "multi_label":
+    if data.task.has_lists:
         model.config.textfit_label_delimiter = data.delimiter
     classifier = Classifier(
         model, tokenizer, batch_size=fitted.cfg.train.eval_batch_size, precision=precision
     )
     predicted, thresholds = {}, None
-    if data.task == "multi_label":
+    if data.task.has_lists:  # a threshold per label of the lists
         validation = splits.validation
         predicted["validation"] = classifier.predict_proba(validation.texts, validation.text_pairs)
-        truth = label_matrix(validation, data.labels, data.delimiter)
+        truth = data.task.targets(validation, data.labels, data.delimiter)
         thresholds = tune_thresholds(truth, predicted["validation"])
         model.config.textfit_thresholds = dict(zip(data.labels.names, thresholds, strict=True))
         logger.info("label thresholds (tuned on validation): %s", model.config.textfit_thresholds)
@@ -141,7 +141,7 @@ def _metrics(
             "loss": cfg.train.loss,
             "class_weights": dict(zip(names, weights, strict=True)) if weights else None,
         },
-        "task": data.task,
+        "task": data.task.name,
         **({"dataset": _dataset_entry(cfg, data.splits)} if cfg.data.dataset is not None else {}),
         "long_texts": tokenized.long_texts,
         "validation": scored["validation"].metrics,

@@ -18,7 +18,6 @@ from textfit.checks.labels import few_examples_advice
 from textfit.checks.run import check_splits
 from textfit.config.loading import save_config, with_settings
 from textfit.config.schema import RunConfig
-from textfit.data.tasks import PROBLEM_TYPES, label_occurrences
 from textfit.errors import TextfitError
 from textfit.modeling import load_pretrained, pick_precision
 from textfit.runs.folder import check_inputs_outside, check_output_dir, check_written_by_textfit, run_inputs
@@ -178,7 +177,7 @@ def _steps(
     with args.main_process_first(desc="tokenization"):
         labels = data.labels
         tokenizer, model = load_pretrained(
-            cfg.model, labels.id2label, labels.label2id, PROBLEM_TYPES[data.task]
+            cfg.model, labels.id2label, labels.label2id, data.task.problem_type
         )
         tokenized = tokenize(cfg, data, tokenizer, tokenize_progress)
     checks, warnings = preflight_checks(cfg, data, tokenized)
@@ -217,7 +216,7 @@ def preflight_checks(
     checks.raise_on_failure()
     warnings = checks.warnings
     advice = few_examples_advice(  # rows per class, or per label of the lists; none for regression
-        label_occurrences(data.task, data.splits.train, data.delimiter),
+        data.task.occurrences(data.splits.train, data.delimiter),
         cfg.train.epochs,
         cfg.train.batch_size,
         cfg.model.name,

@@ -17,8 +17,9 @@ from transformers.trainer_callback import ProgressCallback
 
 from textfit.accel.training import clip_gradients
 from textfit.data.labels import LabelSet
+from textfit.data.tasks import SINGLE_LABEL, Task
 from textfit.inference.batches import length_batches
-from textfit.metrics import classification_report, multilabel_report, regression_report, scalar_metrics
+from textfit.metrics import scalar_metrics, task_report
 from textfit.modeling import batch_tokens
 from textfit.tokenization import token_lengths
 
@@ -27,17 +28,15 @@ from textfit.tokenization import token_lengths
 LENGTH_POOL: int | None = None
 
 
-def compute_metrics(eval_prediction: Any, labels: LabelSet, task: str = "single_label") -> dict[str, float]:
-    """The Trainer's validation metrics after each evaluation (compute_metrics), as numbers."""
+def compute_metrics(eval_prediction: Any, labels: LabelSet, task: Task = SINGLE_LABEL) -> dict[str, float]:
+    """The Trainer's validation metrics after each evaluation (compute_metrics), as numbers.
+
+    Multi-label thresholds are 0.5 while training; they are tuned on validation at the end.
+    """
     logits = eval_prediction.predictions
     logits = np.asarray(logits[0] if isinstance(logits, tuple) else logits, dtype=np.float64)
     truth = eval_prediction.label_ids
-    if task == "multi_label":  # thresholds 0.5 while training; tuned on validation at the end
-        report = multilabel_report(truth, 1.0 / (1.0 + np.exp(-logits)), list(labels.names))
-    elif task == "regression":
-        report = regression_report(truth, logits[:, 0])
-    else:
-        report = classification_report(truth, logits, list(labels.names))
+    report = task_report(task, truth, task.scores(logits), list(labels.names))
     return {**scalar_metrics(report), "samples": len(truth)}  # logged as eval_samples: every row counts
 
 
