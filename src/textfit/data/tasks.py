@@ -2,7 +2,8 @@
 
 Each task type is one `Task` object (SINGLE_LABEL, MULTI_LABEL, REGRESSION; by name in TASKS), which
 owns what the data layer knows of it: its names, labels, targets, split and metrics. The layers above
-keep their per-task behaviour in one table each, keyed by the Task (tests/test_tasks.py lists them).
+keep their per-task behaviour in one table each, keyed by the Task (tests/test_task_types.py lists them;
+ARCHITECTURE.md says where a new task type goes).
 A multi-label cell is a JSON list (`["sports", "politics"]`) or names between a delimiter
 (`sports|politics`, with data.label_delimiter); a regression cell is a number. Examples keep each
 distinct cell as a label name, so each is parsed once here however many rows share it.
