@@ -16,7 +16,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "textfit"
 
 # Lowest first: a module may import from its own layer's package and from the layers below it.
 LAYERS = (
-    ("errors", "cache", "files", "version", "hub", "presets", "tokenizer_backend"),
+    ("errors", "cache", "files", "version", "hub", "presets", "tokenizer_backend", "devices"),
     ("config",),
     ("data",),
     ("metrics",),

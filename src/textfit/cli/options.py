@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Protocol, get_type_hints
 import typer
 
 from textfit.config.choices import Precision, TableFormat
+from textfit.devices import Device
 
 # The closed sets of the config's settings that have a flag; tests/test_cli.py checks each against the
 # config's own field, so the two cannot drift.
@@ -30,6 +31,10 @@ Backend = Literal["torch", "onnx"]
 ExportFormat = Literal["onnx"]
 Quantize = Literal["auto", "int8", "none"]
 
+TrainDevice = Annotated[
+    Device | None,
+    typer.Option(help="auto (default): a CUDA, Apple MPS or Intel XPU GPU where there is one, else the CPU."),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and warnings; no progress bars.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also the libraries' own messages.")]
 RunDir = Annotated[Path, typer.Argument(help="Run folder written by textfit train.")]

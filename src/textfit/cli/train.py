@@ -21,6 +21,7 @@ from textfit.cli.options import (
     Quiet,
     TableOptions,
     TaskOptions,
+    TrainDevice,
     TrainFile,
     ValidationFile,
     Verbose,
@@ -86,6 +87,7 @@ class TrainingOptions:
     learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate (default 1e-4).")] = None
     batch_size: Annotated[int | None, typer.Option(help="Training batch size (default 32).")] = None
     precision: Annotated[Precision | None, typer.Option(help="Training precision (default auto).")] = None
+    device: TrainDevice = None
     seed: Annotated[int | None, typer.Option(help="Seed of split, init and order (default 42).")] = None
     early_stopping_patience: Annotated[
         int | None, typer.Option(help="Stop after N evaluations without improvement.")

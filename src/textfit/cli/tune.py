@@ -14,6 +14,7 @@ from textfit.cli.options import (
     Model,
     Quiet,
     TableOptions,
+    TrainDevice,
     TrainFile,
     Verbose,
     option_groups,
@@ -58,6 +59,7 @@ def tune(
     table: TableOptions,
     labels: LabelOptions,
     study: StudyOptions,
+    device: TrainDevice = None,
     setting: Annotated[
         list[str] | None,
         typer.Option("--set", help="Any other setting as KEY=VALUE, e.g. --set tune.epochs=[2,4]"),
@@ -86,6 +88,7 @@ def tune(
         "model.name": model,
         "data.train_file": train_file,
         "data.validation_file": validation_file,
+        "train.device": device,
     } | overrides_of(study, table, labels)
     cfg = training_config(config, overrides | dataset.overrides(train_file) | set_overrides(setting))
     result = run_tune(cfg, overwrite=overwrite, progress=not quiet, inputs=[config] if config else [])

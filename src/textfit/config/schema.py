@@ -27,6 +27,7 @@ from textfit.config.choices import (
     Strategy,
     TableFormat,
 )
+from textfit.config.trainer import Device, TrainerArgs
 
 
 class _Section(BaseModel):
@@ -196,6 +197,7 @@ class TrainConfig(_Section):
     logging_steps: int = Field(
         50, ge=1, description="Steps between logs of the training loss (with logging_strategy 'steps')."
     )
+    device: Device = "auto"
     precision: Precision = Field(
         "auto", description="auto: bf16 where the hardware runs it fast, fp32 elsewhere."
     )
@@ -250,6 +252,7 @@ class TrainConfig(_Section):
         "cross_entropy", description="Training loss of a classifier: cross_entropy or focal."
     )
     focal_gamma: float = Field(2.0, ge=0.0, description="Focal loss: rows scaled by (1 - p_true) ** gamma.")
+    trainer_args: TrainerArgs = Field(default_factory=dict)
 
     @field_validator("class_weights", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from textfit.data.tasks import MULTI_LABEL, REGRESSION, SINGLE_LABEL, Task, task_of_problem_type
+from textfit.devices import pick_device
 from textfit.errors import DataError, list_problems
 from textfit.inference.backends import (
     FAST_PATHS,
@@ -152,7 +153,8 @@ class Classifier:
         Args:
             run_dir: a run folder written by `train`, or its model folder.
             batch_size: most texts per forward pass (see `__init__`).
-            device: cpu, cuda, ...; by default a GPU where there is one.
+            device: cpu, cuda, mps, xpu, cuda:1, ...; by default a GPU where there is one (CUDA, Apple
+                MPS or Intel XPU, as training's train.device auto), else the CPU.
             precision: auto, fp32, bf16 or fp16 (see `__init__`).
             allow_pickle: load pickled weights where the folder has no safetensors.
             trust_remote_code: run the model folder's own code.
@@ -165,14 +167,12 @@ class Classifier:
             ModelError: the folder is not a complete run, or needs a permission not given.
             ConfigError: fast_paths names a path that does not exist.
         """
-        import torch
-
         chosen = checked_fast_paths(fast_paths)
         folder = model_folder(Path(run_dir), allow_pickle)
         check_remote_code(folder, str(run_dir), trust_remote_code)
         tokenizer, model = _load_pretrained(folder, allow_pickle, trust_remote_code)
         check_tokenizer(tokenizer, model, folder, tokenizer_hint(folder))
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = device or pick_device()
         if device == "cpu":
             keep_freed_memory()
         classifier = cls(model.to(device), tokenizer, batch_size, precision)

@@ -101,14 +101,15 @@ def build_trainer(
     from textfit.training.trainer import StderrProgress, compute_metrics, trainer_class
 
     model.get_input_embeddings().weight.requires_grad_(not cfg.train.freeze_embeddings)
-    restore = prepare_for_training(model, cpu_fast_path=cfg.train.cpu_fast_path)
+    device_type = args.device.type  # the Trainer's choice (train.device)
+    restore = prepare_for_training(model, cpu_fast_path=cfg.train.cpu_fast_path, device_type=device_type)
     trainer = trainer_class(cfg.train.group_by_length)(
         model=model,
         args=args,
         train_dataset=tokenized.train,
         eval_dataset=tokenized.validation,
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple()),
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple(device_type)),
         compute_metrics=partial(compute_metrics, labels=data.labels, task=data.task),
         compute_loss_func=loss_function(data.weights, cfg.train.loss, cfg.train.focal_gamma),
         callbacks=list(callbacks or []),

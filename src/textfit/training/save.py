@@ -137,6 +137,7 @@ def _metrics(
             "samples_per_second": round(samples * cfg.train.epochs / seconds, 3),
             "final_loss": fitted.output.training_loss,
             "precision": precision,
+            "device": fitted.trainer.args.device.type,
             "processes": fitted.trainer.args.world_size,
             "loss": cfg.train.loss,
             "class_weights": dict(zip(names, weights, strict=True)) if weights else None,

@@ -18,6 +18,7 @@ from textfit.checks.labels import few_examples_advice
 from textfit.checks.run import check_splits
 from textfit.config.loading import save_config, with_settings
 from textfit.config.schema import RunConfig
+from textfit.devices import pick_device
 from textfit.errors import TextfitError
 from textfit.modeling import load_pretrained, pick_precision
 from textfit.runs.folder import check_inputs_outside, check_output_dir, check_written_by_textfit, run_inputs
@@ -140,7 +141,8 @@ def train_run(
     tokenize_progress: ProgressCallback | None = None,
 ) -> TrainResult:
     """Train a resolved run in RUN.partial, and move it into place (see `train` for the arguments)."""
-    precision = pick_precision(run.cfg.train.precision)
+    device = pick_device(run.cfg.train.device)  # ConfigError where the device asked for is not there
+    precision = pick_precision(run.cfg.train.precision, device)
     if run.cfg.train.precision == "auto":
         logger.info("precision: %s (auto: the fastest this hardware runs well)", precision)
     partial_dir = partial_dir_of(run.run_dir)
@@ -173,6 +175,7 @@ def _steps(
     data = load_data(cfg)
     args = training_arguments(cfg, partial_dir / CHECKPOINTS, precision, progress, data.task)
     barrier(args)  # the main process has written RUN.partial's first files
+    logger.info("device: %s (train.device %s)", args.device, cfg.train.device)
     # The main process extracts the model and fills the tokenization cache; the others then read them.
     with args.main_process_first(desc="tokenization"):
         labels = data.labels
