@@ -56,6 +56,7 @@ def test_run_folder_holds_model_tokenizer_config_metrics_and_card(tiny_run: Trai
     assert metrics["validation"]["labels"] == ["negative", "positive"]
     assert metrics["test"]["samples"] == 16
     assert metrics["train"]["precision"] == tiny_run.precision == "fp32"
+    assert metrics["train"]["device"] == "cpu"
 
     card = (model_dir / "README.md").read_text(encoding="utf-8")
     assert card.startswith("---\nlibrary_name: transformers\npipeline_tag: text-classification\n")
