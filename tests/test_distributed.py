@@ -137,13 +137,48 @@ def test_deepspeed_fsdp_and_backend_reach_the_training_arguments(monkeypatch: py
     monkeypatch.setattr(transformers, "TrainingArguments", lambda **kwargs: given.update(kwargs))
     settings = {"deepspeed": "ds_zero2.json", "fsdp": "full_shard auto_wrap", "ddp_backend": "nccl"}
     training_arguments(with_settings(None, settings), Path("out"), "fp32", progress=False)
-    assert (given["deepspeed"], given["fsdp"], given["ddp_backend"]) == (
-        "ds_zero2.json",
-        "full_shard auto_wrap",
-        "nccl",
-    )
+    assert (given["deepspeed"], given["ddp_backend"]) == ("ds_zero2.json", "nccl")
+    assert given["fsdp"] in (True, "full_shard auto_wrap")  # True (with fsdp_config) from transformers 5.10
     training_arguments(with_settings(None, {}), Path("out"), "fp32", progress=False)
     assert (given["deepspeed"], given["fsdp"], given["ddp_backend"]) == (None, None, None)
+
+
+@pytest.mark.parametrize("options", ["full_shard auto_wrap", "shard_grad_op offload"])
+def test_fsdp_options_give_the_plugin_of_the_string_without_its_deprecation(options: str) -> None:
+    """transformers 5.10 deprecates fsdp as a string: textfit passes fsdp=True and an fsdp_config."""
+    from transformers import TrainingArguments
+    from transformers.utils import logging as hf_logging
+
+    from textfit.training.arguments import fsdp_arguments
+
+    said: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    hf_logger, level = logging.getLogger("transformers"), hf_logging.get_verbosity()
+    hf_logger.addHandler(handler)
+    hf_logging.set_verbosity_warning()
+    try:
+        ours = TrainingArguments("out", use_cpu=True, **fsdp_arguments(options))
+        said_for_ours = list(said)
+        legacy = TrainingArguments("out", use_cpu=True, fsdp=options)
+    finally:
+        hf_logger.removeHandler(handler)
+        hf_logging.set_verbosity(level)
+    assert ours.fsdp_plugin_args == legacy.fsdp_plugin_args
+    assert not [message for message in said_for_ours if "deprecated" in message], said_for_ours
+
+
+def test_an_fsdp1_option_is_a_config_error_with_transformers_5_10_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    import transformers
+
+    from textfit.errors import ConfigError
+    from textfit.training.arguments import fsdp_arguments
+
+    monkeypatch.setattr(transformers, "__version__", "5.10.1")
+    with pytest.raises(ConfigError, match="'hybrid_shard', which is not an option of FSDP2"):
+        fsdp_arguments("hybrid_shard auto_wrap")
+    monkeypatch.setattr(transformers, "__version__", "5.9.0")
+    assert fsdp_arguments("hybrid_shard auto_wrap") == {"fsdp": "hybrid_shard auto_wrap"}
 
 
 def test_cli_passes_deepspeed_and_fsdp_to_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shlex
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,11 +209,24 @@ def plan_upload(run_dir: Path, repo_id: str, include_data_files: bool = False) -
     return UploadPlan(files, left_out)
 
 
+def _transport_errors() -> tuple[type[Exception], type[Exception]]:
+    """The timeout and the transport error classes of the HTTP client that huggingface_hub uses.
+
+    Which client that is, is huggingface_hub's own detail (httpx in 1.x, httpx2 in 2.x), so it is not
+    imported by name: HfHubHTTPError derives from the client's HTTPError, whose module has both.
+    """
+    from huggingface_hub.errors import HfHubHTTPError
+
+    client = sys.modules[HfHubHTTPError.__mro__[1].__module__]
+    return client.TimeoutException, client.TransportError
+
+
 @contextlib.contextmanager
 def _hub_errors(repo_id: str, endpoint: str, retry: str) -> Iterator[None]:
     """Turn what huggingface_hub raises for a failed request into a HubError naming repo and endpoint."""
-    import httpx2
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    timeout_error, transport_error = _transport_errors()
 
     again = f"the run folder is unchanged; retry with: {retry}"
     try:
@@ -254,12 +268,12 @@ def _hub_errors(repo_id: str, endpoint: str, retry: str) -> Iterator[None]:
             + " ".join(str(err).split("\n")[1:]),
             hint=f"the card's metadata comes from the run's settings (base model, data set); {again}",
         ) from None
-    except httpx2.TimeoutException:
+    except timeout_error:
         raise HubError(
             f"no answer from {endpoint} within {TIMEOUT_SECONDS:g} s when pushing to {repo_id}",
             hint=f"check the network connection (and HF_ENDPOINT, HTTPS_PROXY); {again}",
         ) from None
-    except httpx2.TransportError as err:
+    except transport_error as err:
         raise HubError(
             f"cannot reach {endpoint} to push to {repo_id} ({err or type(err).__name__})",
             hint=f"check the network connection (and HF_ENDPOINT, HTTPS_PROXY); {again}",

@@ -47,7 +47,8 @@ def setup_output(quiet: bool, verbose: bool) -> None:
     if not verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-        warnings.filterwarnings("ignore")
+        # Appended: the filters already there (python -W, PYTHONWARNINGS, pytest's) still come first.
+        warnings.filterwarnings("ignore", append=True)
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]

@@ -171,9 +171,11 @@ def _export(folder: Path, path: Path) -> None:
     # Graph inputs are named in the order of forward's parameters, not of the tokenizer's.
     names = [name for name in inspect.signature(model.forward).parameters if name in example]
     dynamic = {name: {0: "batch", 1: "tokens"} for name in names}
-    # The tracer warns about the mask's Python-side checks; the check below catches a wrong graph.
+    # The tracer warns about the mask's Python-side checks, the exporter about its opset choices; the
+    # check below catches a wrong graph. Deprecations are left to the caller's filters.
     with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # type: ignore[attr-defined]
+        warnings.filterwarnings("ignore", category=UserWarning)
         torch.onnx.export(
             model,
             (),

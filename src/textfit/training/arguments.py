@@ -15,6 +15,15 @@ from textfit.data.tasks import SINGLE_LABEL, Task
 from textfit.devices import pick_device
 from textfit.errors import ConfigError
 
+# train.fsdp's options ('full_shard auto_wrap') as fsdp_config entries of FSDP2, for transformers 5.10 and
+# later, which take fsdp=True with the settings in fsdp_config and deprecate the string.
+FSDP_CONFIG: dict[str, dict[str, Any]] = {
+    "full_shard": {"reshard_after_forward": True},
+    "shard_grad_op": {"reshard_after_forward": False},
+    "offload": {"cpu_offload": True},
+    "auto_wrap": {},  # FSDP2 wraps each transformer layer by default
+}
+
 # Where launchers put the process's rank: torchrun, accelerate launch and DeepSpeed set RANK; MPI its own.
 RANK_VARIABLES = ("RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK", "PMI_RANK")
 
@@ -137,7 +146,7 @@ def own_arguments(
         disable_tqdm=not progress,
         ddp_backend=train.ddp_backend,
         deepspeed=train.deepspeed,
-        fsdp=train.fsdp or None,
+        **fsdp_arguments(train.fsdp),
     )
 
 
@@ -177,6 +186,34 @@ def trainer_passthrough(trainer_args: dict[str, Any], own: dict[str, Any]) -> di
             hint=TRAINER_ARGS_HINT + "; textfit's own settings win over them: set those instead",
         )
     return checked
+
+
+def fsdp_arguments(options: str | None) -> dict[str, Any]:
+    """TrainingArguments' fsdp (and fsdp_config) from train.fsdp's options, e.g. 'full_shard auto_wrap'.
+
+    transformers 5.10 and later take fsdp=True with the options in fsdp_config (a string is
+    deprecated there); earlier releases take the string as it is.
+
+    Raises:
+        ConfigError: an option FSDP2 has not (FSDP1's hybrid_shard, no_shard) or a misspelt one.
+    """
+    import transformers
+
+    if not options:
+        return {"fsdp": None}
+    major, minor = (int(part) for part in transformers.__version__.split(".")[:2])
+    if (major, minor) < (5, 10):
+        return {"fsdp": options}
+    fsdp_config: dict[str, Any] = {}
+    for option in options.split():
+        if option not in FSDP_CONFIG:
+            raise ConfigError(
+                f"train.fsdp has {option!r}, which is not an option of FSDP2",
+                hint=f"use {', '.join(FSDP_CONFIG)} (hybrid_shard and no_shard are FSDP1's, which "
+                "transformers deprecates)",
+            )
+        fsdp_config.update(FSDP_CONFIG[option])
+    return {"fsdp": True, "fsdp_config": fsdp_config}
 
 
 def with_batch_size(args: Any, batch_size: int, accumulation: int) -> Any:
