@@ -71,10 +71,10 @@ demo: venv  ## train MiniLM on the SMS spam sample, evaluate on its test part, p
 		--text "WINNER! You have won a 1000 GBP prize. Call 09061701461 to claim now" \
 		--text "Are we still meeting for lunch tomorrow?"
 
-test: dev  ## run the whole test suite, as CI does (about 10 minutes), and list the 15 slowest tests
+test: dev  ## run the whole test suite, as CI does (about 5 minutes), and list the 15 slowest tests
 	$(BIN)/python -m pytest -q --durations=15
 
-test-fast: dev  ## the suite less the real-model and subprocess tests (about 5 minutes)
+test-fast: dev  ## the suite less the real-model and subprocess tests (about 2 minutes)
 	$(BIN)/python -m pytest -q -m "not slow and not subprocess"
 
 test-range:  ## test-fast on pyproject's floors of torch, transformers, datasets, accelerate, then on the newest
