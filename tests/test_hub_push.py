@@ -29,7 +29,7 @@ from conftest import TINY_TRAIN_SETTINGS
 from textfit import ConfigError, HubError, ModelError, push_run
 from textfit.cli.main import app
 from textfit.config.loading import load_config
-from textfit.training.card import base_model, hub_model_card
+from textfit.training.card import base_license, base_model, card_metadata, hub_model_card
 
 TOKEN = "hf_standin_token_for_tests"
 REPO = "someone/tiny-classifier"
@@ -295,6 +295,47 @@ def test_the_card_front_matter_parses_with_huggingface_hub(
     assert f'pipeline("text-classification", model="{REPO}")' in card
 
 
+def test_the_local_card_carries_the_hub_card_s_metadata(hub: StandInHub, tiny_run_dir: Path) -> None:
+    local = (tiny_run_dir / "model" / "README.md").read_text(encoding="utf-8")
+    assert local.startswith("---\n")
+    metadata = yaml.safe_load(local[4 : local.index("\n---\n", 4)])
+
+    assert metadata["library_name"] == "transformers"
+    assert metadata["pipeline_tag"] == "text-classification"
+    assert metadata["tags"] == ["textfit", "text-classification"]
+    assert "base_model" not in metadata  # a local folder is no Hub model
+    assert "license" not in metadata  # nor has it a card naming one
+    assert metadata["metrics"] == ["accuracy", "f1", "precision", "recall"]
+    [index] = metadata["model-index"]
+    assert index["name"] == tiny_run_dir.name
+    [results] = index["results"]
+    assert results["dataset"] == {"name": "binary_test.csv", "type": "binary_test.csv", "split": "test"}
+    test = json.loads((tiny_run_dir / "metrics.json").read_text())["test"]
+    assert {m["name"]: m["value"] for m in results["metrics"]}["Accuracy"] == round(test["accuracy"], 4)
+    # the Hub card: the same metadata, but for the model's name
+    push_run(tiny_run_dir, REPO)
+    pushed = front_matter(hub.commits[0]["files"]["README.md"].decode())
+    assert pushed["pipeline_tag"] == "text-classification"
+    assert pushed["model-index"][0]["results"] == index["results"]
+    assert {**pushed, "model-index": None} == {**metadata, "model-index": None}
+
+
+def test_the_card_names_the_licence_of_a_preset_or_of_a_local_model_s_card(tmp_path: Path) -> None:
+    metrics = {"task": "single_label", "validation": {"accuracy": 0.5}, "test": None}
+
+    metadata = yaml.safe_load(card_metadata({"model": {"name": "mpnet"}}, metrics, "run"))
+
+    assert metadata["license"] == "apache-2.0"
+    assert metadata["base_model"] == "sentence-transformers/all-mpnet-base-v2"
+    assert metadata["pipeline_tag"] == "text-classification"
+    assert metadata["model-index"][0]["results"][0]["dataset"]["split"] == "validation"
+    (tmp_path / "README.md").write_text("---\nlicense: mit\nlanguage: en\n---\n# a model\n", encoding="utf-8")
+    assert base_license(str(tmp_path)) == "mit"
+    (tmp_path / "README.md").write_text("# no front matter\n", encoding="utf-8")
+    assert base_license(str(tmp_path)) is None
+    assert base_license("bert-base-uncased") is None  # a Hub id: not looked up
+
+
 def test_the_pushed_files_load_with_the_transformers_pipeline(
     hub: StandInHub, tiny_run_dir: Path, tmp_path: Path
 ) -> None:
@@ -408,6 +449,7 @@ def test_the_card_names_a_hub_dataset_and_the_validation_results_without_a_test_
 
     data = front_matter(card)
     assert data["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert data["license"] == "apache-2.0"
     assert data["datasets"] == ["stanfordnlp/imdb"]
     [results] = data["model-index"][0]["results"]
     assert results["dataset"] == {

@@ -48,9 +48,13 @@ def test_int8_export_leaves_the_root_logger_s_level_as_it_was(
 def test_export_writes_both_models_and_the_check(exported_run: Path, binary_test_csv: Path) -> None:
     report = json.loads((exported_run / "onnx" / "check.json").read_text(encoding="utf-8"))
 
-    assert sorted(p.name for p in (exported_run / "onnx").iterdir()) == [
-        "check.json", "model.int8.onnx", "model.onnx"
-    ]  # fmt: skip
+    files = {check["model"]: check["file"] for check in report["checks"]}
+    chosen = "int8" if next(c for c in report["checks"] if c["model"] == "int8")["passed"] else "fp32"
+    assert files[chosen] == "model.onnx"  # the model OnnxClassifier takes: the one optimum loads
+    assert sorted(p.name for p in (exported_run / "onnx").iterdir()) == sorted(
+        ["check.json", "config.json", "tokenizer.json", "tokenizer_config.json", *files.values()]
+    )
+    assert set(files.values()) in ({"model.onnx", "model.fp32.onnx"}, {"model.onnx", "model.int8.onnx"})
     assert not (exported_run / "onnx.partial").exists()
     assert report["check_file"] == str(binary_test_csv)
     assert report["texts"] == 16
@@ -66,7 +70,9 @@ def test_onnx_fp32_predicts_what_pytorch_fp32_predicts(exported_run: Path) -> No
     from textfit.inference.onnx import _session
 
     reference = Classifier.load(exported_run, precision="fp32")
-    session = _session(exported_run / "onnx" / "model.onnx")
+    report = json.loads((exported_run / "onnx" / "check.json").read_text(encoding="utf-8"))
+    fp32 = next(check["file"] for check in report["checks"] if check["model"] == "fp32")
+    session = _session(exported_run / "onnx" / fp32)
     onnx = OnnxClassifier(session, reference.model.config, reference.tokenizer, 4, "fp32")
 
     np.testing.assert_allclose(onnx.predict_proba(TEXTS), reference.predict_proba(TEXTS), atol=1e-5)
@@ -93,6 +99,57 @@ def test_load_takes_the_int8_model_only_if_it_passed(exported_run: Path, tmp_pat
     check_file.write_text(json.dumps(report), encoding="utf-8")
     with pytest.raises(ModelError, match=r"no ONNX model .* agreed with PyTorch within the bounds"):
         OnnxClassifier.load(run_dir)
+
+
+def test_the_export_folder_is_laid_out_as_optimum_loads_it(exported_run: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from textfit.inference.onnx import _session
+
+    folder = exported_run / "onnx"
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    run_config = json.loads((exported_run / "model" / "config.json").read_text(encoding="utf-8"))
+    assert (config["id2label"], config["label2id"]) == (run_config["id2label"], run_config["label2id"])
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    encoded = tokenizer(TEXTS, padding=True, return_tensors="np")
+    assert (
+        encoded["input_ids"].tolist()
+        == AutoTokenizer.from_pretrained(exported_run / "model")(TEXTS, padding=True, return_tensors="np")[
+            "input_ids"
+        ].tolist()
+    )
+    session = _session(folder / "model.onnx")
+    inputs = {i.name: encoded[i.name].astype(np.int64) for i in session.get_inputs()}
+    [logits] = session.run(["logits"], inputs)
+    assert logits.shape == (len(TEXTS), len(config["id2label"]))
+    loaded = OnnxClassifier.load(exported_run)  # it takes model.onnx
+    np.testing.assert_allclose(loaded.predict_proba(TEXTS), _softmax(logits), atol=1e-5)
+    try:
+        from optimum.onnxruntime import ORTModelForSequenceClassification
+    except ImportError:
+        return  # optimum is no dependency: the layout above is what it reads
+    model = ORTModelForSequenceClassification.from_pretrained(folder)
+    np.testing.assert_allclose(
+        model(**tokenizer(TEXTS, padding=True, return_tensors="pt")).logits, logits, atol=1e-5
+    )
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def test_an_int8_model_that_failed_its_check_is_not_named_model_onnx(tmp_path: Path) -> None:
+    from textfit.inference.onnx_folder import arrange_models
+
+    for name in ("model.onnx", "model.int8.onnx"):
+        (tmp_path / name).write_bytes(name.encode())
+
+    assert arrange_models(tmp_path, ["fp32"]) == {"int8": "model.int8.onnx", "fp32": "model.onnx"}
+    assert (tmp_path / "model.onnx").read_bytes() == b"model.onnx"
+    assert arrange_models(tmp_path, ["fp32", "int8"]) == {"int8": "model.onnx", "fp32": "model.fp32.onnx"}
+    assert (tmp_path / "model.onnx").read_bytes() == b"model.int8.onnx"
+    assert (tmp_path / "model.fp32.onnx").read_bytes() == b"model.onnx"
 
 
 def test_load_without_an_export_says_how_to_make_one(tiny_run_dir: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
 
@@ -59,7 +60,13 @@ def test_run_folder_holds_model_tokenizer_config_metrics_and_card(tiny_run: Trai
     assert metrics["train"]["device"] == "cpu"
 
     card = (model_dir / "README.md").read_text(encoding="utf-8")
-    assert card.startswith("---\nlibrary_name: transformers\npipeline_tag: text-classification\n")
+    assert card.startswith("---\n")
+    front_matter = yaml.safe_load(card[4 : card.index("\n---\n", 4)])
+    assert (front_matter["library_name"], front_matter["pipeline_tag"]) == (
+        "transformers",
+        "text-classification",
+    )
+    assert front_matter["model-index"][0]["results"][0]["dataset"]["split"] == "test"
     assert "- labels (2): `negative`, `positive`" in card
     assert f"| test | {metrics['test']['accuracy']:.4f} |" in card
 

@@ -29,6 +29,8 @@ PRESET_HUB_IDS = {
     "minilm": "sentence-transformers/all-MiniLM-L6-v2",
     "mpnet": "sentence-transformers/all-mpnet-base-v2",
 }
+# The licence of each preset's model, as its Hub card states it (the model card's license).
+PRESET_LICENSES = {"minilm": "apache-2.0", "mpnet": "apache-2.0"}
 _PRESET_HINT = "pass a local model folder with --model PATH, or one of the presets: " + ", ".join(PRESETS)
 
 

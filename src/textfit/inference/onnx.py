@@ -1,7 +1,7 @@
 """Prediction with ONNX Runtime: export a run's model, quantize it to int8, check it against PyTorch.
 
-`export_onnx(run_dir, check_file)` writes RUN/onnx/model.onnx (fp32) and, where the CPU has int8
-dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX), model.int8.onnx (weights quantized to int8,
+`export_onnx(run_dir, check_file)` writes an fp32 model to RUN/onnx and, where the CPU has int8
+dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX), an int8 one (weights quantized to int8,
 activations quantized on the fly). It then predicts check_file with PyTorch in fp32 and with each
 ONNX model, and writes RUN/onnx/check.json: how often the two agree, their largest difference and,
 where check_file has labels, the score of each (macro-F1, micro-F1 or RMSE, by task).
@@ -11,7 +11,7 @@ the label; multi-label: each (text, label) decision at the label's threshold; re
 within VALUE_TOLERANCE of the spread of PyTorch's values) and, with labels, its macro-F1 (micro-F1)
 is at most MAX_F1_DROP below PyTorch's, or (regression) its RMSE at most MAX_RMSE_INCREASE of the
 targets' standard deviation above it. `OnnxClassifier.load(run_dir)` takes the int8 model if it
-passed, the fp32 one if only that passed, and refuses otherwise.
+passed, the fp32 one if only that passed, and refuses otherwise: model.onnx (see onnx_folder.py).
 
 Needs the `onnx` extra: pip install "textfit[onnx]".
 """
@@ -41,6 +41,7 @@ from textfit.errors import ConfigError, DataError, ModelError, list_problems
 from textfit.files import write_text_atomic
 from textfit.inference.backends import OnnxBackend
 from textfit.inference.classifier import Classifier
+from textfit.inference.onnx_folder import EXPORT_FILES, MODELS, arrange_models, chosen_model, copy_model_files
 from textfit.metrics import task_report
 from textfit.modeling import check_tokenizer, cpu_has_fast_int8, quiet_transformers
 from textfit.runs.folder import check_inputs_outside, foreign_entries
@@ -56,9 +57,6 @@ VALUE_TOLERANCE = 0.05
 # Regression: RMSE above PyTorch's, as a share of the targets' standard deviation (the RMSE of always
 # predicting the mean): 1% of it is far below the gap between a useful model and a useless one.
 MAX_RMSE_INCREASE = 0.01
-MODELS = {"int8": "model.int8.onnx", "fp32": "model.onnx"}  # in the order OnnxClassifier prefers
-# What an export writes in RUN/onnx (a large model's weights go to *.onnx.data beside its graph).
-EXPORT_FILES = (*MODELS.values(), "*.onnx.data", "check.json", ".check.json.*")
 
 
 def _require_onnxruntime() -> Any:
@@ -142,19 +140,20 @@ class OnnxClassifier(Classifier):
                 hint=f"textfit export {run_dir} --format onnx --check test.csv",
             )
         checks = json.loads(check_file.read_text(encoding="utf-8"))["checks"]
-        passed = [check["model"] for check in checks if check["passed"]]
-        if not passed:
+        precision = chosen_model(check["model"] for check in checks if check["passed"])
+        if precision is None:
             raise ModelError(
                 f"no ONNX model of {run_dir} agreed with PyTorch within the bounds ({check_file})",
                 hint="predict with PyTorch (the default backend)",
             )
-        precision = next(name for name in MODELS if name in passed)
+        check = next(check for check in checks if check["model"] == precision)
+        path = run_dir / "onnx" / check.get("file", MODELS[precision])  # no file: an older export
         tokenizer = AutoTokenizer.from_pretrained(folder)
         with quiet_transformers():
             config = AutoConfig.from_pretrained(folder)
         check_tokenizer(tokenizer, config, folder, tokenizer_hint(folder))
-        session = _session(run_dir / "onnx" / MODELS[precision], threads)
-        logger.info("model %s in ONNX Runtime, %s", run_dir / "onnx" / MODELS[precision], precision)
+        session = _session(path, threads)
+        logger.info("model %s in ONNX Runtime, %s", path, precision)
         return cls(session, config, tokenizer, batch_size, precision)
 
 
@@ -436,12 +435,14 @@ def export_onnx(
         _quantize(partial / MODELS["fp32"], partial / MODELS["int8"])
 
     checks = _check_exports(partial, reference, examples, truth)
+    files = arrange_models(partial, [check.model for check in checks if check.passed])
+    copy_model_files(folder, partial)
     report = {
         "check_file": str(check_file),
         "texts": len(examples),
         "task": task.name,
         "bounds": {"min_agreement": MIN_AGREEMENT, **EXPORT_CHECKS[task].bounds},
-        "checks": [{**check.__dict__, "task": check.task.name} for check in checks],
+        "checks": [{**c.__dict__, "task": c.task.name, "file": files[c.model]} for c in checks],
     }
     write_text_atomic(partial / "check.json", json.dumps(report, indent=2) + "\n")
     shutil.rmtree(run_dir / "onnx", ignore_errors=True)

@@ -1,7 +1,8 @@
 """The model card, the one writer of it: the model folder's README.md, and the Hub's version of it.
 
-`textfit train` writes README.md beside the weights; `textfit push` uploads it under Hub metadata
-(base model, data set, a model-index of the metrics), with local paths reduced to file names.
+Both carry the same Hub metadata in their YAML front matter (`card_metadata`: licence, base model,
+data set, a model-index of the metrics, pipeline tag). `textfit train` writes README.md beside the
+weights; `textfit push` uploads its body under that metadata, with local paths reduced to file names.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from textfit.config.schema import RunConfig
 from textfit.data.labels import LabelSet
 from textfit.data.splits import Splits
 from textfit.data.tasks import DEFAULT_TASK, MULTI_LABEL, REGRESSION, SINGLE_LABEL, TASKS, Task, task_named
-from textfit.modeling import PRESET_HUB_IDS
+from textfit.modeling import PRESET_HUB_IDS, PRESET_LICENSES
 
 # The metrics in the model card's table, per task.
 CARD_METRICS: dict[Task, dict[str, str]] = {
@@ -56,12 +57,10 @@ MODEL_PLACEHOLDER = 'model="path/to/this/folder"'
 
 def model_card(cfg: RunConfig, splits: Splits, labels: LabelSet, metrics: dict[str, Any]) -> str:
     """README.md of the model folder: data, settings and metrics."""
+    config = cfg.model_dump(mode="json")
+    model_name = Path(str(config.get("output_dir") or "")).name or "textfit-model"
     lines = [
-        "---",
-        "library_name: transformers",
-        "pipeline_tag: text-classification",
-        "tags: [textfit, text-classification]",
-        "---",
+        f"---\n{card_metadata(config, metrics, model_name)}\n---",
         "",
         f"# Text classifier fine-tuned from `{cfg.model.name}` with textfit",
         "",
@@ -169,11 +168,31 @@ def _card_body(model_dir: Path, repo_id: str, paths: set[str]) -> str:
     return text.replace(MODEL_PLACEHOLDER, f'model="{repo_id}"')
 
 
-def hub_model_card(model_dir: Path, repo_id: str, config: dict[str, Any], metrics: dict[str, Any]) -> str:
-    """The Hub model card: the model folder's README.md (local paths made file names) under Hub metadata.
+def base_license(name: str) -> str | None:
+    """The licence of the model a run started from: a preset's, or a local folder's card's; else None."""
+    if name in PRESET_LICENSES:
+        return PRESET_LICENSES[name]
+    readme = Path(name).expanduser() / "README.md"
+    if not name or not readme.is_file():
+        return None
+    import yaml
 
-    The front matter names the library, pipeline, base model, tags, the Hub data set when the run
-    used one (data.dataset), and a model-index with the test results (else the validation results).
+    text = readme.read_text(encoding="utf-8", errors="replace")
+    end = text.find("\n---\n", 4) if text.startswith("---\n") else -1
+    try:
+        data = yaml.safe_load(text[4:end]) if end >= 0 else None
+    except yaml.YAMLError:
+        return None
+    value = data.get("license") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def card_metadata(config: dict[str, Any], metrics: dict[str, Any], model_name: str) -> str:
+    """The model card's YAML front matter (without the --- lines), the same for README.md and the Hub.
+
+    It names the library, pipeline, licence and base model (where known), tags, the Hub data set
+    when the run used one (data.dataset), and a model-index with the test results (else the
+    validation results) on the data set, or the file (by name) the rows came from.
     """
     from huggingface_hub import EvalResult, ModelCardData
 
@@ -202,14 +221,25 @@ def hub_model_card(model_dir: Path, repo_id: str, config: dict[str, Any], metric
         for key, metric_type, name, args in index_metrics
         if isinstance(report.get(key), int | float) and math.isfinite(report[key])
     ]
+    model = str((config.get("model") or {}).get("name", ""))
     card_data = ModelCardData(
         library_name="transformers",
         pipeline_tag="text-classification",
-        base_model=base_model(str((config.get("model") or {}).get("name", ""))),
+        license=base_license(model),
+        base_model=base_model(model),
         tags=["textfit", "text-classification"],
         datasets=[dataset] if dataset else None,
         metrics=list(dict.fromkeys(result.metric_type for result in results)) or None,
-        model_name=repo_id.split("/")[-1],
+        model_name=model_name,
         eval_results=results or None,
     )
-    return f"---\n{card_data.to_yaml()}\n---\n{_card_body(model_dir, repo_id, local_paths(config))}"
+    return str(card_data.to_yaml())
+
+
+def hub_model_card(model_dir: Path, repo_id: str, config: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """The Hub model card: the model folder's README.md (local paths made file names) under Hub metadata.
+
+    The metadata (`card_metadata`) is that of README.md, written again: a card of an older run gets it too.
+    """
+    metadata = card_metadata(config, metrics, repo_id.split("/")[-1])
+    return f"---\n{metadata}\n---\n{_card_body(model_dir, repo_id, local_paths(config))}"
