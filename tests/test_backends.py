@@ -11,21 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CLASS_WORDS, class_rows, tiny_config
+from conftest import CLASS_WORDS, TINY_ARCHITECTURES, class_rows, tiny_config
 from textfit import Classifier, ConfigError, predict_file
 from textfit.inference.backends import FAST_PATHS, EagerBackend, PackedCpuBackend, logits_difference
 
 TEXTS = [row["text"] for row in class_rows(CLASS_WORDS, 6, start=40)]
-ARCHITECTURES = [
-    "bert",
-    "distilbert",
-    "roberta",
-    "xlm-roberta",
-    "deberta-v2",
-    "electra",
-    "mpnet",
-    "modernbert",
-]
 # The fast paths each architecture takes on a CPU.
 TAKEN = {
     "bert": ("packed", "prepack"),
@@ -58,7 +48,7 @@ def architecture_dirs(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFac
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir, model_max_length=60)
     folders = {}
-    for architecture in ARCHITECTURES:
+    for architecture in TINY_ARCHITECTURES:
         torch.manual_seed(0)
         config = tiny_config(architecture)
         config.vocab_size, config.pad_token_id = len(tokenizer), tokenizer.pad_token_id
@@ -70,7 +60,7 @@ def architecture_dirs(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFac
     return folders
 
 
-@pytest.mark.parametrize("architecture", ARCHITECTURES)
+@pytest.mark.parametrize("architecture", TINY_ARCHITECTURES)
 def test_every_architecture_predicts_the_same_with_the_fast_paths_off(
     architecture_dirs: dict[str, Path], architecture: str
 ) -> None:

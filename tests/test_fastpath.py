@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import tiny_config
+from conftest import TINY_ARCHITECTURES, tiny_config
 from textfit.accel import fastpath, firsttoken
 from textfit.accel.training import clip_gradients, prepare_for_training
 
@@ -267,18 +267,6 @@ def test_dropout_is_on_in_training_and_off_in_eval(tiny_model_dir: Path) -> None
 
 # ---------------------------------------------------------------- the training seam (textfit.accel.training)
 
-# The architectures the prediction tests cover (tests/test_prepack.py).
-ARCHITECTURES = [
-    "bert",
-    "distilbert",
-    "roberta",
-    "xlm-roberta",
-    "deberta-v2",
-    "electra",
-    "mpnet",
-    "modernbert",
-]
-
 
 def _tiny(architecture: str) -> torch.nn.Module:
     """A tiny classifier of that architecture without dropout (the fast path draws other masks)."""
@@ -311,7 +299,7 @@ def _train_steps(model: torch.nn.Module, steps: int = 3) -> list[float]:
     return losses
 
 
-@pytest.mark.parametrize("architecture", ARCHITECTURES)
+@pytest.mark.parametrize("architecture", TINY_ARCHITECTURES)
 def test_training_on_the_fast_path_gives_the_same_losses_and_model(architecture: str) -> None:
     reference = _tiny(architecture)
     fast = copy.deepcopy(reference)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import tiny_config
+from conftest import TINY_ARCHITECTURES, tiny_config
 from textfit.accel import prepack
 from textfit.accel.prepack import PrepackedLinear, linear, prepack_linears
 from textfit.inference.classifier import Classifier
@@ -107,10 +107,7 @@ def test_classifier_load_prepacks_and_predicts_as_the_saved_model(
     )
 
 
-@pytest.mark.parametrize(
-    "architecture",
-    ["bert", "distilbert", "roberta", "xlm-roberta", "deberta-v2", "electra", "mpnet", "modernbert"],
-)
+@pytest.mark.parametrize("architecture", TINY_ARCHITECTURES)
 def test_every_architecture_keeps_its_logits_prepacked(architecture: str) -> None:
     from transformers import AutoModelForSequenceClassification
 
