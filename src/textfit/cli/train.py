@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -196,7 +195,9 @@ def train(
 
 def _setup_output(quiet: bool, verbose: bool) -> None:
     """Log output as usual in the main process; the others of a distributed run log errors only."""
-    main_process = os.environ.get("RANK", "0") == "0"  # set by torchrun and accelerate launch
+    from textfit.training.arguments import is_main_process
+
+    main_process = is_main_process()  # the process that writes the run, as training decides it
     setup_output(quiet or not main_process, verbose)
     if not main_process:
         logging.getLogger("textfit").setLevel(logging.ERROR)
