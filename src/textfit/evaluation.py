@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from textfit.data.rows import table_examples
 from textfit.data.tables import Table
 from textfit.data.tasks import Task
 from textfit.errors import ConfigError
-from textfit.files import write_text_atomic
+from textfit.files import write_json_atomic
 from textfit.inference.classifier import Classifier, ProgressCallback
 from textfit.metrics import evaluation_report
 from textfit.report.page import write_report
@@ -90,7 +89,7 @@ def evaluate(
     metrics["file"] = str(data_file)
     metrics["dropped_rows"] = examples.dropped
     metrics["precision"] = classifier.precision
-    write_text_atomic(path, json.dumps(metrics, indent=2) + "\n")
+    write_json_atomic(path, metrics)
     predictions_file = path.with_name(f"{path.stem}.predictions.parquet")
     predictions = write_split_predictions(
         predictions_file, examples, classifier.task, classifier.labels, scored

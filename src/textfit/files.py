@@ -36,6 +36,6 @@ def write_text_atomic(path: Path, text: str) -> None:
     write_atomic(path, write)
 
 
-def write_json_atomic(path: Path, value: Any, indent: int | None = 2) -> None:
-    """Write `value` as JSON (UTF-8, non-ASCII kept), with a final line end."""
-    write_text_atomic(path, json.dumps(value, indent=indent, ensure_ascii=False) + "\n")
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write `value` as JSON, indented by 2 (non-ASCII escaped, as json.dumps does), with a final line end."""
+    write_text_atomic(path, json.dumps(value, indent=2) + "\n")

@@ -38,7 +38,7 @@ from textfit.data.reading import read_table
 from textfit.data.rows import table_examples
 from textfit.data.tasks import DEFAULT_TASK, MULTI_LABEL, REGRESSION, SINGLE_LABEL, Task
 from textfit.errors import ConfigError, DataError, ModelError, list_problems
-from textfit.files import write_text_atomic
+from textfit.files import write_json_atomic
 from textfit.inference.backends import OnnxBackend
 from textfit.inference.classifier import Classifier
 from textfit.inference.onnx_folder import EXPORT_FILES, MODELS, arrange_models, chosen_model, copy_model_files
@@ -444,7 +444,7 @@ def export_onnx(
         "bounds": {"min_agreement": MIN_AGREEMENT, **EXPORT_CHECKS[task].bounds},
         "checks": [{**c.__dict__, "task": c.task.name, "file": files[c.model]} for c in checks],
     }
-    write_text_atomic(partial / "check.json", json.dumps(report, indent=2) + "\n")
+    write_json_atomic(partial / "check.json", report)
     shutil.rmtree(run_dir / "onnx", ignore_errors=True)
     partial.rename(run_dir / "onnx")
     return checks

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -14,7 +13,7 @@ from textfit.config.schema import RunConfig
 from textfit.data.examples import Examples
 from textfit.data.splits import Splits
 from textfit.evaluation import Scored, score, write_split_predictions
-from textfit.files import write_text_atomic
+from textfit.files import write_json_atomic, write_text_atomic
 from textfit.inference.classifier import Classifier
 from textfit.metrics import tune_thresholds
 from textfit.modeling import quiet_transformers
@@ -100,9 +99,9 @@ def save_run(
     if not cfg.train.keep_checkpoints:
         shutil.rmtree(partial_dir / CHECKPOINTS, ignore_errors=True)
     save_config(cfg, partial_dir / CONFIG_FILE)
-    write_text_atomic(partial_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_json_atomic(partial_dir / "metrics.json", metrics)
     log_history = fitted.trainer.state.log_history
-    write_text_atomic(partial_dir / "log_history.json", json.dumps(log_history, indent=2) + "\n")
+    write_json_atomic(partial_dir / "log_history.json", log_history)
     write_text_atomic(model_dir / "README.md", model_card(cfg, data.splits, data.labels, metrics))
     for split, examples in _evaluated(data.splits).items():
         path = partial_dir / f"predictions-{split}.parquet"
