@@ -29,6 +29,7 @@ LAYERS = (
     ("report",),
     ("evaluation",),
     ("training",),
+    ("label_errors",),
     ("push",),
     ("serve",),
     ("cli",),

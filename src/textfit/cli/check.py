@@ -9,8 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
+from textfit.cli.label_errors import echo_label_errors, find
 from textfit.cli.options import (
     DatasetOptions,
+    LabelErrorOptions,
     LabelOptions,
     MaxLength,
     TableOptions,
@@ -36,11 +38,20 @@ def check(
     table: TableOptions,
     labels: LabelOptions,
     model: Annotated[
-        str | None, typer.Option(help="Whose tokenizer counts the tokens (default minilm).")
+        str | None,
+        typer.Option(
+            help="Whose tokenizer counts the tokens, whose encoder finds label errors (default minilm)."
+        ),
     ] = None,
     max_length: MaxLength = None,
     task: TaskOptions,
     config: Annotated[Path | None, typer.Option(help="YAML config (e.g. a run's run_config.yaml).")] = None,
+    errors: LabelErrorOptions,
+    label_errors_out: Annotated[
+        Path | None,
+        typer.Option(help="Write the label errors found as CSV to this file (implies --label-errors)."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace the --label-errors-out file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the warnings and failures.")] = False,
     verbose: Verbose = False,
@@ -49,11 +60,13 @@ def check(
 
     One line per check (PASS / WARN / FAIL), then the task of the labels; exit status 1 when a
     check fails. Multi-label tables are counted per label; regression targets get their spread.
+    --label-errors then lists the training rows whose label is probably wrong (single-label).
 
     \b
     Examples:
       textfit check data.csv --validation-file dev.csv
       textfit check --dataset dair-ai/emotion
+      textfit check data.csv --label-errors --label-errors-out label_errors.csv
     """  # noqa: D301
     from textfit.checks.base import format_checks
     from textfit.checks.run import check_data
@@ -68,11 +81,24 @@ def check(
         "model.max_length": max_length,
     } | overrides_of(task, table, labels)
     overrides |= dataset.overrides(train_file)
-    report = check_data(training_config(config, overrides))
+    cfg = training_config(config, overrides)
+    report = check_data(cfg)
+    found, written = None, None
+    if (errors.label_errors or label_errors_out is not None) and not report.failed:
+        from textfit.label_errors import check_label_errors_file, write_label_errors
+
+        if label_errors_out is not None:  # before minutes of work, not after
+            check_label_errors_file(label_errors_out, overwrite)
+        found = find(errors, cfg)
+        if label_errors_out is not None:
+            written = str(write_label_errors(label_errors_out, found, overwrite=overwrite))
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        answer = report.to_dict() | ({"label_errors": found.to_dict()} if found is not None else {})
+        typer.echo(json.dumps(answer, indent=2))
     else:
         typer.echo(format_checks(report, quiet))
+        if found is not None:
+            echo_label_errors(found, written)
         typer.echo(next_step(report, _command_args(overrides, config)))
     if report.failed:
         raise typer.Exit(1)

@@ -30,6 +30,7 @@ Loss = Literal["cross_entropy", "focal"]
 Backend = Literal["torch", "onnx"]
 ExportFormat = Literal["onnx"]
 Quantize = Literal["auto", "int8", "none"]
+LabelErrorsMethod = Literal["embeddings", "finetune"]
 
 TrainDevice = Annotated[
     Device | None,
@@ -183,6 +184,30 @@ class TaskOptions:
     def overrides(self) -> dict[str, Any]:
         """The model.task and data.label_delimiter settings."""
         return {"model.task": self.task, "data.label_delimiter": self.label_delimiter}
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelErrorOptions:
+    """Finding the training rows whose label is probably wrong (check, train)."""
+
+    label_errors: Annotated[
+        bool,
+        typer.Option(
+            "--label-errors",
+            help="Find training rows whose label is probably wrong (out-of-fold predictions, cleanlab).",
+        ),
+    ] = False
+    label_errors_method: Annotated[
+        LabelErrorsMethod,
+        typer.Option(
+            help="embeddings: a logistic regression on the frozen model's embeddings (minutes); finetune: "
+            "a fine-tuned model per fold (k trainings)."
+        ),
+    ] = "embeddings"
+    folds: Annotated[int, typer.Option(min=2, help="Folds of the out-of-fold predictions.")] = 5
+    label_errors_epochs: Annotated[
+        float | None, typer.Option(help="Epochs of each fold's training (finetune; default --epochs).")
+    ] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from textfit.cli.label_errors import echo_label_errors, find
 from textfit.cli.options import (
     DatasetOptions,
+    LabelErrorOptions,
     LabelOptions,
     LoadOptions,
     LongText,
@@ -33,6 +35,7 @@ from textfit.cli.settings import set_overrides, training_config
 from textfit.config.choices import Precision
 
 if TYPE_CHECKING:
+    from textfit.label_errors import LabelErrors
     from textfit.training.train import TrainResult
 
 
@@ -156,6 +159,7 @@ def train(
     texts: TextOptions,
     task: TaskOptions,
     load: LoadOptions,
+    errors: LabelErrorOptions,
     setting: Annotated[
         list[str] | None,
         typer.Option("--set", help="Any other setting as KEY=VALUE, e.g. --set train.weight_decay=0.1"),
@@ -179,6 +183,7 @@ def train(
       textfit train --dataset glue --dataset-config mrpc      # a data set
       textfit train --resume runs/data                        # resume an interrupted run
       torchrun --nproc_per_node 2 -m textfit train data.csv   # several processes
+      textfit train data.csv --label-errors                   # and RUN/label_errors.csv
     """  # noqa: D301
     _setup_output(quiet, verbose)
     overrides: dict[str, Any] = {
@@ -188,9 +193,29 @@ def train(
         "data.train_file": train_file,
     } | overrides_of(training, texts, task, load, files, table, labels)
     overrides |= dataset.overrides(train_file) | set_overrides(setting)
+    found = _label_errors(errors, config, overrides, folder)  # before training: fails early
     result = _run(config, overrides, folder, quiet)
     if result.main_process:
         _echo_result(result)
+        if found is not None:
+            from textfit.label_errors import save_run_label_errors
+
+            echo_label_errors(found, str(save_run_label_errors(result.run_dir, found)))
+
+
+def _label_errors(
+    errors: LabelErrorOptions, config: Path | None, overrides: dict[str, Any], folder: RunFolderOptions
+) -> LabelErrors | None:
+    """With --label-errors, the training rows whose label is probably wrong (not with --resume)."""
+    if not errors.label_errors:
+        return None
+    if folder.resume is not None:
+        raise typer.BadParameter(
+            "--label-errors finds the rows of a new run's table; run `textfit check --label-errors` "
+            "for those of a resumed one",
+            param_hint="--label-errors",
+        )
+    return find(errors, training_config(config, overrides))
 
 
 def _setup_output(quiet: bool, verbose: bool) -> None:

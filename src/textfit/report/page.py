@@ -23,6 +23,7 @@ from textfit.files import write_atomic, write_text_atomic
 from textfit.metrics import Calibration, calibration
 from textfit.report import markup
 from textfit.report.figures import confusion_heat_map, per_class_bars, reliability_curve, training_curves
+from textfit.report.label_errors import label_errors_section, read_label_errors
 from textfit.report.predictions import read_predictions
 from textfit.report.tasks import multi_label_page, regression_page
 
@@ -56,9 +57,9 @@ def write_report(
 ) -> Path:
     """Write the report of one split of a run: report.html with its figures embedded, and the PNGs.
 
-    Reads only the run folder's files (metrics.json, log_history.json, run_config.yaml and the
-    split's predictions table; for a table given to `textfit evaluate`, eval-<name>.json and
-    eval-<name>.predictions.parquet): no model is loaded.
+    Reads only the run folder's files (metrics.json, log_history.json, run_config.yaml, the
+    split's predictions table, label_errors.csv where there is one; for a table given to
+    `textfit evaluate`, eval-<name>.json and eval-<name>.predictions.parquet): no model is loaded.
 
     Args:
         run_dir: a run folder written by `train`.
@@ -95,6 +96,9 @@ def write_report(
     heading = title or run_dir.name
     intro = markup.intro(heading, _facts(run_dir, split, task, metrics, run_metrics))
     figures, body = PAGES[task](intro, splits, table, log_history)
+    label_errors = read_label_errors(run_dir)  # `textfit train --label-errors`
+    if label_errors is not None:
+        body += "\n" + "\n".join(label_errors_section(label_errors))
     _write_figures(output.with_name("figures" + output.stem.removeprefix("report")), figures)
     write_text_atomic(output, markup.document(heading, split, body))
     return output

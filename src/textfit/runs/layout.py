@@ -34,6 +34,7 @@ WRITTEN_NAMES = (
     "figures-*",
     "eval-*.json",
     "eval-*.predictions.parquet",
+    "label_errors.csv",
     CHECKPOINTS,
     "tensorboard",
     "onnx",
