@@ -112,12 +112,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "find_seconds": round(found.seconds, 1),
         "runs": {},
     }
+    print(markdown(results), flush=True)
     if args.training:
-        files["cleaned"] = _write(
-            work / "cleaned.csv", [r for i, r in enumerate(noisy) if i not in found_rows]
-        )
+        cleaned = [row for index, row in enumerate(noisy) if index not in found_rows]
+        files["cleaned"] = _write(work / "cleaned.csv", cleaned)
+        tables = {"clean": clean, "noisy": noisy, "cleaned": cleaned}
         for name in ("clean", "noisy", "cleaned"):
             results["runs"][name] = _train(files[name], test_file, work / f"run-{name}", args)
+            results["runs"][name]["table_rows"] = len(tables[name])
             print(f"{name}: {results['runs'][name]}", flush=True)
     return results
 
@@ -166,7 +168,9 @@ def main() -> None:
     )
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
+    started = time.perf_counter()
     results = run(args)
+    results["seconds"] = round(time.perf_counter() - started, 1)
     print(markdown(results))
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from textfit.cli.label_errors import echo_label_errors, find
+from textfit.cli.label_errors import echo_label_errors, find_and_write
 from textfit.cli.options import (
     DatasetOptions,
     LabelErrorOptions,
@@ -25,6 +26,27 @@ from textfit.cli.options import (
 )
 from textfit.cli.output import reports_errors, setup_output
 from textfit.cli.settings import training_config
+
+if TYPE_CHECKING:
+    from textfit.config.schema import RunConfig
+    from textfit.label_errors import LabelErrors
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckLabelErrorOptions(LabelErrorOptions):
+    """The label errors of check, and the file they are written to."""
+
+    label_errors_out: Annotated[
+        Path | None,
+        typer.Option(help="Write the label errors found as CSV to this file (implies --label-errors)."),
+    ] = None
+    overwrite: Annotated[bool, typer.Option(help="Replace the --label-errors-out file.")] = False
+
+    def find(self, cfg: RunConfig, failed: bool) -> tuple[LabelErrors | None, str | None]:
+        """With --label-errors (or --label-errors-out), unless a check failed: the rows, the file written."""
+        if failed or not (self.label_errors or self.label_errors_out is not None):
+            return None, None
+        return find_and_write(self, cfg, self.label_errors_out, self.overwrite)
 
 
 @reports_errors
@@ -46,12 +68,7 @@ def check(
     max_length: MaxLength = None,
     task: TaskOptions,
     config: Annotated[Path | None, typer.Option(help="YAML config (e.g. a run's run_config.yaml).")] = None,
-    errors: LabelErrorOptions,
-    label_errors_out: Annotated[
-        Path | None,
-        typer.Option(help="Write the label errors found as CSV to this file (implies --label-errors)."),
-    ] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace the --label-errors-out file.")] = False,
+    errors: CheckLabelErrorOptions,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the warnings and failures.")] = False,
     verbose: Verbose = False,
@@ -83,15 +100,7 @@ def check(
     overrides |= dataset.overrides(train_file)
     cfg = training_config(config, overrides)
     report = check_data(cfg)
-    found, written = None, None
-    if (errors.label_errors or label_errors_out is not None) and not report.failed:
-        from textfit.label_errors import check_label_errors_file, write_label_errors
-
-        if label_errors_out is not None:  # before minutes of work, not after
-            check_label_errors_file(label_errors_out, overwrite)
-        found = find(errors, cfg)
-        if label_errors_out is not None:
-            written = str(write_label_errors(label_errors_out, found, overwrite=overwrite))
+    found, written = errors.find(cfg, failed=bool(report.failed))
     if as_json:
         answer = report.to_dict() | ({"label_errors": found.to_dict()} if found is not None else {})
         typer.echo(json.dumps(answer, indent=2))

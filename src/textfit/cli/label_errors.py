@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -23,6 +24,19 @@ def find(options: LabelErrorOptions, cfg: RunConfig) -> LabelErrors:
     return find_label_errors(
         cfg, method=options.label_errors_method, folds=options.folds, epochs=options.label_errors_epochs
     )
+
+
+def find_and_write(
+    options: LabelErrorOptions, cfg: RunConfig, out: Path | None, overwrite: bool
+) -> tuple[LabelErrors, str | None]:
+    """`find`, then the rows written to `out` (checked first: a file not to replace fails at once)."""
+    from textfit.label_errors import check_label_errors_file, write_label_errors
+
+    if out is not None:
+        check_label_errors_file(out, overwrite)
+    found = find(options, cfg)
+    written = None if out is None else str(write_label_errors(out, found, overwrite=overwrite))
+    return found, written
 
 
 def format_label_errors(found: LabelErrors, written: str | None = None) -> str:
