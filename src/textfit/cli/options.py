@@ -206,7 +206,7 @@ class LabelErrorOptions:
     ] = "embeddings"
     folds: Annotated[int, typer.Option(min=2, help="Folds of the out-of-fold predictions.")] = 5
     label_errors_epochs: Annotated[
-        float | None, typer.Option(help="Epochs of each fold's training (finetune; default --epochs).")
+        float | None, typer.Option(help="Epochs of each fold's training (finetune; default: train.epochs).")
     ] = None
 
 
