@@ -31,6 +31,7 @@ LAYERS = (
     ("training",),
     ("label_errors",),
     ("push",),
+    ("estimator",),
     ("serve",),
     ("cli",),
     ("__init__", "__main__"),
