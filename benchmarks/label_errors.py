@@ -79,13 +79,19 @@ def _train(train_file: Path, test_file: Path, output_dir: Path, args: argparse.N
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    clean = _subset(_read(args.data / "train.csv"), args.train_rows, args.seed)
+    test = _subset(_read(args.data / "test.csv"), args.test_rows, args.seed)
+    with tempfile.TemporaryDirectory(prefix="textfit-label-errors-bench-") as tmp:
+        return _measure(args, clean, test, Path(tmp))
+
+
+def _measure(
+    args: argparse.Namespace, clean: list[dict[str, str]], test: list[dict[str, str]], work: Path
+) -> dict[str, Any]:
     from textfit.config.loading import with_settings
     from textfit.label_errors import find_label_errors
 
-    clean = _subset(_read(args.data / "train.csv"), args.train_rows, args.seed)
-    test = _subset(_read(args.data / "test.csv"), args.test_rows, args.seed)
     noisy, flipped = flip_labels(clean, args.noise, args.seed)
-    work = Path(tempfile.mkdtemp(prefix="textfit-label-errors-bench-"))
     files = {"clean": _write(work / "clean.csv", clean), "noisy": _write(work / "noisy.csv", noisy)}
     test_file = _write(work / "test.csv", test)
     settings: dict[str, Any] = {"train_file": files["noisy"], "seed": 42}

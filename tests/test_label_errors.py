@@ -70,13 +70,19 @@ def test_finetune_with_two_folds_finds_the_flipped_rows(tiny_model_dir: Path, no
     assert {row.row for row in found.rows[: len(truth)]} == set(truth)
 
 
-def test_sentence_pairs_keep_their_second_text(tiny_model_dir: Path, make_csv: Any) -> None:
+@pytest.mark.parametrize(
+    "method", [{"method": "embeddings"}, {"method": "finetune", "folds": 2, "epochs": 10}], ids=str
+)
+def test_sentence_pairs_keep_their_second_text(
+    tiny_model_dir: Path, make_csv: Any, method: dict[str, Any]
+) -> None:
     rows, truth = flipped_rows()
     pairs = [{"premise": "the day", "hypothesis": row["text"], "label": row["label"]} for row in rows]
     path = make_csv("pairs.csv", pairs)
-    cfg = tiny_cfg(tiny_model_dir, train_file=path, text_column="premise", text_pair_column="hypothesis")
+    columns = {"text_column": "premise", "text_pair_column": "hypothesis"}
+    cfg = tiny_cfg(tiny_model_dir, train_file=path, seed=1, **columns)
 
-    found = find_label_errors(cfg)
+    found = find_label_errors(cfg, **method)
 
     rows_found = {row.row for row in found.rows}
     assert rows_found <= set(truth)  # the second text carries the label: read as a pair

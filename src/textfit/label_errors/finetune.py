@@ -1,6 +1,6 @@
 """Out-of-fold probabilities from fine-tuning: a textfit run per fold, predicting the fold it left out.
 
-Each fold's rows are written to a temporary Parquet file and trained on with cfg's settings (no
+Each fold's rows are trained on, held in memory (`train(tables=...)`), with cfg's settings (no
 checkpoints, no best-model selection: the held-out fold only scores the end); the fold's model
 predicts the held-out rows. The runs go in a temporary folder, removed afterwards.
 """
@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from textfit.config.schema import DataConfig, RunConfig
@@ -52,16 +51,12 @@ def finetune_probabilities(
     with tempfile.TemporaryDirectory(prefix="textfit-label-errors-") as tmp:
         for fold, (fitted, held_out) in enumerate(split.split(np.zeros(len(labels)), labels), start=1):
             logger.info("label errors: fold %d of %d (%s rows held out)", fold, folds, f"{len(held_out):,}")
-            folder = Path(tmp) / f"fold-{fold}"
-            fold_cfg = _fold_config(
-                cfg,
-                folder,
-                _write(examples.subset(fitted), folder / "train.parquet"),
-                _write(examples.subset(held_out), folder / "held_out.parquet"),
-                epochs,
-                pairs=examples.text_pairs is not None,
-            )
-            run_dir = train(fold_cfg, progress=False).run_dir
+            fold_cfg = _fold_config(cfg, Path(tmp) / f"fold-{fold}", epochs, examples.text_pairs is not None)
+            tables = {
+                "train": _arrow(examples.subset(fitted)),
+                "validation": _arrow(examples.subset(held_out)),
+            }
+            run_dir = train(fold_cfg, progress=False, tables=tables).run_dir
             classifier = Classifier.load(
                 run_dir, device=None if cfg.train.device == "auto" else cfg.train.device
             )
@@ -72,25 +67,18 @@ def finetune_probabilities(
     return probabilities
 
 
-def _write(examples: Examples, path: Path) -> Path:
-    """The examples' texts and labels as a Parquet file (text, text_pair where there is one, label)."""
+def _arrow(examples: Examples) -> pa.Table:
+    """The examples' texts and labels as a table: text, text_pair where there is one, label."""
     columns = {"text": examples.column("text")}
     if examples.text_pairs is not None:
         columns["text_pair"] = examples.column("text_pair")
     columns["label"] = pa.array(examples.labels, pa.string())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(columns), path)
-    return path
+    return pa.table(columns)
 
 
-def _fold_config(
-    cfg: RunConfig, folder: Path, train_file: Path, held_out: Path, epochs: float | None, *, pairs: bool
-) -> RunConfig:
-    """cfg, training on `train_file` into folder/run: the held-out rows only scored at the end."""
+def _fold_config(cfg: RunConfig, folder: Path, epochs: float | None, pairs: bool) -> RunConfig:
+    """cfg, training on the fold's tables into folder/run: the held-out rows only scored at the end."""
     data = DataConfig(
-        train_file=train_file,
-        validation_file=held_out,
-        format="parquet",
         text_column="text",
         text_pair_column="text_pair" if pairs else None,
         label_column="label",
