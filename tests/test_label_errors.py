@@ -271,6 +271,11 @@ def test_train_label_errors_writes_the_csv_and_the_report_section(
     report = (run_dir / "report.html").read_text(encoding="utf-8")
     assert '<h2 id="label-errors">Possible label errors</h2>' in report
     assert f"all of them: {run_dir / 'label_errors.csv'}" in result.stdout
+    from textfit.push import DATA_REASON, plan_upload
+
+    plan = plan_upload(run_dir, "me/run")  # rows of the user's data: only with --include-data-files
+    assert plan.left_out["label_errors.csv"] == DATA_REASON
+    assert "label_errors.csv" in plan_upload(run_dir, "me/run", include_data_files=True).files
     # the run folder stays textfit's: it can be replaced
     again = ["train", str(path), "--config", str(tiny_yaml), "-o", str(run_dir), "--overwrite", "-q"]
     assert runner.invoke(app, again).exit_code == 0

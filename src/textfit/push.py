@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10.0
 # Files of a run folder that hold rows of the user's data, or come from evaluating on the user's
 # files: uploaded only with include_data_files.
-DATA_FILES = ("predictions-*.parquet", "report*.html", "eval-*", "figures-*")
+DATA_FILES = ("predictions-*.parquet", "report*.html", "eval-*", "figures-*", "label_errors.csv")
 DATA_REASON = "they hold rows of your data (texts, labels, predictions); --include-data-files uploads them"
 # Why other parts of a run folder stay behind.
 OTHER_REASONS = {
