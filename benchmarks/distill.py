@@ -8,7 +8,7 @@ validation split is the same stratified share of the L rows for all three. AG Ne
 only: the tables are written to a temporary folder, never shipped.
 
     HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/distill.py ../shared/data/ag_news \
-        --labelled 2000 --unlabelled 6000 --test-rows 2000 --epochs 2 --json distill.json
+        --labelled 600 --unlabelled 3000 --test-rows 1000 --epochs 2 --json distill.json
 """
 
 from __future__ import annotations
@@ -80,9 +80,9 @@ def _row(name: str, result: Any, seconds: float) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="the AG News folder (train.csv, test.csv)")
-    parser.add_argument("--labelled", type=int, default=2000, help="L: labelled training rows")
-    parser.add_argument("--unlabelled", type=int, default=6000, help="U: unlabelled rows for distillation")
-    parser.add_argument("--test-rows", type=int, default=2000, help="rows of test.csv scored")
+    parser.add_argument("--labelled", type=int, default=600, help="L: labelled training rows")
+    parser.add_argument("--unlabelled", type=int, default=3000, help="U: unlabelled rows for distillation")
+    parser.add_argument("--test-rows", type=int, default=1000, help="rows of test.csv scored")
     parser.add_argument("--epochs", type=float, default=2.0, help="of the teacher and of both students")
     parser.add_argument("--teacher", default="mpnet")
     parser.add_argument("--student", default="minilm")
