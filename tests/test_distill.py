@@ -339,8 +339,10 @@ def test_cli_distill_prints_the_teacher_beside_the_student(
     assert f"run saved to {output_dir}" in result.stdout
     assert f"distilled from {topics_teacher} " in result.stdout
     assert "at temperature 3, alpha 0: 27 training rows with a label, 60 without" in result.stdout
-    table = result.stdout.split("(macro F1)")[1].splitlines()
+    table = result.stdout.split("macro F1 ")[1].splitlines()
+    assert table[0].split()[:3] == ["teacher", "student", "agreement"]
     assert [line.split()[0] for line in table[1:3]] == ["validation", "test"]
+    assert all(0 <= float(cell) <= 1 for line in table[1:3] for cell in line.split()[1:])
     metrics = json.loads((output_dir / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["distillation"]["temperature"] == 3.0
 

@@ -39,16 +39,14 @@ def distill_summary(result: DistillResult) -> str:
         f"distilled from {info['teacher']['run']} ({info['teacher']['model']}) at temperature "
         f"{info['temperature']:g}, alpha {info['alpha']:g}: {info['labelled_rows']} training rows with a "
         f"label, {info['unlabelled_rows']} without; validation labels: {info['validation_labels']}",
-        f"{'':12}{'teacher':>10}{'student':>10}   (macro F1){'agreement':>12}",
+        f"{'macro F1':12}{'teacher':>10}{'student':>10}{'agreement':>12}  (share of rows: same class)",
     ]
     for split in ("validation", "test"):
         teacher, student = info["teacher"].get(split), result.metrics.get(split)
         if teacher and student:
             shared = result.agreement.get(split)
-            lines.append(
-                f"{split:12}{teacher['f1_macro']:>10.4f}{student['f1_macro']:>10.4f}{'':13}"
-                + ("" if shared is None else f"{shared:>10.4f}")
-            )
+            agreement = "-" if shared is None else f"{shared:.4f}"
+            lines.append(f"{split:12}{teacher['f1_macro']:>10.4f}{student['f1_macro']:>10.4f}{agreement:>12}")
     return "\n".join(lines)
 
 
