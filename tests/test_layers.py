@@ -30,6 +30,7 @@ LAYERS = (
     ("evaluation",),
     ("training",),
     ("push",),
+    ("estimator",),
     ("serve",),
     ("cli",),
     ("__init__", "__main__"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textfit.config.loading import load_config
 from textfit.config.schema import DataConfig, ModelConfig, RunConfig, TrainConfig
 from textfit.errors import ConfigError, DataError, HubError, ModelError, TextfitError
+from textfit.estimator import TextClassifier
 from textfit.evaluation import EvalReport, evaluate
 from textfit.inference.classifier import Classifier, Prediction
 from textfit.inference.files import predict_file
@@ -26,6 +27,7 @@ __all__ = [
     "Prediction",
     "PushResult",
     "RunConfig",
+    "TextClassifier",
     "TextfitError",
     "TrainConfig",
     "TrainResult",

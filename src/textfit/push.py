@@ -13,7 +13,7 @@ import logging
 import os
 import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -395,6 +395,7 @@ def train_and_push(
     tokenize_progress: ProgressCallback | None = None,
     resume: str | Path | None = None,
     inputs: Sequence[str | Path] = (),
+    tables: Mapping[str, Any] | None = None,
     **settings: Any,
 ) -> TrainResult:
     """`textfit.train`: fine-tune and save the run, then with hub.push_to_hub push it to the Hub.
@@ -411,7 +412,9 @@ def train_and_push(
     Raises:
         DataError, ModelError, ConfigError, HubError: naming what is wrong and how to fix it.
     """
-    run = resolve_run(cfg, overwrite=overwrite, resume=resume, inputs=inputs, settings=settings)
+    run = resolve_run(
+        cfg, overwrite=overwrite, resume=resume, inputs=inputs, settings=settings, tables=tables
+    )
     hub = run.cfg.hub
     if hub.push_to_hub:  # no token, or offline: say so before an hour of training
         check_push_ready(run.run_dir, hub.push_to_hub, private=hub.private)

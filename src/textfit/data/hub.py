@@ -25,7 +25,7 @@ from textfit.data.tables import Table
 from textfit.errors import DataError
 from textfit.hub import hub_reachable
 
-__all__ = ["VALIDATION_SPLITS", "DatasetTables", "load_dataset_tables"]
+__all__ = ["VALIDATION_SPLITS", "DatasetTables", "dataset_arrow", "load_dataset_tables"]
 
 logger = logging.getLogger(__name__)
 
@@ -309,7 +309,7 @@ def _split_table(splits: dict[str, Any], spec: str, role: str, name: str) -> Tab
             )
         lengths = {split: len(dataset) for split, dataset in splits.items()}
         parts = [(part.splitname, part.from_, part.to) for part in instruction.to_absolute(lengths)]
-    pieces = [_arrow(splits[split], start, stop) for split, start, stop in parts]
+    pieces = [dataset_arrow(splits[split], start, stop) for split, start, stop in parts]
     arrow = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
     table = Table(Path(f"{name} [{spec}]"), arrow.combine_chunks() if arrow.num_rows else arrow, None)
     if not len(table):
@@ -319,7 +319,7 @@ def _split_table(splits: dict[str, Any], spec: str, role: str, name: str) -> Tab
     return table
 
 
-def _arrow(dataset: Any, start: int, stop: int) -> pa.Table:
+def dataset_arrow(dataset: Any, start: int, stop: int) -> pa.Table:
     """Rows start..stop of a datasets.Dataset in Arrow, ClassLabel numbers as their names."""
     from datasets import ClassLabel, LargeList, List
 

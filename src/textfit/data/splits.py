@@ -8,6 +8,7 @@ collects what it would raise under the check each fails and goes on where it can
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, overload
@@ -28,7 +29,7 @@ from textfit.data.reading import read_table
 from textfit.data.rows import EmptyRowsError, table_examples
 from textfit.data.tables import Table, counted
 from textfit.data.tasks import SINGLE_LABEL, Task, detect_task
-from textfit.errors import DataError, TextfitError
+from textfit.errors import ConfigError, DataError, TextfitError
 
 
 def check_classes(examples: Examples) -> None:
@@ -201,8 +202,18 @@ class _Training(NamedTuple):
     dataset_splits: dict[str, str] | None  # the split read for each role
 
 
-def _training_source(cfg: DataConfig, problems: LoadProblems | None) -> _Training | None:
-    """The training file, or the splits of cfg.dataset (None: collecting, they could not be loaded)."""
+def _training_source(
+    cfg: DataConfig, problems: LoadProblems | None, tables: Mapping[str, Table] | None
+) -> _Training | None:
+    """The tables given, the training file, or cfg.dataset's splits (None: they could not be loaded)."""
+    if tables is not None:
+        if cfg.train_file is not None or cfg.dataset is not None:
+            given = cfg.train_file or cfg.dataset
+            raise ConfigError(
+                f"tables given and a training source in the settings ({given}): which one to train on?",
+                hint="leave train_file and dataset out of the settings when passing tables",
+            )
+        return _Training(tables["train"], cfg, dict(tables), None)
     if cfg.dataset is None:
         if cfg.train_file is None:
             raise DataError("no training file given", hint="textfit train data.csv (or --dataset NAME)")
@@ -247,15 +258,31 @@ def _check_labels(splits: Splits, cfg: DataConfig, problems: LoadProblems | None
 
 
 @overload
-def load_splits(cfg: DataConfig, seed: int, task: str = ..., problems: None = ...) -> Splits: ...
+def load_splits(
+    cfg: DataConfig,
+    seed: int,
+    task: str = ...,
+    problems: None = ...,
+    tables: Mapping[str, Table] | None = ...,
+) -> Splits: ...
 
 
 @overload
-def load_splits(cfg: DataConfig, seed: int, task: str, problems: LoadProblems) -> Splits | None: ...
+def load_splits(
+    cfg: DataConfig,
+    seed: int,
+    task: str,
+    problems: LoadProblems,
+    tables: Mapping[str, Table] | None = ...,
+) -> Splits | None: ...
 
 
 def load_splits(
-    cfg: DataConfig, seed: int, task: str = "auto", problems: LoadProblems | None = None
+    cfg: DataConfig,
+    seed: int,
+    task: str = "auto",
+    problems: LoadProblems | None = None,
+    tables: Mapping[str, Table] | None = None,
 ) -> Splits | None:
     """Read the training, validation and test tables named in cfg (files, or the splits of cfg.dataset).
 
@@ -271,12 +298,15 @@ def load_splits(
         task: model.task.
         problems: collect the errors here instead of raising them, going on where loading can;
             then None is returned where it cannot (see `LoadProblems`).
+        tables: tables held in memory by role ("train", optional "validation" and "test"; see
+            `textfit.data.memory.memory_tables`), read instead of cfg's files; with them, cfg
+            names no training file or data set. A role without a table falls back to cfg's file.
 
     Raises:
         ConfigError: the task cannot be told from the labels.
         DataError: naming the file, rows and columns of every problem, with a hint.
     """
-    training = _training_source(cfg, problems)
+    training = _training_source(cfg, problems, tables)
     read = None if training is None else _read(training.source, training.cfg, problems, True)
     if training is None or read is None:
         return None
@@ -292,7 +322,7 @@ def load_splits(
         return None
     if problems is not None:
         problems.task, problems.label_delimiter = found, delimiter
-    validation_source = cfg.validation_file or training.tables.get("validation")
+    validation_source = training.tables.get("validation", cfg.validation_file)
     if validation_source is None:
         pair = _hold_out(examples, found, cfg, seed, problems)
     else:
@@ -300,7 +330,7 @@ def load_splits(
         pair = None if validation is None else (examples, validation[0])
     if pair is None:
         return None
-    test_source = cfg.test_file or training.tables.get("test")
+    test_source = training.tables.get("test", cfg.test_file)
     test = None if test_source is None else _read(test_source, cfg, problems, False)
     splits = Splits(
         *pair, columns, None if test is None else test[0], found, delimiter, training.dataset_splits

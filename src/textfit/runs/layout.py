@@ -17,6 +17,7 @@ from textfit.version import __version__
 MARKER = "textfit-run.json"
 CONFIG_FILE = "run_config.yaml"
 CHECKPOINTS = "checkpoints"
+CLASSES_FILE = "classes.json"  # TextClassifier's label values where they are numbers, not names
 PARTIAL_SUFFIX = ".partial"
 OLD_SUFFIX = ".old"
 # Every name textfit writes at the top of a run folder (train, evaluate, report, export) or of a
@@ -24,6 +25,7 @@ OLD_SUFFIX = ".old"
 WRITTEN_NAMES = (
     MARKER,
     CONFIG_FILE,
+    CLASSES_FILE,
     "model",
     "metrics.json",
     "log_history.json",

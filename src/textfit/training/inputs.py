@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,7 @@ import numpy as np
 from textfit.config.schema import RunConfig
 from textfit.data.labels import LabelSet
 from textfit.data.splits import Splits, load_splits
+from textfit.data.tables import Table
 from textfit.data.tasks import Task
 from textfit.errors import ConfigError
 from textfit.tokenization import ProgressCallback, token_lengths, tokenize_examples, tokenize_windows
@@ -45,14 +46,16 @@ class Tokenized:
     long_texts: dict[str, int] | None  # model.long_text "window": texts over max_length, windows
 
 
-def load_data(cfg: RunConfig) -> TrainingData:
+def load_data(cfg: RunConfig, tables: Mapping[str, Table] | None = None) -> TrainingData:
     """Read the splits, find the task and its labels, and the loss weights of the classes.
+
+    `tables` (by role) are read instead of the files of cfg.data (see `load_splits`).
 
     Raises:
         DataError: from reading the data.
         ConfigError: class weights or a loss for a task other than single-label classification.
     """
-    splits = load_splits(cfg.data, cfg.train.seed, cfg.model.task)
+    splits = load_splits(cfg.data, cfg.train.seed, cfg.model.task, tables=tables)
     task, delimiter = splits.task, splits.label_delimiter
     labels = task.labels(splits.train, delimiter, splits.columns["label"] or "label")
     _log_data(cfg, splits, labels)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from textfit.checks.labels import few_examples_advice
 from textfit.checks.run import check_splits
 from textfit.config.loading import save_config, with_settings
 from textfit.config.schema import RunConfig
+from textfit.data.memory import memory_tables
+from textfit.data.tables import Table
 from textfit.devices import pick_device
 from textfit.errors import TextfitError
 from textfit.modeling import load_pretrained, pick_precision
@@ -56,6 +58,7 @@ class RunPlan:
     cfg: RunConfig
     run_dir: Path
     checkpoint: Path | None = None
+    tables: Mapping[str, Table] | None = None  # tables held in memory, read instead of cfg's files
 
 
 def train(
@@ -67,6 +70,7 @@ def train(
     tokenize_progress: ProgressCallback | None = None,
     resume: str | Path | None = None,
     inputs: Sequence[str | Path] = (),
+    tables: Mapping[str, Any] | None = None,
     **settings: Any,
 ) -> TrainResult:
     """Fine-tune cfg.model.name on cfg.data and save the run to its output folder.
@@ -87,6 +91,10 @@ def train(
         resume: the folder of an interrupted run (RUN or RUN.partial): continue it from its last
             complete checkpoint with its saved settings; cfg and settings, if given, must agree.
         inputs: other files the caller read the settings from (the CLI's --config file).
+        tables: tables held in memory instead of files, by role: {"train": df} and optionally
+            "validation" and "test" (pandas DataFrames, pyarrow Tables, datasets.Dataset, dicts of
+            columns; see `textfit.data.memory.memory_table`); the settings then name no train_file.
+            To resume such a run, pass the same tables again.
         **settings: settings by name (train_file, model, epochs, ...), over those of cfg.
 
     Returns:
@@ -95,7 +103,9 @@ def train(
     Raises:
         DataError, ModelError, ConfigError: naming what is wrong and how to fix it.
     """
-    run = resolve_run(cfg, overwrite=overwrite, resume=resume, inputs=inputs, settings=settings)
+    run = resolve_run(
+        cfg, overwrite=overwrite, resume=resume, inputs=inputs, settings=settings, tables=tables
+    )
     return train_run(run, progress=progress, callbacks=callbacks, tokenize_progress=tokenize_progress)
 
 
@@ -106,6 +116,7 @@ def resolve_run(
     resume: str | Path | None = None,
     inputs: Sequence[str | Path] = (),
     settings: dict[str, Any] | None = None,
+    tables: Mapping[str, Any] | None = None,
 ) -> RunPlan:
     """The run to train: its settings, and a folder it may write (see `train` for the arguments).
 
@@ -113,6 +124,7 @@ def resolve_run(
         ConfigError: the folder may not be written, the run cannot be resumed, or a tracker is missing.
     """
     settings = settings or {}
+    read = None if tables is None else memory_tables(tables)  # a DataError before any folder is made
     checkpoint = None
     if resume is not None:
         cfg, checkpoint = resume_point(Path(resume), cfg, settings)
@@ -130,7 +142,7 @@ def resolve_run(
         check_output_dir(run_dir, overwrite, [*run_inputs(cfg), *inputs])
     logger.debug("settings: %s", json.dumps(cfg.model_dump(mode="json")))
     check_trackers(cfg.train.report_to)
-    return RunPlan(cfg, run_dir, checkpoint)
+    return RunPlan(cfg, run_dir, checkpoint, read)
 
 
 def train_run(
@@ -139,7 +151,7 @@ def train_run(
     progress: bool = True,
     callbacks: list[Any] | None = None,
     tokenize_progress: ProgressCallback | None = None,
-    load: Callable[[RunConfig], TrainingData] = load_data,
+    load: Callable[[RunConfig], TrainingData] | None = None,
 ) -> TrainResult:
     """Train a resolved run in RUN.partial, and move it into place (see `train` for the arguments).
 
@@ -170,14 +182,14 @@ def _steps(
     progress: bool,
     callbacks: list[Any] | None,
     tokenize_progress: ProgressCallback | None,
-    load: Callable[[RunConfig], TrainingData],
+    load: Callable[[RunConfig], TrainingData] | None,
 ) -> TrainResult:
     """train() once its RUN.partial folder exists: read the data, fine-tune, evaluate, save the run."""
     from transformers import set_seed
 
     cfg, partial_dir = run.cfg, partial_dir_of(run.run_dir)
     set_seed(cfg.train.seed)
-    data = load(cfg)
+    data = load_data(cfg, run.tables) if load is None else load(cfg)
     args = training_arguments(cfg, partial_dir / CHECKPOINTS, precision, progress, data.task)
     barrier(args)  # the main process has written RUN.partial's first files
     logger.info("device: %s (train.device %s)", args.device, cfg.train.device)
