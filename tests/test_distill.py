@@ -211,6 +211,27 @@ def test_a_student_of_unlabelled_rows_alone_learns_the_classes(
     assert result.metrics["test"]["f1_macro"] >= 0.8  # scored on the test file's true labels
 
 
+def test_with_a_validation_file_every_row_of_the_training_file_trains(
+    topics_teacher: Path,
+    tiny_settings: dict[str, Any],
+    mixed_csv: Path,
+    topics_test_file: Path,
+    tmp_path: Path,
+) -> None:
+    result = distill(
+        topics_teacher,
+        train_file=mixed_csv,
+        validation_file=topics_test_file,
+        output_dir=tmp_path / "s",
+        progress=False,
+        **{**tiny_settings, "epochs": 1},
+    )
+
+    assert (result.teacher["labelled_rows"], result.teacher["unlabelled_rows"]) == (30, 60)
+    assert result.teacher["validation_labels"] == "the validation file's labels"
+    assert result.metrics["validation"]["samples"] == 24
+
+
 def test_alpha_one_on_labelled_rows_still_trains(
     topics_teacher: Path, tiny_settings: dict[str, Any], mixed_csv: Path, tmp_path: Path
 ) -> None:

@@ -95,8 +95,8 @@ def distill(
     check_weights(temperature, alpha)
     run = resolve_run(cfg, overwrite=overwrite, inputs=[*inputs, teacher_run], settings=settings)
     check_settings(run.cfg)
-    teacher = load_teacher(teacher_run, run.cfg)
-    reading = TeacherTargets(teacher, Path(teacher_run), temperature, alpha)
+    # Held by `reading` alone, which lets it go once it has predicted: not while the student trains.
+    reading = TeacherTargets(load_teacher(teacher_run, run.cfg), Path(teacher_run), temperature, alpha)
     trained = train_run(
         run, progress=progress, callbacks=callbacks, tokenize_progress=tokenize_progress, load=reading.load
     )
