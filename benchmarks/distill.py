@@ -8,7 +8,11 @@ validation split is the same stratified share of the L rows for all three. AG Ne
 only: the tables are written to a temporary folder, never shipped.
 
     HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/distill.py ../shared/data/ag_news \
-        --labelled 600 --unlabelled 3000 --test-rows 1000 --epochs 2 --json distill.json
+        --labelled 200 --unlabelled 3000 --test-rows 1000 --epochs 4 --json distill.json
+    HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/distill.py ../shared/data/ag_news \
+        --labelled 600 --unlabelled 3000 --test-rows 1000 --epochs 2 --json distill-600.json
+
+On 2 CPU cores each takes about 15 minutes (benchmarks/RESULTS.md, section 10).
 """
 
 from __future__ import annotations
@@ -80,10 +84,10 @@ def _row(name: str, result: Any, seconds: float) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="the AG News folder (train.csv, test.csv)")
-    parser.add_argument("--labelled", type=int, default=600, help="L: labelled training rows")
+    parser.add_argument("--labelled", type=int, default=200, help="L: labelled training rows")
     parser.add_argument("--unlabelled", type=int, default=3000, help="U: unlabelled rows for distillation")
     parser.add_argument("--test-rows", type=int, default=1000, help="rows of test.csv scored")
-    parser.add_argument("--epochs", type=float, default=2.0, help="of the teacher and of both students")
+    parser.add_argument("--epochs", type=float, default=4.0, help="of the teacher and of both students")
     parser.add_argument("--teacher", default="mpnet")
     parser.add_argument("--student", default="minilm")
     parser.add_argument("--max-length", type=int, default=128)
