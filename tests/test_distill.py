@@ -315,6 +315,9 @@ def test_settings_distillation_does_not_take_are_named(
         distill(
             topics_teacher, train_file=mixed_csv, output_dir=tmp_path / "s", loss="focal", long_text="window"
         )
+    with pytest.raises(ConfigError, match=re.escape("do not apply: hub.push_to_hub")) as err:
+        distill(topics_teacher, train_file=mixed_csv, output_dir=tmp_path / "s", push_to_hub="me/student")
+    assert "textfit push" in err.value.hint
 
 
 def test_train_still_refuses_empty_labels(

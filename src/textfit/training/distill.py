@@ -125,13 +125,15 @@ def check_settings(cfg: RunConfig) -> None:
         "train.class_weights": cfg.train.class_weights != "none",
         "model.long_text window": cfg.model.long_text == "window",
         "data.dataset": cfg.data.dataset is not None,
+        "hub.push_to_hub": cfg.hub.push_to_hub is not None,
     }
     named = [name for name, set_ in unsupported.items() if set_]
     if named:
         raise ConfigError(
             f"distillation takes a single-label training file, cut at max_length, with its own loss; "
             f"these settings do not apply: {', '.join(named)}",
-            hint="leave them out (a data set: save its train split as a file and pass that)",
+            hint="leave them out (a data set: save its train split as a file and pass that; "
+            "the Hub: textfit push STUDENT_RUN OWNER/NAME once distilled)",
         )
 
 
