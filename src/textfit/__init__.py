@@ -11,6 +11,7 @@ from textfit.inference.classifier import Classifier, Prediction
 from textfit.inference.files import predict_file
 from textfit.push import PushResult, push_run
 from textfit.push import train_and_push as train
+from textfit.training.distill import DistillResult, distill
 from textfit.training.train import TrainResult
 from textfit.training.tune import TuneResult, tune
 from textfit.version import __version__
@@ -20,6 +21,7 @@ __all__ = [
     "ConfigError",
     "DataConfig",
     "DataError",
+    "DistillResult",
     "EvalReport",
     "HubError",
     "ModelConfig",
@@ -33,6 +35,7 @@ __all__ = [
     "TrainResult",
     "TuneResult",
     "__version__",
+    "distill",
     "evaluate",
     "load_config",
     "predict_file",

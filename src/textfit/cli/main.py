@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from textfit.cli.check import check
+from textfit.cli.distill import distill
 from textfit.cli.evaluate import evaluate
 from textfit.cli.export import export
 from textfit.cli.init_config import init_config
@@ -56,7 +57,7 @@ def _main(
 
 
 # In the order `textfit --help` lists them: the steps of a run, first to last.
-for command in (check, train, tune, evaluate, report, predict, export, serve, push):
+for command in (check, train, distill, tune, evaluate, report, predict, export, serve, push):
     app.command()(command)
 app.command("init-config")(init_config)
 

@@ -67,6 +67,7 @@ def model_card(cfg: RunConfig, splits: Splits, labels: LabelSet, metrics: dict[s
         "## Data",
         *_data_lines(cfg, splits, labels),
         "",
+        *_distillation_lines(metrics.get("distillation")),
         "## Settings",
         f"epochs {cfg.train.epochs:g}, learning rate {cfg.train.learning_rate:g}, batch size "
         f"{cfg.train.batch_size}, max length {cfg.model.max_length}, precision "
@@ -86,6 +87,27 @@ def model_card(cfg: RunConfig, splits: Splits, labels: LabelSet, metrics: dict[s
         "",
     ]
     return "\n".join(lines)
+
+
+def _distillation_lines(distillation: dict[str, Any] | None) -> list[str]:
+    """The card's distillation section (`textfit distill`): the teacher, how, and its scores; none else."""
+    if not distillation:
+        return []
+    teacher = distillation["teacher"]
+    scores = [
+        f"{split} macro F1 {report['f1_macro']:.4f}, accuracy {report['accuracy']:.4f}"
+        for split, report in (("validation", teacher.get("validation")), ("test", teacher.get("test")))
+        if report
+    ]
+    return [
+        "## Distillation",
+        f"Distilled from the run `{teacher['run']}` (model `{teacher['model']}`): trained on the "
+        f"teacher's probabilities at temperature {distillation['temperature']:g}, hard labels weighing "
+        f"{distillation['alpha']:g}; {distillation['labelled_rows']} labelled and "
+        f"{distillation['unlabelled_rows']} unlabelled training rows.",
+        *([f"The teacher on the same rows: {'; '.join(scores)}."] if scores else []),
+        "",
+    ]
 
 
 def _data_lines(cfg: RunConfig, splits: Splits, labels: LabelSet) -> list[str]:

@@ -111,7 +111,8 @@ def build_trainer(
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple(device_type)),
         compute_metrics=partial(compute_metrics, labels=data.labels, task=data.task),
-        compute_loss_func=loss_function(data.weights, cfg.train.loss, cfg.train.focal_gamma),
+        compute_loss_func=data.compute_loss
+        or loss_function(data.weights, cfg.train.loss, cfg.train.focal_gamma),
         callbacks=list(callbacks or []),
     )
     trainer.remove_callback(ProgressCallback)

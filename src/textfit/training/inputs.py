@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,9 @@ class TrainingData:
     train_targets: Any
     validation_targets: Any
     weights: list[float] | None  # the loss weight of each class; None: no weights
+    # The Trainer's compute_loss_func instead of losses.loss_function's (distillation's loss).
+    compute_loss: Callable[..., Any] | None = None
+    distillation: dict[str, Any] | None = None  # metrics.json's "distillation": the teacher, its scores
 
 
 @dataclass

@@ -80,3 +80,39 @@ def loss_function(
         return per_row.sum() / count
 
     return compute_loss
+
+
+def distillation_loss(temperature: float, alpha: float) -> Callable[..., Any]:
+    """The Trainer's compute_loss_func for distillation (Hinton et al. 2015), with hard labels mixed in.
+
+    Training labels are rows of classes + 1 floats: the teacher's probabilities softened at the
+    temperature (softmax(teacher logits / T), see `textfit.training.distill.soften`), then the row's
+    label id, or -1 where the row has no label. Each row's loss is T^2 * KL(teacher || softmax(student
+    logits / T)) (T^2 keeps the gradients' scale as T changes); a row with a label adds alpha times its
+    cross-entropy at T = 1 and keeps 1 - alpha of the KL. Validation labels are label ids: plain
+    cross-entropy, so that the validation loss is the one `train` reports. The sum over rows is
+    divided by the rows of all accumulated batches (`num_items_in_batch` counts every float of the
+    rows) or of the batch.
+    """
+
+    def compute_loss(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
+        import torch
+
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        logits = logits.float()  # (batch, classes)
+        if labels.dim() == 1:  # validation: label ids
+            per_row = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+            count = num_items_in_batch if num_items_in_batch is not None else labels.numel()
+        else:
+            teacher, label_ids = labels[:, :-1].float(), labels[:, -1].long()  # (batch, classes), (batch,)
+            student = torch.log_softmax(logits / temperature, dim=-1)
+            kl = (teacher * (teacher.clamp_min(1e-12).log() - student)).sum(-1) * temperature**2
+            labelled = label_ids >= 0
+            hard = torch.nn.functional.cross_entropy(logits, label_ids.clamp_min(0), reduction="none")
+            per_row = torch.where(labelled, (1.0 - alpha) * kl + alpha * hard, kl)
+            count = labels.shape[0] if num_items_in_batch is None else num_items_in_batch // labels.shape[1]
+        if isinstance(count, torch.Tensor):
+            count = count.to(per_row.device)
+        return per_row.sum() / count
+
+    return compute_loss

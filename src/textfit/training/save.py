@@ -142,6 +142,7 @@ def _metrics(
             "class_weights": dict(zip(names, weights, strict=True)) if weights else None,
         },
         "task": data.task.name,
+        **({"distillation": data.distillation} if data.distillation is not None else {}),
         **({"dataset": _dataset_entry(cfg, data.splits)} if cfg.data.dataset is not None else {}),
         "long_texts": tokenized.long_texts,
         "validation": scored["validation"].metrics,

@@ -11,6 +11,7 @@ from textfit.report.summary import metrics_summary
 from textfit.training.tune import SEARCHED, TuneResult
 
 if TYPE_CHECKING:
+    from textfit.training.distill import DistillResult
     from textfit.training.train import TrainResult
 
 
@@ -26,6 +27,26 @@ def train_summary(result: TrainResult) -> str:
             lines.append("\n" + metrics_summary(result.metrics[split], f"{split}:"))
     if result.report_file is not None:
         lines.append(f"\nreport: {result.report_file} (figures, calibration, the most confident mistakes)")
+    return "\n".join(lines)
+
+
+def distill_summary(result: DistillResult) -> str:
+    """train_summary, then the teacher, the rows with and without a label, and both scores side by side."""
+    info = result.teacher
+    lines = [
+        train_summary(result),
+        "",
+        f"distilled from {info['teacher']['run']} ({info['teacher']['model']}) at temperature "
+        f"{info['temperature']:g}, alpha {info['alpha']:g}: {info['labelled_rows']} training rows with a "
+        f"label, {info['unlabelled_rows']} without; validation labels: {info['validation_labels']}",
+        f"{'macro F1':12}{'teacher':>10}{'student':>10}{'agreement':>12}  (share of rows: same class)",
+    ]
+    for split in ("validation", "test"):
+        teacher, student = info["teacher"].get(split), result.metrics.get(split)
+        if teacher and student:
+            shared = result.agreement.get(split)
+            agreement = "-" if shared is None else f"{shared:.4f}"
+            lines.append(f"{split:12}{teacher['f1_macro']:>10.4f}{student['f1_macro']:>10.4f}{agreement:>12}")
     return "\n".join(lines)
 
 

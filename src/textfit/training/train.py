@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,8 +151,12 @@ def train_run(
     progress: bool = True,
     callbacks: list[Any] | None = None,
     tokenize_progress: ProgressCallback | None = None,
+    load: Callable[[RunConfig], TrainingData] | None = None,
 ) -> TrainResult:
-    """Train a resolved run in RUN.partial, and move it into place (see `train` for the arguments)."""
+    """Train a resolved run in RUN.partial, and move it into place (see `train` for the arguments).
+
+    `load` reads the run's data (textfit.training.distill passes one with the teacher's targets).
+    """
     device = pick_device(run.cfg.train.device)  # ConfigError where the device asked for is not there
     precision = pick_precision(run.cfg.train.precision, device)
     if run.cfg.train.precision == "auto":
@@ -164,7 +168,7 @@ def train_run(
         write_marker(partial_dir, "train")  # first: the folder is textfit's (see run_folder)
         save_config(run.cfg, partial_dir / CONFIG_FILE)  # then what --resume reads
     try:
-        return _steps(run, precision, main, progress, callbacks, tokenize_progress)
+        return _steps(run, precision, main, progress, callbacks, tokenize_progress, load)
     except BaseException:
         if main:  # keep RUN.partial only where --resume can continue it
             discard_failed(partial_dir)
@@ -178,13 +182,14 @@ def _steps(
     progress: bool,
     callbacks: list[Any] | None,
     tokenize_progress: ProgressCallback | None,
+    load: Callable[[RunConfig], TrainingData] | None,
 ) -> TrainResult:
     """train() once its RUN.partial folder exists: read the data, fine-tune, evaluate, save the run."""
     from transformers import set_seed
 
     cfg, partial_dir = run.cfg, partial_dir_of(run.run_dir)
     set_seed(cfg.train.seed)
-    data = load_data(cfg, run.tables)
+    data = load_data(cfg, run.tables) if load is None else load(cfg)
     args = training_arguments(cfg, partial_dir / CHECKPOINTS, precision, progress, data.task)
     barrier(args)  # the main process has written RUN.partial's first files
     logger.info("device: %s (train.device %s)", args.device, cfg.train.device)
