@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from conftest import CLASS_WORDS, TINY_TRAIN_SETTINGS, class_rows, read_csv
+from conftest import CLASS_WORDS, TINY_TRAIN_SETTINGS, class_rows, read_csv, write_csv
 from textfit.cli.main import app
 from textfit.config.loading import with_settings
 from textfit.errors import ConfigError, DataError
@@ -293,3 +293,22 @@ def test_train_label_errors_with_resume_is_a_usage_error(tmp_path: Path) -> None
 
     assert result.exit_code == 2
     assert "--label-errors finds the rows of a new run's table" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "flags"),
+    [
+        ("train", ["--folds", "3", "-o", "run"]),
+        ("check", ["--label-errors-method", "finetune", "--label-errors-epochs", "2"]),
+    ],
+)
+def test_label_errors_flags_without_label_errors_are_a_usage_error(
+    command: str, flags: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    table = write_csv(tmp_path / "data.csv", class_rows(CLASS_WORDS, 8))
+    result = runner.invoke(app, [command, str(table), *flags])
+
+    assert result.exit_code == 2
+    assert "apply with --label-errors" in result.stderr
+    assert not (tmp_path / "run").exists()

@@ -9,6 +9,7 @@ from textfit.estimator import TextClassifier
 from textfit.evaluation import EvalReport, evaluate
 from textfit.inference.classifier import Classifier, Prediction
 from textfit.inference.files import predict_file
+from textfit.label_errors import LabelErrors, find_label_errors
 from textfit.push import PushResult, push_run
 from textfit.push import train_and_push as train
 from textfit.training.distill import DistillResult, distill
@@ -24,6 +25,7 @@ __all__ = [
     "DistillResult",
     "EvalReport",
     "HubError",
+    "LabelErrors",
     "ModelConfig",
     "ModelError",
     "Prediction",
@@ -37,6 +39,7 @@ __all__ = [
     "__version__",
     "distill",
     "evaluate",
+    "find_label_errors",
     "load_config",
     "predict_file",
     "push_run",

@@ -44,7 +44,9 @@ class CheckLabelErrorOptions(LabelErrorOptions):
 
     def find(self, cfg: RunConfig, failed: bool) -> tuple[LabelErrors | None, str | None]:
         """With --label-errors (or --label-errors-out), unless a check failed: the rows, the file written."""
-        if failed or not (self.label_errors or self.label_errors_out is not None):
+        asked = self.label_errors or self.label_errors_out is not None
+        self.check_asked(asked)
+        if failed or not asked:
             return None, None
         return find_and_write(self, cfg, self.label_errors_out, self.overwrite)
 

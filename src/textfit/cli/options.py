@@ -209,6 +209,18 @@ class LabelErrorOptions:
         float | None, typer.Option(help="Epochs of each fold's training (finetune; default: train.epochs).")
     ] = None
 
+    def check_asked(self, asked: bool) -> None:
+        """Fail on a label-errors flag given where label errors are not asked for (`asked`).
+
+        Raises:
+            typer.BadParameter: naming the flags and --label-errors.
+        """
+        defaults = {"label_errors_method": "embeddings", "folds": 5, "label_errors_epochs": None}
+        given = [name for name, default in defaults.items() if getattr(self, name) != default]
+        if given and not asked:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise typer.BadParameter(f"{flags} apply with --label-errors", param_hint="--label-errors")
+
 
 @dataclasses.dataclass(frozen=True)
 class LoadOptions:

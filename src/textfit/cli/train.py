@@ -207,6 +207,7 @@ def _label_errors(
     errors: LabelErrorOptions, config: Path | None, overrides: dict[str, Any], folder: RunFolderOptions
 ) -> LabelErrors | None:
     """With --label-errors, the training rows whose label is probably wrong (not with --resume)."""
+    errors.check_asked(errors.label_errors)
     if not errors.label_errors:
         return None
     if folder.resume is not None:
