@@ -8,25 +8,17 @@ AG News is non-commercial: the tables are written to a temporary folder for this
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import tempfile
 import time
 from pathlib import Path
 
-
-def _write(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["text", "label"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+from run_table import read_rows, write_rows
 
 
 def _sample(path: Path, counts: dict[str, int], seed: int) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = read_rows(path)
     rng = random.Random(seed)
     rng.shuffle(rows)
     taken: dict[str, int] = {}
@@ -54,9 +46,9 @@ def main() -> None:
     topics = ("Business", "Sci/Tech", "Sports", "World")
     counts = {topic: args.per_class for topic in topics} | {args.minority: args.per_class // args.ratio}
     folder = Path(tempfile.mkdtemp(prefix="textfit-class-weights-"))
-    train_file = _write(folder / "train.csv", _sample(args.ag_news / "train.csv", counts, args.seed))
+    train_file = write_rows(folder / "train.csv", _sample(args.ag_news / "train.csv", counts, args.seed))
     test_counts = dict.fromkeys(topics, args.test_per_class)
-    test_file = _write(folder / "test.csv", _sample(args.ag_news / "test.csv", test_counts, args.seed))
+    test_file = write_rows(folder / "test.csv", _sample(args.ag_news / "test.csv", test_counts, args.seed))
     print(f"training rows: {counts}; test rows: {test_counts}")
     settings = {"epochs": 1, "max_length": 128, "seed": args.seed, "model": "minilm"}
     runs = {

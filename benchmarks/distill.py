@@ -18,7 +18,6 @@ On 2 CPU cores each takes about 15 minutes (benchmarks/RESULTS.md, section 10).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import tempfile
@@ -26,18 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-
-def _read(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return [{"text": row["text"], "label": row["label"]} for row in csv.DictReader(handle)]
-
-
-def _write(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["text", "label"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+from run_table import read_rows, write_rows
 
 
 def _stratified(rows: list[dict[str, str]], count: int, seed: int) -> list[dict[str, str]]:
@@ -52,19 +40,19 @@ def _stratified(rows: list[dict[str, str]], count: int, seed: int) -> list[dict[
 
 def _tables(args: argparse.Namespace, folder: Path) -> dict[str, Path]:
     """labelled.csv (L rows), distill.csv (the L rows, then U rows without labels), test.csv."""
-    train = _read(args.data / "train.csv")
+    train = [{"text": row["text"], "label": row["label"]} for row in read_rows(args.data / "train.csv")]
     rng = random.Random(args.seed)
     rng.shuffle(train)
     labelled = _stratified(train, args.labelled, args.seed)
     chosen = {id(row) for row in labelled}
     unlabelled = [{"text": row["text"], "label": ""} for row in train if id(row) not in chosen]
-    test = _read(args.data / "test.csv")
+    test = [{"text": row["text"], "label": row["label"]} for row in read_rows(args.data / "test.csv")]
     rng.shuffle(test)
     return {
-        "labelled": _write(folder / "labelled.csv", labelled),
+        "labelled": write_rows(folder / "labelled.csv", labelled),
         # The labelled rows first, in the same order: distill holds out the same validation rows.
-        "distill": _write(folder / "distill.csv", labelled + unlabelled[: args.unlabelled]),
-        "test": _write(folder / "test.csv", test[: args.test_rows]),
+        "distill": write_rows(folder / "distill.csv", labelled + unlabelled[: args.unlabelled]),
+        "test": write_rows(folder / "test.csv", test[: args.test_rows]),
     }
 
 

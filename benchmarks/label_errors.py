@@ -17,7 +17,6 @@ with --json-out.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import tempfile
@@ -25,18 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-
-def _read(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _write(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+from run_table import read_rows, write_rows
 
 
 def _subset(rows: list[dict[str, str]], count: int | None, seed: int) -> list[dict[str, str]]:
@@ -79,8 +67,8 @@ def _train(train_file: Path, test_file: Path, output_dir: Path, args: argparse.N
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    clean = _subset(_read(args.data / "train.csv"), args.train_rows, args.seed)
-    test = _subset(_read(args.data / "test.csv"), args.test_rows, args.seed)
+    clean = _subset(read_rows(args.data / "train.csv"), args.train_rows, args.seed)
+    test = _subset(read_rows(args.data / "test.csv"), args.test_rows, args.seed)
     with tempfile.TemporaryDirectory(prefix="textfit-label-errors-bench-") as tmp:
         return _measure(args, clean, test, Path(tmp))
 
@@ -92,8 +80,8 @@ def _measure(
     from textfit.label_errors import find_label_errors
 
     noisy, flipped = flip_labels(clean, args.noise, args.seed)
-    files = {"clean": _write(work / "clean.csv", clean), "noisy": _write(work / "noisy.csv", noisy)}
-    test_file = _write(work / "test.csv", test)
+    files = {"clean": write_rows(work / "clean.csv", clean), "noisy": write_rows(work / "noisy.csv", noisy)}
+    test_file = write_rows(work / "test.csv", test)
     settings: dict[str, Any] = {"train_file": files["noisy"], "seed": 42}
     found = find_label_errors(
         with_settings(None, settings),
@@ -121,7 +109,7 @@ def _measure(
     print(markdown(results), flush=True)
     if args.training:
         cleaned = [row for index, row in enumerate(noisy) if index not in found_rows]
-        files["cleaned"] = _write(work / "cleaned.csv", cleaned)
+        files["cleaned"] = write_rows(work / "cleaned.csv", cleaned)
         tables = {"clean": clean, "noisy": noisy, "cleaned": cleaned}
         for name in ("clean", "noisy", "cleaned"):
             results["runs"][name] = _train(files[name], test_file, work / f"run-{name}", args)

@@ -15,7 +15,6 @@ datasets are for research only: the tables are written to a temporary folder, ne
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import random
 import tempfile
@@ -23,18 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-
-def _read(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+from run_table import read_rows, write_rows
 
 
 def _combined(rows: list[dict[str, str]], count: int, seed: int) -> list[dict[str, str]]:
@@ -68,21 +56,21 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix=f"textfit-{args.task}-"))
     if args.task == "multilabel":
-        train_rows = _combined(_read(args.data / "train.csv"), args.rows, args.seed)
-        test_rows = _combined(_read(args.data / "test.csv"), args.test_rows, args.seed)
+        train_rows = _combined(read_rows(args.data / "train.csv"), args.rows, args.seed)
+        test_rows = _combined(read_rows(args.data / "test.csv"), args.test_rows, args.seed)
         settings: dict[str, Any] = {}
     else:
         values = {"negative": "-1", "neutral": "0", "positive": "1"}
 
         def english(path: Path) -> list[dict[str, str]]:
-            rows = [row for row in _read(path) if row["language"] == "en"]
+            rows = [row for row in read_rows(path) if row["language"] == "en"]
             return [{"text": row["text"], "label": values[row["label"]]} for row in rows]
 
         train_rows = english(args.data / "train.csv")
         test_rows = english(args.data / "test.csv")[: args.test_rows]
         settings = {"task": "regression"}
-    train_file = _write(folder / "train.csv", train_rows)
-    test_file = _write(folder / "test.csv", test_rows)
+    train_file = write_rows(folder / "train.csv", train_rows)
+    test_file = write_rows(folder / "test.csv", test_rows)
     started = time.perf_counter()
     result = textfit.train(
         train_file=train_file,
@@ -120,10 +108,10 @@ def long_texts(args: argparse.Namespace) -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="textfit-long-"))
     rng = random.Random(args.seed)
-    train_rows = rng.sample(_read(args.data / "train.csv"), args.rows)
-    test_rows = rng.sample(_read(args.data / "test.csv"), args.test_rows)
-    train_file = _write(folder / "train.csv", train_rows)
-    test_file = _write(folder / "test.csv", test_rows)
+    train_rows = rng.sample(read_rows(args.data / "train.csv"), args.rows)
+    test_rows = rng.sample(read_rows(args.data / "test.csv"), args.test_rows)
+    train_file = write_rows(folder / "train.csv", train_rows)
+    test_file = write_rows(folder / "test.csv", test_rows)
     runs = {
         f"truncate at {args.max_length}": {"max_length": args.max_length},
         f"window at {args.max_length}, mean": {
