@@ -390,3 +390,17 @@ def test_cli_lists_distill_after_train() -> None:
         line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ") and line.split()
     ]
     assert commands.index("distill") == commands.index("train") + 1
+
+
+def test_the_student_of_the_teachers_own_file_goes_beside_the_teacher_by_default(
+    tiny_settings: dict[str, Any], tiny_flags: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = write_csv(tmp_path / "topics.csv", class_rows(TOPIC_WORDS, 16))
+    teacher = train(train_file=data, progress=False, **tiny_settings).run_dir  # runs/topics
+
+    result = runner.invoke(app, ["distill", str(teacher), str(data), "-q", *tiny_flags])
+
+    assert result.exit_code == 0, result.stderr
+    assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == ["topics", "topics-distilled"]
+    assert (tmp_path / "runs" / "topics-distilled" / "metrics.json").is_file()

@@ -53,7 +53,8 @@ def distill(
         typer.Option(help="YAML config of the student (e.g. a run's run_config.yaml); flags win."),
     ] = None,
     output_dir: Annotated[
-        Path | None, typer.Option("--output-dir", "-o", help="Run folder (default runs/<file name>).")
+        Path | None,
+        typer.Option("--output-dir", "-o", help="Run folder (default runs/<file name>-distilled)."),
     ] = None,
     overwrite: Annotated[
         bool, typer.Option(help="Replace a run folder textfit wrote (never one holding other files).")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from textfit.config.loading import with_settings
 from textfit.config.schema import DataConfig, RunConfig
 from textfit.data.examples import LABEL_COLUMNS, Examples, find_columns, find_group_column, with_pair_columns
 from textfit.data.labels import LabelSet, label_codes
@@ -41,6 +42,7 @@ DEFAULT_TEMPERATURE = 2.0
 # The labels speak through the teacher, which was trained on them: the student learns the teacher
 # alone, with labels or without (SetFit's distillation). See benchmarks/RESULTS.md, distillation.
 DEFAULT_ALPHA = 0.0
+STUDENT_SUFFIX = "-distilled"  # the default run folder: runs/<file name>-distilled
 
 
 @dataclass
@@ -83,7 +85,8 @@ def distill(
         callbacks: extra transformers TrainerCallbacks.
         tokenize_progress: called with (texts tokenized, texts in all) while each split is tokenized.
         inputs: other files the caller read the settings from (the CLI's --config file).
-        **settings: settings by name (train_file, model, epochs, ...), over those of cfg.
+        **settings: settings by name (train_file, model, epochs, ...), over those of cfg. Without
+            output_dir the student goes to runs/<file name>-distilled.
 
     Returns:
         DistillResult: the student's run and metrics, the teacher's scores, their agreement.
@@ -93,7 +96,11 @@ def distill(
         DataError, ModelError: as `train`.
     """
     check_weights(temperature, alpha)
-    run = resolve_run(cfg, overwrite=overwrite, inputs=[*inputs, teacher_run], settings=settings)
+    student = with_settings(cfg, settings) if cfg is None or settings else cfg
+    if student.output_dir is None:  # not runs/<file>, where the teacher of the same file often is
+        default = student.resolved_output_dir()
+        student = with_settings(student, {"output_dir": default.with_name(default.name + STUDENT_SUFFIX)})
+    run = resolve_run(student, overwrite=overwrite, inputs=[*inputs, teacher_run])
     check_settings(run.cfg)
     # Held by `reading` alone, which lets it go once it has predicted: not while the student trains.
     reading = TeacherTargets(load_teacher(teacher_run, run.cfg), Path(teacher_run), temperature, alpha)
