@@ -312,3 +312,21 @@ def test_label_errors_flags_without_label_errors_are_a_usage_error(
     assert result.exit_code == 2
     assert "apply with --label-errors" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_in_a_distributed_run_only_the_main_process_searches(
+    noisy_csv: Any, tiny_yaml: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textfit.cli import train as cli_train
+    from textfit.cli.options import LabelErrorOptions
+
+    searched = []
+    monkeypatch.setattr(cli_train, "find", lambda options, cfg: searched.append(cfg) or "found")
+    asked = LabelErrorOptions(label_errors=True)
+    overrides = {"data.train_file": noisy_csv[0]}
+
+    monkeypatch.setenv("RANK", "1")
+    assert cli_train._label_errors(asked, tiny_yaml, overrides, cli_train.RunFolderOptions()) is None
+    monkeypatch.setenv("RANK", "0")
+    assert cli_train._label_errors(asked, tiny_yaml, overrides, cli_train.RunFolderOptions()) == "found"
+    assert len(searched) == 1

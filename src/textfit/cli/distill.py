@@ -101,7 +101,8 @@ def distill(
             tokenize_progress=tokenize_progress,
             inputs=[config] if config else [],
         )
-    _echo_result(result)
+    if result.main_process:  # in a distributed run, the process that wrote the run prints it
+        _echo_result(result)
 
 
 def _echo_result(result: DistillResult) -> None:

@@ -206,7 +206,10 @@ def train(
 def _label_errors(
     errors: LabelErrorOptions, config: Path | None, overrides: dict[str, Any], folder: RunFolderOptions
 ) -> LabelErrors | None:
-    """With --label-errors, the training rows whose label is probably wrong (not with --resume)."""
+    """With --label-errors, the training rows whose label is probably wrong (not with --resume).
+
+    In a distributed run the other processes find none: they write nothing.
+    """
     errors.check_asked(errors.label_errors)
     if not errors.label_errors:
         return None
@@ -216,6 +219,10 @@ def _label_errors(
             "for those of a resumed one",
             param_hint="--label-errors",
         )
+    from textfit.training.arguments import is_main_process
+
+    if not is_main_process():  # under torchrun the main process alone searches, and writes the rows
+        return None
     return find(errors, training_config(config, overrides))
 
 
