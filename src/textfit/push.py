@@ -23,7 +23,7 @@ import yaml
 from textfit.config.loading import load_config
 from textfit.config.schema import RunConfig, repo_id_problem
 from textfit.errors import ConfigError, HubError, ModelError, TextfitError
-from textfit.runs.layout import MARKER
+from textfit.runs.layout import LABEL_ERRORS_FILE, MARKER
 from textfit.runs.model import model_folder
 from textfit.tokenization import ProgressCallback
 from textfit.training.card import hub_model_card, local_paths
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 10.0
 # Files of a run folder that hold rows of the user's data, or come from evaluating on the user's
 # files: uploaded only with include_data_files.
-DATA_FILES = ("predictions-*.parquet", "report*.html", "eval-*", "figures-*", "label_errors.csv")
+DATA_FILES = ("predictions-*.parquet", "report*.html", "eval-*", "figures-*", LABEL_ERRORS_FILE)
 DATA_REASON = "they hold rows of your data (texts, labels, predictions); --include-data-files uploads them"
 # Why other parts of a run folder stay behind.
 OTHER_REASONS = {

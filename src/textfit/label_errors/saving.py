@@ -12,8 +12,9 @@ from pathlib import Path
 from textfit.errors import ConfigError
 from textfit.files import write_atomic
 from textfit.label_errors.find import LabelErrors
-from textfit.report.label_errors import LABEL_ERRORS_FILE, LABEL_ERRORS_HEADER
+from textfit.report.label_errors import LABEL_ERRORS_HEADER
 from textfit.report.page import write_report
+from textfit.runs.layout import LABEL_ERRORS_FILE
 
 
 def check_label_errors_file(path: Path, overwrite: bool) -> None:

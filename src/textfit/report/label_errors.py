@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from textfit.report import markup
+from textfit.runs.layout import LABEL_ERRORS_FILE
 
-LABEL_ERRORS_FILE = "label_errors.csv"
 LABEL_ERRORS_HEADER = (
     "rank",
     "row",

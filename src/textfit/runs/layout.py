@@ -17,6 +17,7 @@ from textfit.version import __version__
 MARKER = "textfit-run.json"
 CONFIG_FILE = "run_config.yaml"
 CHECKPOINTS = "checkpoints"
+LABEL_ERRORS_FILE = "label_errors.csv"  # textfit train --label-errors: rows whose label is probably wrong
 CLASSES_FILE = "classes.json"  # TextClassifier's label values where they are numbers, not names
 PARTIAL_SUFFIX = ".partial"
 OLD_SUFFIX = ".old"
@@ -36,7 +37,7 @@ WRITTEN_NAMES = (
     "figures-*",
     "eval-*.json",
     "eval-*.predictions.parquet",
-    "label_errors.csv",
+    LABEL_ERRORS_FILE,
     CHECKPOINTS,
     "tensorboard",
     "onnx",
