@@ -33,8 +33,8 @@ from textfit.errors import ConfigError, DataError
 from textfit.files import write_json_atomic
 from textfit.inference.classifier import Classifier
 from textfit.push import PushResult, push_run, train_and_push
-from textfit.runs.folder import check_output_dir, finish_run
-from textfit.runs.layout import CLASSES_FILE, has_marker, partial_dir_of, write_marker
+from textfit.runs.folder import check_output_dir, copy_run
+from textfit.runs.layout import CLASSES_FILE, partial_dir_of
 
 Texts = tuple[list[str], list[str] | None]
 
@@ -215,12 +215,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if target.resolve() == self.run_dir_.resolve():
             return target
         check_output_dir(target, overwrite)
-        partial = partial_dir_of(target)
-        shutil.rmtree(partial, ignore_errors=True)  # check_output_dir: textfit's, if there
-        shutil.copytree(self.run_dir_, partial)
-        if not has_marker(partial):  # loaded from a bare model folder
-            write_marker(partial, "train")
-        finish_run(partial, target)
+        copy_run(self.run_dir_, target, hint=f"move {partial_dir_of(target)} away, or save elsewhere")
         return target
 
     @classmethod

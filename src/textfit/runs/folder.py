@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textfit.errors import ConfigError, list_problems
-from textfit.runs.layout import MARKER, UNMARKED_KEYS, WRITTEN_NAMES, has_marker, old_dir_of, partial_dir_of
+from textfit.runs.layout import (
+    MARKER,
+    UNMARKED_KEYS,
+    WRITTEN_NAMES,
+    has_marker,
+    old_dir_of,
+    partial_dir_of,
+    write_marker,
+)
 
 if TYPE_CHECKING:
     from textfit.config.schema import RunConfig
@@ -147,3 +155,19 @@ def finish_run(partial_dir: Path, run_dir: Path) -> None:
         run_dir.rename(old)
     partial_dir.rename(run_dir)
     remove_written_folder(old, hint)
+
+
+def copy_run(source: Path, target: Path, hint: str) -> None:
+    """Copy a run folder to target through TARGET.partial, then move it into place (`finish_run`).
+
+    The copy is textfit's (a model folder without the marker gets one), so it may be replaced later.
+
+    Raises:
+        ConfigError: TARGET.partial, target or TARGET.old holds files textfit did not write (`hint`).
+    """
+    partial = partial_dir_of(target)
+    remove_written_folder(partial, hint)
+    shutil.copytree(source, partial)
+    if not has_marker(partial):
+        write_marker(partial, "train")
+    finish_run(partial, target)

@@ -25,11 +25,11 @@ from textfit.runs.folder import (
     REPLACE_HINT,
     check_inputs_outside,
     check_written_by_textfit,
-    finish_run,
+    copy_run,
     remove_written_folder,
     run_inputs,
 )
-from textfit.runs.layout import MARKER, old_dir_of, write_marker
+from textfit.runs.layout import MARKER, old_dir_of, partial_dir_of, write_marker
 
 logger = logging.getLogger(__name__)
 
@@ -156,10 +156,8 @@ def _fail_stale_trials(study: Any, storage: Any) -> int:
 
 def _copy_best(trial_dir: Path, best_dir: Path) -> None:
     """Replace RUN_DIR/best with a copy of the trial's run folder (the old best is removed after)."""
-    partial = best_dir.with_name(best_dir.name + ".partial")
-    remove_written_folder(partial, hint=f"move {partial} away and run the same command again")
-    shutil.copytree(trial_dir, partial)
-    finish_run(partial, best_dir)
+    partial = partial_dir_of(best_dir)
+    copy_run(trial_dir, best_dir, hint=f"move {partial} away and run the same command again")
 
 
 def tune(
