@@ -303,7 +303,7 @@ def _train_steps(model: torch.nn.Module, steps: int = 3) -> list[float]:
 def test_training_on_the_fast_path_gives_the_same_losses_and_model(architecture: str) -> None:
     reference = _tiny(architecture)
     fast = copy.deepcopy(reference)
-    restore = prepare_for_training(fast, cpu_fast_path=True)
+    restore = prepare_for_training(fast, cpu_fast_path=True, device_type="cpu")
 
     want, got = _train_steps(reference), _train_steps(fast)
     restore()
@@ -323,7 +323,7 @@ def test_prepare_for_training_switched_off_leaves_the_model_as_it_is(tiny_model_
     model = _bert(tiny_model_dir)
     before = [type(module) for module in model.modules()]
 
-    restore = prepare_for_training(model, cpu_fast_path=False)
+    restore = prepare_for_training(model, cpu_fast_path=False, device_type="cpu")
 
     assert [type(module) for module in model.modules()] == before
     assert model.config._attn_implementation == "eager"
@@ -335,7 +335,7 @@ def test_prepare_for_training_switched_off_leaves_the_model_as_it_is(tiny_model_
 def test_prepare_for_training_switches_on_and_restore_switches_back(tiny_model_dir: Path) -> None:
     model = _bert(tiny_model_dir)
 
-    restore = prepare_for_training(model, cpu_fast_path=True)
+    restore = prepare_for_training(model, cpu_fast_path=True, device_type="cpu")
 
     assert model.config._attn_implementation == fastpath.ATTENTION
     assert isinstance(model.get_input_embeddings(), fastpath.RowGradientEmbedding)

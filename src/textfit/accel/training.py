@@ -20,9 +20,7 @@ def _keep() -> None:
     """Nothing to undo: the model was left as it was."""
 
 
-def prepare_for_training(
-    model: Any, *, cpu_fast_path: bool, device_type: str | None = None
-) -> Callable[[], None]:
+def prepare_for_training(model: Any, *, cpu_fast_path: bool, device_type: str) -> Callable[[], None]:
     """Switch the model to the CPU fast path (train.cpu_fast_path) when it trains on the CPU.
 
     The fast path changes dropout, layer norms, the word-embedding gradient, the last layer and the
@@ -31,14 +29,11 @@ def prepare_for_training(
     Args:
         model: a sequence-classification model about to be trained.
         cpu_fast_path: the setting; on a GPU the model is left as it is either way.
-        device_type: where the model trains (the Trainer's args.device.type); by default a CUDA GPU
-            where there is one, else the CPU.
+        device_type: where the model trains (the Trainer's args.device.type).
 
     Returns:
         A function that switches the model back (before it is evaluated and saved).
     """
-    if device_type is None:
-        device_type = "cuda" if torch.cuda.is_available() else "cpu"
     if not cpu_fast_path or device_type != "cpu":
         return _keep
     switched = fastpath.enable(model)
