@@ -24,6 +24,7 @@ from textfit.inference.classifier import Classifier, ProgressCallback
 from textfit.metrics import evaluation_report
 from textfit.report.page import write_report
 from textfit.report.predictions import write_task_predictions
+from textfit.runs.layout import saved_settings
 
 logger = logging.getLogger(__name__)
 
@@ -213,13 +214,7 @@ def _check_outputs_are_not_the_input(path: Path, data_file: Path, report: bool) 
 
 def _saved_data(run_dir: Path) -> dict[str, Any]:
     """The data section of the run's run_config.yaml; empty for a model folder or a damaged file."""
-    import yaml
-
-    try:
-        saved = yaml.safe_load((run_dir / "run_config.yaml").read_text(encoding="utf-8"))
-        data = saved["data"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return {}
+    data = saved_settings(run_dir).get("data")
     return data if isinstance(data, dict) else {}
 
 

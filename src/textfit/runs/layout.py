@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from textfit.files import write_json_atomic
 from textfit.version import __version__
@@ -80,3 +80,14 @@ def has_marker(folder: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(marker, dict) and "textfit" in marker
+
+
+def saved_settings(run_dir: Path) -> dict[str, Any]:
+    """The run's run_config.yaml as read, without checking it; empty for a model folder or a damaged file."""
+    import yaml
+
+    try:
+        saved = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return saved if isinstance(saved, dict) else {}

@@ -29,7 +29,7 @@ from textfit.errors import ConfigError, DataError
 from textfit.evaluation import score
 from textfit.inference.classifier import Classifier
 from textfit.metrics import scalar_metrics
-from textfit.runs.layout import CONFIG_FILE
+from textfit.runs.layout import saved_settings
 from textfit.tokenization import ProgressCallback
 from textfit.training.inputs import TrainingData
 from textfit.training.losses import distillation_loss
@@ -321,10 +321,6 @@ def _positions(examples: Examples) -> NDArray[np.int64]:
 
 def _teacher_model(run_dir: Path) -> str:
     """The model the teacher was fine-tuned from (its run_config.yaml); its folder where there is none."""
-    import yaml
-
-    try:
-        saved = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
-        return str(saved["model"]["name"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return str(run_dir)
+    model = saved_settings(run_dir).get("model")
+    name = model.get("name") if isinstance(model, dict) else None
+    return str(run_dir) if name is None else str(name)
