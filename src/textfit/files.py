@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textfit.errors import ConfigError
+
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Call write(temporary path) beside `path`, then rename the file over `path`."""
@@ -39,3 +41,24 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_json_atomic(path: Path, value: Any) -> None:
     """Write `value` as JSON, indented by 2 (non-ASCII escaped, as json.dumps does), with a final line end."""
     write_text_atomic(path, json.dumps(value, indent=2) + "\n")
+
+
+def check_file_to_write(path: Path, overwrite: bool, flag: str, example: str) -> None:
+    """Fail unless a file the user named may be written: not a folder, and new unless `overwrite`.
+
+    Args:
+        path: the file.
+        overwrite: whether --overwrite was given.
+        flag: the flag that names the file (-o, --label-errors-out), for the hints.
+        example: a file name to show with the flag.
+
+    Raises:
+        ConfigError: naming the file, with the flag that allows it.
+    """
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder", hint=f"pass a file name, e.g. {flag} {example}")
+    if path.exists() and not overwrite:
+        raise ConfigError(
+            f"{path} already exists; textfit does not replace it",
+            hint=f"pass --overwrite to replace it, or {flag} to write another file",
+        )

@@ -12,8 +12,7 @@ import yaml
 from pydantic import BaseModel
 
 from textfit.config.schema import RunConfig
-from textfit.errors import ConfigError
-from textfit.files import write_text_atomic
+from textfit.files import check_file_to_write, write_text_atomic
 
 COMMENT_WIDTH = 100  # init-config wraps its explanations at this width
 
@@ -91,10 +90,5 @@ def init_config(path: Path, overwrite: bool = False) -> None:
     Raises:
         ConfigError: path exists and overwrite is False, or path is a folder.
     """
-    if path.is_dir():
-        raise ConfigError(f"{path} is a folder", hint="pass a file name, e.g. -o textfit.yaml")
-    if path.exists() and not overwrite:
-        raise ConfigError(
-            f"{path} already exists", hint="pass --overwrite to replace it, or -o to write another file"
-        )
+    check_file_to_write(path, overwrite, "-o", "textfit.yaml")
     write_text_atomic(path, default_config_yaml())

@@ -9,8 +9,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from textfit.errors import ConfigError
-from textfit.files import write_atomic
+from textfit.files import check_file_to_write, write_atomic
 from textfit.label_errors.find import LabelErrors
 from textfit.report.label_errors import LABEL_ERRORS_HEADER
 from textfit.report.page import write_report
@@ -23,13 +22,7 @@ def check_label_errors_file(path: Path, overwrite: bool) -> None:
     Raises:
         ConfigError: naming the file, with the flag that allows it.
     """
-    if path.is_dir():
-        raise ConfigError(f"{path} is a folder", hint="pass a file name, e.g. label_errors.csv")
-    if path.exists() and not overwrite:
-        raise ConfigError(
-            f"{path} already exists; textfit does not replace it",
-            hint="pass --overwrite to replace it, or another --label-errors-out file",
-        )
+    check_file_to_write(path, overwrite, "--label-errors-out", "label_errors.csv")
 
 
 def write_label_errors(path: str | Path, found: LabelErrors, *, overwrite: bool = False) -> Path:
