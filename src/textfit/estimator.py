@@ -25,18 +25,19 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from textfit.config.schema import DataConfig
-from textfit.data.examples import find_columns, with_trained_columns
 from textfit.data.labels import label_name
 from textfit.data.memory import memory_table
-from textfit.data.rows import text_column
 from textfit.errors import ConfigError, DataError
 from textfit.files import write_json_atomic
 from textfit.inference.classifier import Classifier
+from textfit.inference.files import table_texts
 from textfit.push import PushResult, push_run, train_and_push
 from textfit.runs.folder import check_output_dir, copy_run
 from textfit.runs.layout import CLASSES_FILE, partial_dir_of
 
-Texts = tuple[list[str], list[str] | None]
+# Texts (and second texts) as given: the Classifier checks them (a single string, None, an empty
+# text) and names the mistake.
+Texts = tuple[Any, list[Any] | None]
 
 
 class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
@@ -187,16 +188,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def _texts(self, X: Any) -> Texts:
         """The texts (and second texts) of X: a sequence of texts or pairs, or a table."""
         if isinstance(X, str):
-            return X, None  # type: ignore[return-value]  # the Classifier names the mistake
+            return X, None
         if _is_table(X):
-            table = memory_table(X, "input")
-            cfg = with_trained_columns(DataConfig(), table, self.classifier_.columns)
-            columns = find_columns(table, cfg, need_label=False)
-            pair = columns["text_pair"]
-            return (
-                text_column(table, columns["text"]).to_pylist(),
-                None if pair is None else text_column(table, pair, "text_pair").to_pylist(),
-            )
+            return table_texts(memory_table(X, "input"), DataConfig(), self.classifier_.columns)
         return _sequence_texts(X)
 
     # ---------------------------------------------------------------- saving, loading, sharing

@@ -98,6 +98,24 @@ def _write_output(rows: list[dict[str, Any]], fieldnames: list[str], output: str
     write_text_atomic(Path(output), buffer.getvalue())
 
 
+def table_texts(
+    table: Table, cfg: DataConfig, trained: dict[str, Any]
+) -> tuple[list[str | None], list[str | None] | None]:
+    """The texts (and second texts, for a pair model) of a table to predict, missing ones as None.
+
+    The columns are those cfg names, else those the model was trained on (`trained`: its
+    textfit_columns) where the table has them, else found by name (text, sentence, ...).
+
+    Raises:
+        DataError: no text column, or a pair model and no second text column.
+    """
+    cfg = with_trained_columns(cfg, table, trained)
+    columns = find_columns(table, cfg, need_label=False)
+    texts = text_column(table, columns["text"]).to_pylist()
+    pair = columns["text_pair"]
+    return texts, None if pair is None else text_column(table, pair, "text_pair").to_pylist()
+
+
 def predict_file(
     run_dir: Path,
     input_path: str,
@@ -129,12 +147,9 @@ def predict_file(
         out_format = table_format(Path(output))
         if out_format == "parquet":
             raise DataError(f"cannot write predictions as Parquet ({output})", hint="use .csv or .jsonl")
-    cfg = with_trained_columns(cfg, table, classifier.columns)
-    columns = find_columns(table, cfg, need_label=False)
-    texts = [value or "" for value in text_column(table, columns["text"]).to_pylist()]
-    pairs = None
-    if columns["text_pair"]:
-        pairs = [value or "" for value in text_column(table, columns["text_pair"], "text_pair").to_pylist()]
+    read, read_pairs = table_texts(table, cfg, classifier.columns)
+    texts = [value or "" for value in read]
+    pairs = None if read_pairs is None else [value or "" for value in read_pairs]
     usable = [i for i, text in enumerate(texts) if text.strip() and (pairs is None or pairs[i].strip())]
     predictions = classifier.predict(
         [texts[i] for i in usable],
