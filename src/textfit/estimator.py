@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from textfit.config.schema import DataConfig
 from textfit.data.labels import label_name
-from textfit.data.memory import memory_table
+from textfit.data.memory import is_table, memory_table
 from textfit.errors import ConfigError, DataError
 from textfit.files import write_json_atomic
 from textfit.inference.classifier import Classifier
@@ -189,7 +189,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """The texts (and second texts) of X: a sequence of texts or pairs, or a table."""
         if isinstance(X, str):
             return X, None
-        if _is_table(X):
+        if is_table(X):
             return table_texts(memory_table(X, "input"), DataConfig(), self.classifier_.columns)
         return _sequence_texts(X)
 
@@ -234,18 +234,6 @@ class TextClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 # ---------------------------------------------------------------- inputs
 
 
-def _is_table(data: Any) -> bool:
-    """Whether data is a table (DataFrame, Arrow table, datasets.Dataset, dict of columns)."""
-    import pyarrow as pa
-
-    module = type(data).__module__
-    return (
-        isinstance(data, pa.Table | dict)
-        or (module.startswith("pandas") and hasattr(data, "columns"))
-        or (module.startswith("datasets") and hasattr(data, "features"))
-    )
-
-
 def _sequence_texts(texts: Any) -> Texts:
     """Texts, or (text, second text) pairs, from a list, array or pandas Series."""
     items = texts.tolist() if hasattr(texts, "tolist") else list(texts)
@@ -260,13 +248,13 @@ def _table(X: Any, y: Any, role: str) -> tuple[Any, dict[str, Any]]:
     X with y: a dict of columns "text" (and "text_pair") and "label"; a table X without y as given.
     """
     if y is None:
-        if not _is_table(X):
+        if not is_table(X):
             raise DataError(
                 f"<{role} table>: texts without labels",
                 hint="fit(texts, labels), or fit(table, label='COLUMN') with a table holding the labels",
             )
         return X, {}
-    if _is_table(X):
+    if is_table(X):
         raise DataError(
             f"<{role} table>: a table and labels given: which column is the text?",
             hint="fit(df['text'], labels), or fit(df, text='text', label='label') with the labels in df",

@@ -46,15 +46,31 @@ def memory_table(data: Any, role: str = "train") -> Table:
     return Table(name, arrow.combine_chunks() if arrow.num_rows else arrow, None)
 
 
+def _is_dataset(data: Any) -> bool:
+    return type(data).__module__.startswith("datasets") and hasattr(data, "features")
+
+
+def _is_dataframe(data: Any) -> bool:
+    return type(data).__module__.startswith("pandas") and hasattr(data, "columns")
+
+
+def is_table(data: Any) -> bool:
+    """Whether `data` is a pyarrow Table, dict of columns, pandas DataFrame or datasets.Dataset.
+
+    A list, array or pandas Series of texts is not.
+    """
+    return isinstance(data, pa.Table | Mapping) or _is_dataset(data) or _is_dataframe(data)
+
+
 def _arrow(data: Any) -> pa.Table | None:
     """`data` in Arrow, or None for an object that holds no table."""
     if isinstance(data, pa.Table):
         return data
     if isinstance(data, Mapping):
         return pa.table({str(name): list(values) for name, values in data.items()})
-    if type(data).__module__.startswith("datasets") and hasattr(data, "features"):
+    if _is_dataset(data):
         return dataset_arrow(data, 0, len(data))  # ClassLabel numbers as their names
-    if type(data).__module__.startswith("pandas") and hasattr(data, "columns"):
+    if _is_dataframe(data):
         return pa.Table.from_pandas(data, preserve_index=False)
     if hasattr(data, "to_arrow"):
         arrow = data.to_arrow()
